@@ -1,0 +1,139 @@
+"""History-aware ranking of the samples the assistant offers.
+
+For the tracks that satisfy every hard constraint from the slots:
+
+    score = W_MATCH * match + W_AFFINITY * affinity + W_POPULARITY * popularity/100
+            - W_NOVELTY * max cos(track, rejected samples)
+
+- ``match``: the soft attributes (mood, artist seed): the share of them the track meets,
+  the artist seed counted as the cosine to that artist's centroid. 1 with none stated.
+- ``affinity``: cosine to the listener's profile vector (recent history, recency-decayed).
+  A new listener has none, and ranking falls back to popularity within the constraints.
+- the novelty term pushes the next sample away from ones the listener rejected.
+
+Constraints are enforced by filtering (``TrackIndex.search(..., allowed=mask)``), so a
+constrained search never returns a track that breaks one, and returns k tracks whenever
+k match.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, Mapping, Optional
+
+import numpy as np
+
+W_MATCH, W_AFFINITY, W_POPULARITY, W_NOVELTY = 1.0, 1.5, 0.4, 0.8
+FEATURE_TOP = 5
+
+
+@dataclass
+class Ranked:
+    rows: np.ndarray
+    scores: np.ndarray
+    n_matching: int
+    features: Dict[str, float] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return len(self.rows) == 0
+
+
+class HistoryAwareRetriever:
+    def __init__(self, arrays, index, profiles=None, pool: int = 150):
+        self.arrays = arrays
+        self.index = index
+        self.vectors = index.vectors
+        self.profiles = profiles
+        self.pool = pool
+        self._artist_centroids: Dict[str, np.ndarray] = {}
+        self._popularity = arrays.columns["popularity"] / 100.0
+
+    def artist_centroid(self, artist: str) -> Optional[np.ndarray]:
+        if artist not in self._artist_centroids:
+            rows = np.flatnonzero(self.arrays.columns["artist_name"] == artist)
+            if len(rows) == 0:
+                return None
+            v = self.vectors[rows].mean(axis=0)
+            self._artist_centroids[artist] = v / max(np.linalg.norm(v), 1e-9)
+        return self._artist_centroids[artist]
+
+    def profile(self, user_id: Optional[str]) -> Optional[np.ndarray]:
+        return self.profiles.profile(user_id) if (self.profiles is not None and user_id is not None) else None
+
+    def rank(self, slots: Mapping[str, Optional[str]], user_id: Optional[str] = None,
+             use_history: bool = True, exclude: Iterable[int] = (), rejected: Iterable[int] = (),
+             k: int = 5) -> Ranked:
+        mask = self.arrays.mask(slots)
+        exclude = np.fromiter(exclude, dtype=int)
+        if len(exclude):
+            mask = mask.copy()
+            mask[exclude] = False
+        n_matching = int(mask.sum())
+        if n_matching == 0:
+            return Ranked(np.zeros(0, int), np.zeros(0), 0, empty_features())
+        profile = self.profile(user_id) if use_history else None
+        seed = self.artist_centroid(slots["artist"]) if slots.get("artist") else None
+        pool = self._pool(mask, profile, seed)
+        vecs = self.vectors[pool]
+        affinity = vecs @ profile if profile is not None else np.zeros(len(pool), np.float32)
+        match = self._match(pool, vecs, slots, seed)
+        score = W_MATCH * match + W_AFFINITY * affinity + W_POPULARITY * self._popularity[pool]
+        rejected = np.fromiter(rejected, dtype=int)
+        if len(rejected):
+            score = score - W_NOVELTY * np.clip((vecs @ self.vectors[rejected].T).max(axis=1), 0, None)
+        order = np.argsort(-score, kind="stable")[:k]
+        rows = pool[order]
+        return Ranked(rows, score[order], n_matching,
+                      candidate_features(self.vectors[rows], match[order], affinity[order], n_matching,
+                                         profile is not None))
+
+    def _pool(self, mask: np.ndarray, profile, seed) -> np.ndarray:
+        # The most popular matching tracks, plus the nearest to the profile/artist seed.
+        rows = np.flatnonzero(mask)
+        if len(rows) > self.pool:
+            pop = self._popularity[rows]
+            rows_pop = rows[np.argpartition(-pop, self.pool - 1)[:self.pool]]
+        else:
+            rows_pop = rows
+        query = None
+        if profile is not None and seed is not None:
+            query = profile + seed
+        elif profile is not None or seed is not None:
+            query = profile if profile is not None else seed
+        if query is None or len(rows) <= self.pool:
+            return rows_pop
+        near, _ = self.index.search(query / max(np.linalg.norm(query), 1e-9), self.pool, allowed=mask)
+        return np.union1d(rows_pop, near)
+
+    def _match(self, pool, vecs, slots, seed) -> np.ndarray:
+        parts = []
+        if slots.get("mood"):
+            parts.append(self.arrays._one("mood", slots["mood"])[pool].astype(np.float32))
+        if seed is not None:
+            same = (self.arrays.columns["artist_name"][pool] == slots["artist"]).astype(np.float32)
+            parts.append(np.clip(0.5 * (vecs @ seed) + 0.5 * same, 0, 1))
+        if not parts:
+            return np.ones(len(pool), np.float32)
+        return np.mean(parts, axis=0)
+
+
+def empty_features() -> Dict[str, float]:
+    return {"log_candidates": 0.0, "match_quality": 0.0, "affinity_top": 0.0, "candidate_spread": 0.0,
+            "has_profile": 0.0}
+
+
+def candidate_features(vecs: np.ndarray, match: np.ndarray, affinity: np.ndarray, n_matching: int,
+                       has_profile: bool) -> Dict[str, float]:
+    """What the prompt policy sees of the current candidates."""
+    top = min(FEATURE_TOP, len(vecs))
+    if top == 0:
+        return empty_features()
+    v = vecs[:top]
+    if top > 1:
+        sims = v @ v.T
+        spread = 1.0 - float((sims.sum() - np.trace(sims)) / (top * (top - 1)))
+    else:
+        spread = 0.0
+    return {"log_candidates": float(np.log1p(n_matching)), "match_quality": float(match[:top].mean()),
+            "affinity_top": float(affinity[:top].mean()) if has_profile else 0.0,
+            "candidate_spread": spread, "has_profile": float(has_profile)}
