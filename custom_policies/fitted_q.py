@@ -1,0 +1,90 @@
+"""Fitted Q iteration: a sequential learner over whole logged conversations.
+
+Reward per step: ``success_reward`` at the step that ends in acceptance, minus
+``turn_cost`` for every prompt, so the value trades success against conversation length.
+
+    Q_0(s, a) = r
+    Q_{k+1}(s, a) = r + gamma * max_a' Q_k(s', a')   (0 after the last step)
+
+Each Q_k is a LightGBM regressor over state features with the prompt as a categorical
+feature (same design as ``RewardModel``). ``predict(X)`` -> (n, N_PROMPTS) Q-values.
+"""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from music_domain.prompts import N_PROMPTS
+
+DEFAULT_PARAMS = {"n_estimators": 200, "learning_rate": 0.08, "num_leaves": 31, "min_child_samples": 40,
+                  "subsample": 0.8, "subsample_freq": 1, "n_jobs": 2, "verbose": -1}
+
+
+class FittedQ:
+    def __init__(self, feature_names: Sequence[str], iterations: int = 6, gamma: float = 0.95,
+                 success_reward: float = 1.0, turn_cost: float = 0.05, params: Optional[dict] = None,
+                 seed: int = 0):
+        self.feature_names = list(feature_names)
+        self.iterations = iterations
+        self.gamma = gamma
+        self.success_reward = success_reward
+        self.turn_cost = turn_cost
+        self.params = {**DEFAULT_PARAMS, **(params or {}), "random_state": seed}
+        self.model = None
+
+    def _design(self, X, actions):
+        return np.hstack([np.asarray(X, np.float32), np.asarray(actions, np.float32).reshape(-1, 1)])
+
+    def fit(self, X: np.ndarray, actions: np.ndarray, conversation_ids: np.ndarray, turns: np.ndarray,
+            success: np.ndarray) -> "FittedQ":
+        """Rows are prompt decisions; a conversation's rows are ordered by ``turns``."""
+        import lightgbm as lgb
+
+        X = np.asarray(X, np.float32)
+        if len(X) == 0:
+            raise ValueError("no logged decisions to fit Q on")
+        order = np.lexsort((turns, conversation_ids))
+        X, actions = X[order], np.asarray(actions)[order]
+        conv, success = np.asarray(conversation_ids)[order], np.asarray(success, bool)[order]
+        last = np.r_[conv[1:] != conv[:-1], True]
+        r = -self.turn_cost + np.where(last & success, self.success_reward, 0.0)
+        design = self._design(X, actions)
+        target = r.copy()
+        next_idx = np.flatnonzero(~last) + 1
+        for _ in range(self.iterations):
+            self.model = lgb.LGBMRegressor(**self.params)
+            self.model.fit(design, target, categorical_feature=[X.shape[1]])
+            q_next = self._predict_all(X[next_idx]).max(axis=1)
+            target = r.copy()
+            target[~last] += self.gamma * q_next
+        return self
+
+    def _predict_all(self, X):
+        n = len(X)
+        rep = np.repeat(X, N_PROMPTS, axis=0)
+        acts = np.tile(np.arange(N_PROMPTS), n)
+        return self.model.predict(self._design(rep, acts), num_threads=1).reshape(n, N_PROMPTS)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        if self.model is None:
+            raise RuntimeError("Q function is not fitted")
+        return self._predict_all(np.asarray(X, np.float32))
+
+    def save(self, path: Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as f:
+            pickle.dump({"feature_names": self.feature_names, "booster": self.model.booster_.model_to_string(),
+                         "gamma": self.gamma, "turn_cost": self.turn_cost}, f)
+
+    @classmethod
+    def load(cls, path: Path) -> "FittedQ":
+        import lightgbm as lgb
+
+        with open(path, "rb") as f:
+            d = pickle.load(f)
+        q = cls(d["feature_names"], gamma=d["gamma"], turn_cost=d["turn_cost"])
+        q.model = lgb.Booster(model_str=d["booster"])
+        return q

@@ -1,0 +1,133 @@
+"""What the system does for each prompt, and how a listener's reply changes the state.
+
+Shared by the Rasa action server (``actions/``), the Rasa prompt policies (to compute
+candidate features) and the fast simulator, so all three behave identically.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from music_domain.attributes import SUBGENRE_TO_FAMILY
+from music_domain.dialogue_state import DialogueState, LIKED_SENTIMENT
+
+REJECTED_SENTIMENT = 0.0  # a sample reaction below this counts as a rejection
+STATION_SIZE = 10
+
+
+@dataclass
+class UserMeaning:
+    """A listener's message as the dialogue sees it (from NLU, or straight from the simulator)."""
+    intent: str
+    attributes: Dict[str, str] = field(default_factory=dict)
+    sentiment: float = 0.0
+    confidence: float = 1.0
+    choice: Optional[int] = None  # "the second one" -> 1
+
+    def to_dict(self) -> dict:
+        return {"intent": self.intent, "attributes": dict(self.attributes), "sentiment": self.sentiment,
+                "confidence": self.confidence, "choice": self.choice}
+
+
+class MusicDialogueEngine:
+    def __init__(self, assets, use_history: bool = True):
+        self.assets = assets
+        self.arrays = assets.arrays
+        self.retriever = assets.retriever
+        self.use_history = use_history
+        self._families = self.arrays.columns["genre"]
+
+    # -- candidates ------------------------------------------------------------------
+    def rank(self, state: DialogueState, k: int = 5, slots: Optional[dict] = None):
+        return self.retriever.rank(slots if slots is not None else state.slots, user_id=state.user_id,
+                                   use_history=self.use_history, exclude=state.samples,
+                                   rejected=state.rejected, k=k)
+
+    def refresh_candidates(self, state: DialogueState):
+        ranked = self.rank(state)
+        state.candidates = ranked.features
+        return ranked
+
+    # -- system prompts ----------------------------------------------------------------
+    def suggest_genres(self, state: DialogueState) -> List[str]:
+        """Two genre families to offer: the most likely among the current candidates,
+        weighted by the listener's history when it is used, never ones already offered."""
+        slots = {**state.slots, "genre": None, "subgenre": None}
+        mask = self.arrays.mask(slots)
+        if not mask.any():
+            mask = np.ones(self.arrays.n, bool)
+        weight = self.arrays.columns["popularity"] / 100.0 + 0.5
+        profile = self.retriever.profile(state.user_id) if self.use_history else None
+        if profile is not None:
+            rows = self.assets.profiles.played(state.user_id)
+            played = np.zeros(self.arrays.n, bool)
+            played[rows] = True
+            weight = weight + 25.0 * played  # families of tracks the listener played
+        families = self._families[mask]
+        totals: Dict[str, float] = {}
+        for fam, w in zip(families, weight[mask]):
+            totals[fam] = totals.get(fam, 0.0) + float(w)
+        ranked = [f for f, _ in sorted(totals.items(), key=lambda kv: -kv[1]) if f not in state.offered_genres]
+        if len(ranked) < 2:
+            ranked += [f for f, _ in sorted(totals.items(), key=lambda kv: -kv[1]) if f not in ranked]
+        pair = ranked[:2]
+        state.offered_genres.extend(pair)
+        return pair
+
+    def relax_if_empty(self, state: DialogueState) -> Optional[str]:
+        """If nothing matches the slots, the constraint to drop (the caller asks first)."""
+        if self.arrays.mask(state.slots).any():
+            return None
+        return self.arrays.relaxation(state.slots)
+
+    def pick_sample(self, state: DialogueState) -> Optional[int]:
+        ranked = self.rank(state, k=1)
+        if ranked.empty:
+            return None
+        row = int(ranked.rows[0])
+        state.samples.append(row)
+        return row
+
+    def station(self, state: DialogueState) -> List[int]:
+        """A station: tracks like the liked sample within the slots, else the best candidates."""
+        if state.liked_sample is not None:
+            seed = self.assets.index.vectors[state.liked_sample]
+            mask = self.arrays.mask(state.slots)
+            mask[state.rejected] = False
+            rows, _ = self.assets.index.search(seed, STATION_SIZE, allowed=mask if mask.any() else None)
+            rows = [state.liked_sample] + [int(r) for r in rows if r != state.liked_sample]
+            return rows[:STATION_SIZE]
+        ranked = self.rank(state, k=STATION_SIZE)
+        return [int(r) for r in ranked.rows]
+
+    # -- listener replies --------------------------------------------------------------
+    def apply_user(self, state: DialogueState, meaning: UserMeaning) -> Dict[str, str]:
+        """Update the state with a reply; returns the attribute values it set."""
+        state.sentiments.append(float(meaning.sentiment))
+        state.nlu_confidence = float(meaning.confidence)
+        elicited: Dict[str, str] = {}
+        if meaning.choice is not None and state.last_prompt == "suggest_genres" and state.offered_genres:
+            offered = state.offered_genres[-2:]
+            if 0 <= meaning.choice < len(offered):
+                elicited["genre"] = offered[meaning.choice]
+        for attr, value in meaning.attributes.items():
+            if value:
+                elicited[attr] = value
+        if "subgenre" in elicited:
+            elicited.setdefault("genre", SUBGENRE_TO_FAMILY.get(elicited["subgenre"], elicited["subgenre"]))
+        if "genre" in elicited and state.slots.get("subgenre") and \
+                SUBGENRE_TO_FAMILY.get(state.slots["subgenre"]) != elicited["genre"]:
+            state.slots["subgenre"] = None  # a new family overrides an old subgenre
+        for attr, value in elicited.items():
+            state.slots[attr] = value
+        if state.last_prompt == "play_sample" and state.samples:
+            last = state.samples[-1]
+            if meaning.sentiment >= LIKED_SENTIMENT:
+                state.liked_sample = last
+            elif meaning.sentiment < REJECTED_SENTIMENT or elicited:
+                state.rejected.append(last)
+                state.liked_sample = None
+        return elicited
+

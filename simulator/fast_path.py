@@ -1,0 +1,182 @@
+"""The fast path: simulated conversations driven straight through the policy code.
+
+No NLU and no Rasa: the listener hands its meaning representation to the same
+``MusicDialogueEngine`` and prompt policies that the Rasa project runs. Used for bulk
+logging (tens of thousands of conversations) and for the reference experiment.
+
+    python -m simulator.fast_path --conversations 50000 --epsilon 0.3 --out data/logs/simulated.parquet
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import numpy as np
+import pandas as pd
+
+from custom_policies.prompt_policy import ExplorationPolicy, PromptPolicy, RuleBasedPromptPolicy
+from custom_policies.rewards import label_conversation
+from music_domain.dialogue_engine import MusicDialogueEngine
+from music_domain.dialogue_state import ALL_FEATURES, DialogueState, state_features
+from simulator.listener import draw_listener, opening, respond
+
+MAX_TURNS = 100
+LOG_SALT_ENV = "MUSIC_LOG_SALT"
+
+
+def hash_user(user_id: str, salt: str) -> str:
+    return hashlib.sha256(f"{salt}:{user_id}".encode()).hexdigest()[:16]
+
+
+@dataclass
+class Conversation:
+    conversation_id: str
+    user_id: str
+    policy: str
+    use_history: bool
+    outcome: str = "incomplete"
+    turns: int = 0
+    accepted_row: Optional[int] = None
+    decisions: List[dict] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return self.outcome == "accepted"
+
+
+def execute_prompt(engine: MusicDialogueEngine, state: DialogueState, prompt: str) -> dict:
+    """Carry out a prompt on the system side; returns what the listener is shown."""
+    if prompt == "suggest_genres":
+        return {"genres": engine.suggest_genres(state)}
+    if prompt == "play_sample":
+        row = engine.pick_sample(state)
+        if row is None:
+            dropped = engine.relax_if_empty(state)
+            if dropped:  # "Nothing matches all of that; without the era, how about this?"
+                state.slots[dropped] = None
+                row = engine.pick_sample(state)
+        return {"row": row}
+    if prompt == "offer_station":
+        state.stations_offered += 1
+        return {"rows": engine.station(state)}
+    return {}
+
+
+def run_conversation(assets, policy: PromptPolicy, seed: int, use_history: bool,
+                     conversation_id: str, policy_rng: Optional[np.random.Generator] = None,
+                     max_turns: int = MAX_TURNS) -> Conversation:
+    """One conversation; the listener depends only on ``seed`` (common across arms)."""
+    listener_rng = np.random.default_rng(seed)
+    listener = draw_listener(assets, listener_rng)
+    engine = MusicDialogueEngine(assets, use_history=use_history)
+    state = DialogueState(user_id=listener.user_id)
+    conv = Conversation(conversation_id, listener.user_id, policy.name, use_history)
+    engine.apply_user(state, opening(listener))
+    while listener.done is None and listener.turns < max_turns:
+        engine.refresh_candidates(state)
+        features = state_features(state, with_history=True)
+        decision = policy.choose(state, policy_rng)
+        shown = execute_prompt(engine, state, decision.prompt)
+        state.record_prompt(decision.prompt)
+        reply = respond(listener, decision.prompt, assets.arrays, shown)
+        elicited = engine.apply_user(state, reply) if listener.done != "abandoned" else {}
+        conv.decisions.append({
+            "turn": state.turn, "prompt": decision.prompt, "propensity": decision.propensity,
+            "probabilities": decision.probabilities, "features": features,
+            "reply_intent": reply.intent, "reply_sentiment": reply.sentiment, "elicited": elicited,
+            "sample_row": shown.get("row"), "accepted": listener.done == "accepted",
+            "policy_version": decision.version,
+        })
+    conv.outcome = listener.done or "abandoned"  # hitting max_turns is giving up
+    conv.turns = listener.turns
+    conv.accepted_row = listener.accepted_row
+    return conv
+
+
+def conversations_to_frame(assets, conversations: List[Conversation], salt: str = "sim") -> pd.DataFrame:
+    """One row a prompt decision, with rewards (the export schema, see ``logging_export``)."""
+    rows = []
+    for conv in conversations:
+        rewards = label_conversation(assets.arrays, conv.decisions, conv.outcome, conv.accepted_row)
+        for d, r in zip(conv.decisions, rewards):
+            rows.append({
+                "conversation_id": conv.conversation_id, "user_hash": hash_user(conv.user_id, salt),
+                "turn": d["turn"], "policy": conv.policy, "policy_version": d["policy_version"],
+                "history_used": conv.use_history, "prompt": d["prompt"], "propensity": d["propensity"],
+                "probabilities": np.asarray(d["probabilities"], dtype=np.float32),
+                "features": np.asarray(d["features"], dtype=np.float32),
+                "reply_intent": d["reply_intent"], "reply_sentiment": d["reply_sentiment"],
+                "elicited": json.dumps(d["elicited"], sort_keys=True),
+                "outcome": conv.outcome, "success": conv.success, "n_turns": conv.turns,
+                "reward": int(r),
+            })
+    return pd.DataFrame(rows)
+
+
+def simulate(assets, policy: PromptPolicy, n: int, seed: int = 0, use_history=True,
+             history_share: Optional[float] = None, prefix: str = "sim") -> List[Conversation]:
+    """n conversations. ``history_share``: per-conversation chance of history (overrides)."""
+    policy_rng = np.random.default_rng(seed + 7919)
+    coin = np.random.default_rng(seed + 104729)
+    out = []
+    for i in range(n):
+        hist = bool(coin.random() < history_share) if history_share is not None else use_history
+        out.append(run_conversation(assets, policy, seed * 1_000_003 + i, hist, f"{prefix}-{seed}-{i}",
+                                    policy_rng))
+    return out
+
+
+def main(argv=None):
+    from embeddings.assets import load_assets
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--conversations", type=int, default=50000)
+    p.add_argument("--epsilon", type=float, default=0.3)
+    p.add_argument("--history-share", type=float, default=0.5)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--out", default="data/logs/simulated.parquet")
+    a = p.parse_args(argv)
+    t0 = time.time()
+    frame = log_conversations(a.conversations, a.epsilon, a.history_share, a.seed, a.workers)
+    from pathlib import Path
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(a.out, index=False)
+    conv = frame.groupby("conversation_id").first()
+    print(f"logged {len(conv)} conversations, {len(frame)} prompt decisions in {time.time() - t0:.1f}s "
+          f"-> {a.out}; success {conv['success'].mean():.3f}, mean turns {conv['n_turns'].mean():.2f}")
+
+
+def _log_chunk(args):
+    from embeddings.assets import load_assets
+
+    n, epsilon, history_share, seed = args
+    assets = load_assets()
+    policy = ExplorationPolicy(RuleBasedPromptPolicy(), epsilon=epsilon)
+    convs = simulate(assets, policy, n, seed=seed, history_share=history_share, prefix="log")
+    return conversations_to_frame(assets, convs)
+
+
+def log_conversations(n: int, epsilon: float, history_share: float, seed: int, workers: int = 2) -> pd.DataFrame:
+    """Randomised logging runs: the rule-based policy with epsilon-greedy exploration."""
+    chunks = max(1, workers)
+    sizes = [n // chunks + (1 if i < n % chunks else 0) for i in range(chunks)]
+    jobs = [(s, epsilon, history_share, seed * 100 + i) for i, s in enumerate(sizes) if s]
+    if workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(workers) as pool:
+            frames = pool.map(_log_chunk, jobs)
+    else:
+        frames = [_log_chunk(j) for j in jobs]
+    return pd.concat(frames, ignore_index=True)
+
+
+FEATURES = ALL_FEATURES
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""Simulated listeners.
+
+Each listener is drawn from a generated user's taste (the same taste their listening
+history was drawn from) and has:
+
+Goal (hidden): a seed track drawn from their taste; its genre family, catalogue genre,
+energy level and era, plus with some probability an activity and a mood it fits and its
+artist. The target set is every track whose ``closeness`` to the goal reaches the
+listener's ``pickiness``.
+
+Traits (drawn per listener from the seed; see ``ListenerTraits``):
+
+==============  ====================================================================
+patience        user turns before giving up: 3 + Poisson(3) for most, 15% very patient
+                (12-40 turns)
+leads           opens with what they want ("play some upbeat 90s rock"), p=0.35
+knowledge       how well they can name what they want, U(0.2, 1): the chance of
+                naming genre/era/artist when asked
+pickiness       closeness needed to accept, U(0.68, 0.86)
+p_refine        chance to say what was wrong with a sample ("too slow"), U(0.3, 0.8)
+p_change_mind   chance to switch energy level once mid-way, 0.05
+emotiveness     scales how strongly sentiment is expressed, U(0.6, 1.2)
+style           "chatty", "terse" or "voice" (lowercase, no punctuation)
+==============  ====================================================================
+
+Closeness of a track to the goal: weighted share of goal attributes it meets,
+genre family 0.35, energy 0.25, era 0.15, catalogue genre 0.10, activity 0.10, mood 0.05
+(weights of attributes the goal lacks are spread over the rest).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from music_domain.attributes import ACTIVITY_VALUES, MOOD_VALUES
+from music_domain.dialogue_engine import UserMeaning
+from embeddings.histories import taste_scores
+
+WEIGHTS = {"genre": 0.35, "energy": 0.25, "era": 0.15, "subgenre": 0.10, "activity": 0.10, "mood": 0.05}
+
+
+@dataclass
+class ListenerTraits:
+    patience: int
+    leads: bool
+    knowledge: float
+    pickiness: float
+    p_refine: float
+    p_change_mind: float
+    emotiveness: float
+    style: str
+
+
+@dataclass
+class Listener:
+    user_id: str
+    goal: Dict[str, str]
+    seed_row: int
+    traits: ListenerTraits
+    rng: np.random.Generator
+    known: Dict[str, bool] = field(default_factory=dict)
+    turns: int = 0
+    negative_streak: int = 0
+    changed_mind: bool = False
+    done: Optional[str] = None  # "accepted" | "abandoned"
+    accepted_row: Optional[int] = None
+
+    # -- how close a track is ---------------------------------------------------------
+    def closeness(self, arrays, row: int) -> float:
+        total, hit = 0.0, 0.0
+        for attr, w in WEIGHTS.items():
+            value = self.goal.get(attr)
+            if not value:
+                continue
+            total += w
+            hit += w * arrays.matches(row, attr, value)
+        return hit / total
+
+    def sentiment_for(self, closeness: float) -> float:
+        # Centred on the listener's own bar: at pickiness they are mildly positive.
+        raw = np.tanh(4.0 * (closeness - self.traits.pickiness) + 0.6)
+        s = raw * self.traits.emotiveness + self.rng.normal(0, 0.08)
+        return float(np.clip(s, -1, 1))
+
+
+def draw_listener(assets, rng: np.random.Generator, user_id: Optional[str] = None) -> Listener:
+    """A listener with a goal drawn from a generated user's taste."""
+    users = list(assets.tastes)
+    user_id = user_id or users[int(rng.integers(len(users)))]
+    taste = assets.tastes[user_id]
+    score = taste_scores(assets.arrays, taste)
+    p = np.exp(score - score.max())
+    p /= p.sum()
+    seed_row = int(rng.choice(assets.arrays.n, p=p))
+    track = assets.catalog.iloc[seed_row]
+    goal = {"genre": track["genre"], "subgenre": track["subgenre"], "energy": track["energy_level"],
+            "era": track["era"]}
+    fitting = [a for a in ACTIVITY_VALUES if assets.arrays.matches(seed_row, "activity", a)]
+    if fitting and rng.random() < 0.5:
+        goal["activity"] = str(rng.choice(fitting))
+    moods = [m for m in MOOD_VALUES if assets.arrays.matches(seed_row, "mood", m)]
+    if moods and rng.random() < 0.3:
+        goal["mood"] = moods[0]
+    goal["artist"] = track["artist_name"]
+    very_patient = rng.random() < 0.15
+    traits = ListenerTraits(
+        patience=int(rng.integers(12, 41)) if very_patient else 3 + int(rng.poisson(3)),
+        leads=bool(rng.random() < 0.35),
+        knowledge=float(rng.uniform(0.2, 1.0)),
+        pickiness=float(rng.uniform(0.68, 0.86)),
+        p_refine=float(rng.uniform(0.3, 0.8)),
+        p_change_mind=0.05,
+        emotiveness=float(rng.uniform(0.6, 1.2)),
+        style=str(rng.choice(["chatty", "terse", "voice"])),
+    )
+    k = traits.knowledge
+    known = {"genre": rng.random() < 0.4 + 0.6 * k, "subgenre": rng.random() < 0.5 * k,
+             "energy": rng.random() < 0.8 + 0.2 * k, "era": rng.random() < 0.25 + 0.6 * k,
+             "activity": "activity" in goal, "mood": "mood" in goal, "artist": rng.random() < 0.35 * k}
+    return Listener(user_id, goal, seed_row, traits, rng, known)
+
+
+# -- replies ---------------------------------------------------------------------------
+def opening(listener: Listener) -> UserMeaning:
+    listener.turns += 1
+    if listener.traits.leads:
+        attrs = _volunteer(listener, n=int(listener.rng.integers(1, 4)))
+        if attrs:
+            return UserMeaning("request_music", attrs, sentiment=0.1)
+    return UserMeaning("request_music", {}, sentiment=0.0)
+
+
+def _volunteer(listener: Listener, n: int) -> Dict[str, str]:
+    order = ["genre", "energy", "era", "activity", "subgenre", "mood", "artist"]
+    known = [a for a in order if listener.known.get(a) and listener.goal.get(a)]
+    picked = known[:n]
+    out = {a: listener.goal[a] for a in picked}
+    if "subgenre" in out:
+        out.pop("genre", None)
+    return out
+
+
+def respond(listener: Listener, prompt: str, arrays, shown: Optional[dict] = None) -> UserMeaning:
+    """The listener's reply to a prompt. ``shown``: what the prompt showed them
+    (``genres`` for a suggestion, ``row`` for a sample, ``rows`` for a station)."""
+    rng, goal, known = listener.rng, listener.goal, listener.known
+    shown = shown or {}
+    listener.turns += 1
+    if not listener.changed_mind and rng.random() < listener.traits.p_change_mind:
+        listener.changed_mind = True
+        goal["energy"] = "laid_back" if goal["energy"] == "upbeat" else "upbeat"
+    if listener.turns > listener.traits.patience or listener.negative_streak >= 3:
+        listener.done = "abandoned"
+        return UserMeaning("stop", {}, sentiment=-0.4)
+
+    if prompt == "ask_open":
+        attrs = _volunteer(listener, n=int(rng.integers(1, 3)))
+        return UserMeaning("inform", attrs, 0.1) if attrs else UserMeaning("surprise_me", {}, 0.0)
+    if prompt in ("ask_energy", "ask_era", "ask_activity", "ask_artist"):
+        attr = prompt[4:]
+        if known.get(attr) and goal.get(attr):
+            return UserMeaning("inform", {attr: goal[attr]}, 0.1)
+        return UserMeaning("dont_know", {}, -0.05)
+    if prompt == "suggest_genres":
+        offered = shown.get("genres", [])
+        if goal["genre"] in offered:
+            return UserMeaning("choose_option", {}, 0.3, choice=offered.index(goal["genre"]))
+        if known.get("genre"):
+            return UserMeaning("inform", {"genre": goal["genre"]}, -0.1)
+        return UserMeaning("deny", {}, -0.2)
+    if prompt == "play_sample":
+        row = shown.get("row")
+        if row is None:
+            return UserMeaning("dont_know", {}, -0.1)
+        c = listener.closeness(arrays, row)
+        s = listener.sentiment_for(c)
+        if c >= listener.traits.pickiness:
+            listener.negative_streak = 0
+            if rng.random() < 0.5 + 0.3 * (c - listener.traits.pickiness) / 0.2:
+                listener.done, listener.accepted_row = "accepted", row
+                return UserMeaning("accept", {}, max(s, 0.6))
+            return UserMeaning("affirm", {}, max(s, LIKED))
+        listener.negative_streak += 1 if s < 0 else 0
+        attrs = {}
+        if rng.random() < listener.traits.p_refine:
+            wrong = [a for a in WEIGHTS if goal.get(a) and not arrays.matches(row, a, goal[a])
+                     and (known.get(a) or a in ("energy", "genre"))]
+            if wrong:
+                attrs = {wrong[0]: goal[wrong[0]]}
+        return UserMeaning("inform" if attrs else "deny", attrs, min(s, 0.2))
+    if prompt == "offer_station":
+        rows = shown.get("rows") or []
+        if not rows:
+            return UserMeaning("deny", {}, -0.3)
+        c = float(np.mean([listener.closeness(arrays, r) for r in rows[:5]]))
+        if c >= listener.traits.pickiness - 0.05:
+            listener.done, listener.accepted_row = "accepted", rows[0]
+            return UserMeaning("accept", {}, listener.sentiment_for(c))
+        listener.negative_streak += 1
+        return UserMeaning("deny", {}, min(listener.sentiment_for(c), -0.1))
+    raise ValueError(f"unknown prompt {prompt!r}")
+
+
+LIKED = 0.45
