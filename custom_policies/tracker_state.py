@@ -1,0 +1,69 @@
+"""Rebuild a ``DialogueState`` by replaying a conversation's events.
+
+Works on event dicts, so the Rasa policy (``DialogueStateTracker``) and the action server
+(rasa-sdk ``Tracker``) build exactly the same state, and so does the log export.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, Optional
+
+from music_domain.dialogue_engine import MusicDialogueEngine, UserMeaning
+from music_domain.dialogue_state import SLOT_ATTRIBUTES, DialogueState
+from music_domain.prompts import PROMPT_BY_ACTION
+
+LISTENER_PREFIX = "user-"  # sender ids of listeners with a stored history
+
+
+def listener_id(sender_id: Optional[str], assets) -> Optional[str]:
+    """The history user a conversation belongs to, or None for a new listener."""
+    if sender_id and sender_id in assets.profiles:
+        return sender_id
+    return None
+
+
+def meaning_from_parse(parse: Dict[str, Any]) -> UserMeaning:
+    parse = parse or {}
+    intent = (parse.get("intent") or {}).get("name") or "nlu_fallback"
+    confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
+    attributes, choice = {}, None
+    for ent in parse.get("entities") or []:
+        name, value = ent.get("entity"), ent.get("value")
+        if name in SLOT_ATTRIBUTES and value:
+            attributes.setdefault(name, str(value))
+        elif name == "option" and value is not None:
+            try:
+                choice = int(value)
+            except (TypeError, ValueError):
+                pass
+    sentiment = parse.get("sentiment")
+    score = float(sentiment.get("score", 0.0)) if isinstance(sentiment, dict) else 0.0
+    return UserMeaning(intent, attributes, score, confidence, choice)
+
+
+def state_from_events(events: Iterable[Dict[str, Any]], sender_id: Optional[str], engine: MusicDialogueEngine
+                      ) -> DialogueState:
+    assets = engine.assets
+    state = DialogueState(user_id=listener_id(sender_id, assets))
+    for e in events:
+        kind = e.get("event")
+        if kind == "action":
+            prompt = PROMPT_BY_ACTION.get(e.get("name"))
+            if prompt is not None:
+                state.record_prompt(prompt.name)
+                if prompt.name == "offer_station":
+                    state.stations_offered += 1
+        elif kind == "user":
+            engine.apply_user(state, meaning_from_parse(e.get("parse_data") or {}))
+        elif kind == "slot":
+            name, value = e.get("name"), e.get("value")
+            if name == "last_sample" and value:
+                row = assets.row_of(value)
+                if row is not None and (not state.samples or state.samples[-1] != row):
+                    state.samples.append(row)
+            elif name == "offered_genres" and isinstance(value, list):
+                state.offered_genres = list(value)
+            elif name in SLOT_ATTRIBUTES and value is None:
+                state.slots[name] = None  # a relaxed constraint
+        elif kind in ("restart", "session_started"):
+            state = DialogueState(user_id=state.user_id)
+    return state

@@ -1,0 +1,221 @@
+"""Music attributes from an utterance, normalised to the catalogue's vocabulary.
+
+1. Entities found by DIET (genre, energy, mood, era, activity, artist, option) are
+   normalised: "nineties" -> 1990s, "chill" -> laid_back, "alt rock" -> genre rock +
+   subgenre alt-rock, "the second one" -> option 1. A value that is not in the vocabulary
+   is mapped to the nearest canonical value by embedding similarity, or dropped if none is
+   close (confidence = cosine).
+2. Catalogue artists and genres that DIET missed are found by an exact phrase match
+   against the catalogue's own names (the vocabulary comes from the catalogue, not a
+   hand-typed list).
+3. A free description with no attribute ("something for a rainy Sunday") is mapped to
+   activity/mood/energy by similarity to short prototype descriptions, with a confidence.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+import numpy as np
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from music_domain.attributes import Vocabulary, display_genre
+from music_domain.catalog import load_catalog
+
+EXTRACTOR = "MusicAttributeExtractor"
+ATTRIBUTE_ENTITIES = ("genre", "energy", "mood", "era", "activity", "artist")
+OPTION_WORDS = {"first": 0, "1": 0, "one": 0, "former": 0, "option one": 0, "the first one": 0,
+                "second": 1, "2": 1, "two": 1, "latter": 1, "last": 1, "option two": 1, "number two": 1,
+                "the second one": 1}
+ERA_PATTERN = re.compile(r"(?<![\w'])(?:'?\d0'?s|(?:19|20)\d0'?s|sixties|seventies|eighties|nineties|noughties)(?![\w])",
+                         re.I)
+DETERMINERS = re.compile(r"^(a|an|the|some|my|for|to)\s+", re.I)
+PROTOTYPES = {
+    ("activity", "relax"): "music to relax and unwind on a lazy rainy sunday afternoon",
+    ("activity", "workout"): "music to get pumped for a hard workout at the gym or a run",
+    ("activity", "study"): "quiet background music to focus, study or work to",
+    ("activity", "party"): "music to dance to at a party with friends",
+    ("activity", "sleep"): "soothing music to fall asleep to at bedtime",
+    ("activity", "driving"): "music for a long drive or road trip in the car",
+    ("activity", "dinner"): "music for cooking dinner or a dinner date",
+    ("mood", "happy"): "happy cheerful feel-good sunny music",
+    ("mood", "melancholic"): "sad melancholic music for a heartbreak",
+    ("energy", "upbeat"): "upbeat energetic fast lively music",
+    ("energy", "laid_back"): "laid back calm mellow slow music",
+}
+
+
+@lru_cache(maxsize=4)
+def _vocabulary(catalog_path: Optional[str]) -> Vocabulary:
+    return Vocabulary.from_catalog(load_catalog(catalog_path))
+
+
+@lru_cache(maxsize=4)
+def _canonical_embeddings(catalog_path: Optional[str]) -> Dict[str, Tuple[List[str], np.ndarray]]:
+    from embeddings.text_encoder import encode
+
+    voc = _vocabulary(catalog_path)
+    out = {}
+    for attr, values in (("genre", list(voc.subgenres)), ("energy", ["laid_back", "upbeat"]),
+                         ("mood", ["happy", "melancholic"]),
+                         ("activity", sorted({v for v in voc.surface_forms("activity").values()}))):
+        out[attr] = (values, encode([display_genre(v).replace("_", " ") + " music" for v in values]))
+    keys = list(PROTOTYPES)
+    out["_prototypes"] = (keys, encode([PROTOTYPES[k] for k in keys]))
+    return out
+
+
+@lru_cache(maxsize=4)
+def _gazetteer(catalog_path: Optional[str]):
+    voc = _vocabulary(catalog_path)
+    names = {}
+    for artist in voc.artists:
+        if len(artist) >= 4 and re.search(r"[A-Za-z]", artist):
+            names[artist.lower()] = ("artist", artist)
+    for form in voc.surface_forms("subgenre"):
+        if len(form) >= 3:
+            names.setdefault(form, ("genre", form))
+    for form in voc.surface_forms("genre"):
+        if len(form) >= 3:
+            names.setdefault(form, ("genre", form))
+    alternation = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return names, re.compile(rf"(?<![\w]){'(?:' + alternation + ')'}(?![\w])", re.I)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class MusicAttributeExtractor(GraphComponent, EntityExtractorMixin):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"catalog": None, "similarity_threshold": 0.5, "description_threshold": 0.5,
+                "gazetteer": True}
+
+    def __init__(self, config: Dict[Text, Any]):
+        self.config = config
+
+    @classmethod
+    def create(cls, config, model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "MusicAttributeExtractor":
+        return cls(config)
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        return _vocabulary(self.config.get("catalog"))
+
+    def normalise(self, attribute: str, raw: str) -> List[Tuple[str, str, float]]:
+        """[(entity, canonical value, confidence)] for one raw entity value."""
+        voc = self.vocabulary
+        text = DETERMINERS.sub("", str(raw).strip())
+        if attribute == "option":
+            idx = OPTION_WORDS.get(text.lower(), OPTION_WORDS.get(str(raw).strip().lower()))
+            return [("option", str(idx), 1.0)] if idx is not None else []
+        if attribute == "genre":
+            fam, sub = voc.normalise_genre(text)
+            if fam:
+                return [("genre", fam, 1.0)] + ([("subgenre", sub, 1.0)] if sub else [])
+        elif attribute in ("energy", "mood", "activity", "era", "artist"):
+            value = voc.normalise(attribute, text) or voc.normalise(attribute, raw)
+            if value:
+                return [(attribute, value, 1.0)]
+            if attribute == "artist":
+                return self._fuzzy_artist(text)
+            if attribute == "era":
+                return []
+        return self._nearest(attribute, text)
+
+    def _fuzzy_artist(self, text: str) -> List[Tuple[str, str, float]]:
+        import difflib
+
+        hit = difflib.get_close_matches(text.lower(), [a.lower() for a in self.vocabulary.artists], n=1, cutoff=0.85)
+        if not hit:
+            return []
+        artist = next(a for a in self.vocabulary.artists if a.lower() == hit[0])
+        return [("artist", artist, 0.85)]
+
+    def _nearest(self, attribute: str, text: str) -> List[Tuple[str, str, float]]:
+        from embeddings.text_encoder import encode
+        from music_domain.attributes import SUBGENRE_TO_FAMILY
+
+        table = _canonical_embeddings(self.config.get("catalog"))
+        if attribute not in table or not text.strip():
+            return []
+        values, emb = table[attribute]
+        sims = emb @ encode([text + " music"])[0]
+        i = int(np.argmax(sims))
+        if sims[i] < self.config["similarity_threshold"]:
+            return []
+        conf = float(round(sims[i], 3))
+        if attribute == "genre":
+            return [("genre", SUBGENRE_TO_FAMILY.get(values[i], values[i]), conf), ("subgenre", values[i], conf)]
+        return [(attribute, values[i], conf)]
+
+    def _describe(self, message: Message) -> List[Dict[str, Any]]:
+        from nlu_components.sentiment import message_embedding
+
+        keys, emb = _canonical_embeddings(self.config.get("catalog"))["_prototypes"]
+        sims = emb @ message_embedding(message)
+        out, seen = [], set()
+        text = message.get(TEXT) or ""
+        for i in np.argsort(-sims):
+            attr, value = keys[i]
+            if sims[i] < self.config["description_threshold"] or attr in seen:
+                continue
+            seen.add(attr)
+            out.append({"entity": attr, "value": value, "start": 0, "end": len(text),
+                        "confidence": float(round(sims[i], 3)), "extractor": EXTRACTOR})
+        return out
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            self._process_one(message)
+        return messages
+
+    def _process_one(self, message: Message) -> None:
+        text = message.get(TEXT) or ""
+        found: List[Dict[str, Any]] = []
+        covered = []
+        for ent in message.get(ENTITIES, []):
+            if ent.get("entity") not in ATTRIBUTE_ENTITIES + ("option",):
+                found.append(ent)
+                continue
+            normalised = self.normalise(ent["entity"], ent.get("value", ""))
+            for name, value, conf in normalised:
+                found.append({**ent, "entity": name, "value": value,
+                              "confidence_normalisation": conf, "raw_value": ent.get("value")})
+            if normalised:
+                covered.append((ent.get("start", 0), ent.get("end", 0)))
+        if self.config["gazetteer"] and text and len(text) <= 2000:
+            names, pattern = _gazetteer(self.config.get("catalog"))
+            for m in pattern.finditer(text):
+                if any(a < m.end() and m.start() < b for a, b in covered):
+                    continue
+                kind, form = names[m.group(0).lower()]
+                for name, value, conf in self.normalise(kind, form):
+                    found.append({"entity": name, "value": value, "start": m.start(), "end": m.end(),
+                                  "confidence": conf, "extractor": EXTRACTOR})
+                covered.append((m.start(), m.end()))
+        for m in ERA_PATTERN.finditer(text[:2000]):
+            if not any(a < m.end() and m.start() < b for a, b in covered):
+                era = self.vocabulary.normalise("era", m.group(0))
+                if era:
+                    found.append({"entity": "era", "value": era, "start": m.start(), "end": m.end(),
+                                  "confidence": 1.0, "extractor": EXTRACTOR})
+        intent = (message.get(INTENT) or {}).get("name")
+        has_attribute = any(e["entity"] in ATTRIBUTE_ENTITIES for e in found)
+        if not has_attribute and intent == "inform" and text.strip() and len(text) <= 2000:
+            found.extend(self._describe(message))
+        # one value per entity type: the first (DIET's span order, then gazetteer)
+        unique, seen = [], set()
+        for e in found:
+            if e["entity"] in seen and e["entity"] != "sentiment":
+                continue
+            seen.add(e["entity"])
+            unique.append(e)
+        message.set(ENTITIES, unique, add_to_output=True)

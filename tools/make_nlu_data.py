@@ -1,0 +1,203 @@
+"""Writes the NLU training data (rasa_project/data/nlu.yml) and the held-out NLU test set
+(tests/nlu/test_nlu.yml) from phrasing templates and the catalogue's own vocabulary.
+
+Training and test sets use disjoint templates and disjoint artist names, so the test set
+measures generalisation to unseen phrasings. About 15% of examples get a typo and about
+25% are voice-style (lowercase, no punctuation). Deterministic for a seed:
+
+    python tools/make_nlu_data.py
+"""
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+GENRES = ["rock", "pop", "jazz", "hip hop", "rap", "country", "metal", "folk", "classical", "electronic",
+          "techno", "house", "soul", "blues", "funk", "reggaeton", "salsa", "ambient", "lofi", "edm",
+          "r&b", "latin", "disco", "gospel", "opera"]
+SUBGENRES = ["alt rock", "alternative rock", "indie pop", "k-pop", "kpop", "hard rock", "punk", "death metal",
+             "deep house", "drum and bass", "singer songwriter", "psychedelic rock", "trip hop", "indie",
+             "dubstep", "trance", "emo", "grunge", "hardstyle", "bossa nova"]
+ENERGY = ["upbeat", "laid back", "chill", "mellow", "energetic", "calm", "relaxed", "high energy", "lively",
+          "slow", "fast", "pumping", "quiet", "soft", "hype", "laidback"]
+MOOD = ["happy", "sad", "melancholic", "cheerful", "feel good", "moody", "uplifting", "gloomy", "dark"]
+ERA = ["90s", "80s", "2000s", "nineties", "eighties", "70s", "2010s", "60s", "noughties", "seventies",
+       "1990s", "2020s", "1985", "'90s"]
+ACTIVITY = ["workout", "the gym", "running", "studying", "study", "focus", "a party", "dancing", "sleep",
+            "driving", "a road trip", "dinner", "cooking", "relaxing", "reading", "coding", "the commute"]
+
+TRAIN = {
+    "request_music": [
+        "help me find music", "find me some music", "I want to listen to something", "play some music",
+        "can you recommend me some music", "I need new music", "recommend something", "what should I listen to",
+        "help me find something to listen to", "I'm looking for music", "music please", "put something on",
+        "could you suggest some songs", "find me a playlist", "I want a new station", "surprise me with a song",
+        "play something for me", "I'd like to hear some tunes", "got any music recommendations",
+        "play [{energy}](energy) [{genre}](genre)", "play some [{energy}](energy) [{era}](era) [{genre}](genre)",
+        "I want [{genre}](genre) from the [{era}](era)", "put on some [{subgenre}](genre)",
+        "find me [{energy}](energy) music for [{activity}](activity)", "play [{genre}](genre) music",
+        "I feel like [{mood}](mood) [{genre}](genre)", "something like [{artist}](artist) please",
+        "play music like [{artist}](artist)", "I want [{energy}](energy) songs",
+    ],
+    "inform": [
+        "[{genre}](genre)", "[{subgenre}](genre)", "[{energy}](energy)", "[{era}](era)", "[{artist}](artist)",
+        "something [{energy}](energy)", "more [{energy}](energy)", "I like [{genre}](genre)",
+        "maybe [{genre}](genre)", "I'm into [{subgenre}](genre)", "something from the [{era}](era)",
+        "the [{era}](era) please", "it's for [{activity}](activity)", "for [{activity}](activity)",
+        "music for [{activity}](activity)", "I'm [{activity}](activity)", "something like [{artist}](artist)",
+        "I love [{artist}](artist)", "[{mood}](mood) stuff", "something [{mood}](mood)",
+        "[{energy}](energy) [{genre}](genre) please", "[{genre}](genre) from the [{era}](era)",
+        "too slow, something more [{energy}](energy)", "not that, more like [{genre}](genre)",
+        "I'd prefer [{genre}](genre)", "how about [{subgenre}](genre)", "a bit more [{energy}](energy)",
+        "[{mood}](mood) and [{energy}](energy)", "I want to hear [{artist}](artist)",
+        "something [{energy}](energy) for [{activity}](activity)", "something for a rainy sunday",
+        "music for a lazy afternoon", "something to get me pumped", "background music while I work",
+    ],
+    "choose_option": [
+        "the [first](option) one", "the [second](option) one", "[first](option)", "[second](option)",
+        "the [former](option)", "the [latter](option)", "[option one](option)", "[option two](option)",
+        "I'll take the [first](option)", "the [second](option) please", "[1](option)", "[2](option)",
+        "[number two](option)", "go with the [first](option)", "the [last](option) one",
+    ],
+    "affirm": [
+        "yes", "yeah", "yep", "sure", "ok", "okay", "sounds good", "yes please", "hmm ok", "fine",
+        "I like it", "that's nice", "good", "not bad", "yeah that works", "alright", "correct", "right",
+        "YES!", "love it", "great", "brilliant", "nice one", "that's good", "pretty good", "yes that's it",
+        "ok I guess", "it's alright", "that's great", "awesome",
+    ],
+    "accept": [
+        "yes start the station", "play that station", "keep playing stuff like this", "perfect, keep it coming",
+        "brilliant, I love it", "this is exactly it, play more like this", "start it", "yes play the station",
+        "that's the one, play more", "go ahead and start it", "yes, make it a station", "more like this please",
+        "I love this, keep going", "start the playlist", "play the playlist", "this is perfect",
+    ],
+    "deny": [
+        "no", "nope", "no thanks", "not really", "not really my thing", "I don't like it", "neither",
+        "nah", "not that", "no way", "hate it", "that's awful", "not for me", "skip", "next", "something else",
+        "neither of those", "no, not that one", "I don't think so", "meh", "not quite", "nope, next one",
+    ],
+    "surprise_me": [
+        "surprise me", "anything", "whatever", "you choose", "anything is fine", "I don't mind",
+        "dealer's choice", "you pick", "anything you like", "random", "whatever you think",
+    ],
+    "dont_know": [
+        "I don't know", "not sure", "no idea", "hmm I'm not sure", "don't know", "no preference",
+        "doesn't matter", "can't think of any", "I have no clue", "no particular decade", "nothing specific",
+        "no one in particular", "not really, no",
+    ],
+    "stop": [
+        "stop", "forget it", "never mind", "I give up", "cancel", "quit", "enough", "this isn't working",
+        "stop it", "I'm done", "leave it", "exit", "nevermind",
+    ],
+    "greet": ["hi", "hello", "hey", "hey there", "good morning", "hiya", "hello there", "good evening"],
+    "goodbye": ["bye", "goodbye", "see you", "see you later", "bye bye", "cheers, bye", "talk later"],
+    "bot_challenge": ["are you a bot?", "are you human?", "am I talking to a robot?", "who are you?",
+                      "what are you"],
+    "out_of_scope": [
+        "what's the weather like", "order me a pizza", "what is the capital of France", "tell me a joke",
+        "book a flight", "how tall is mount everest", "set an alarm for 7am", "what's 2 plus 2",
+        "turn off the lights", "what time is it",
+    ],
+}
+
+TEST = {
+    "request_music": [
+        "could you help me find some songs", "i want music", "recommend me some tunes please",
+        "any music suggestions", "play me [{genre}](genre)", "find [{energy}](energy) [{genre}](genre) from the [{era}](era)",
+        "I'm in the mood for [{mood}](mood) music", "start me some [{subgenre}](genre)",
+        "tunes like [{artist}](artist)", "i need [{energy}](energy) music for [{activity}](activity)",
+    ],
+    "inform": [
+        "umm [{genre}](genre) I think", "[{energy}](energy) please", "let's go [{era}](era)",
+        "I'm going [{activity}](activity)", "like [{artist}](artist) maybe", "definitely [{subgenre}](genre)",
+        "something a little [{energy}](energy)", "[{genre}](genre) would be good", "[{mood}](mood) vibes",
+        "stuff from the [{era}](era) would be nice",
+    ],
+    "choose_option": ["the [first](option)", "[second](option) one please", "I'd go with the [second](option)",
+                      "[the first one](option)"],
+    "affirm": ["yeah sure", "sounds great", "ok fine", "yes I do", "that's pretty good", "it's ok"],
+    "accept": ["start that station", "yes please play the station", "keep going with this",
+               "love it, more like this"],
+    "deny": ["nah not that", "I really don't like it", "no that's not it", "don't like that one", "nope not really"],
+    "surprise_me": ["whatever you want", "surprise me please", "pick anything"],
+    "dont_know": ["i'm not sure", "I really don't know", "no preference really"],
+    "stop": ["just stop", "forget about it", "i quit"],
+    "greet": ["hey hey", "hi there"],
+    "goodbye": ["goodbye then", "bye now"],
+    "bot_challenge": ["are you a real person?"],
+    "out_of_scope": ["what's the news today", "call my mum"],
+}
+
+
+def typo(rng: random.Random, text: str) -> str:
+    plain = [m.start() for m in re.finditer(r"[a-z]", text)]
+    # only outside entity annotations
+    spans = [(m.start(), m.end()) for m in re.finditer(r"\[[^\]]*\]\([^)]*\)", text)]
+    plain = [i for i in plain if not any(a <= i < b for a, b in spans)]
+    if len(plain) < 4:
+        return text
+    i = rng.choice(plain[1:-1])
+    return text[:i] + text[i + 1] + text[i] + text[i + 2:] if i + 1 < len(text) and text[i + 1].isalpha() else text
+
+
+def voice(text: str) -> str:
+    out = re.sub(r"(\[[^\]]*\]\([^)]*\))|([^\[]+)",
+                 lambda m: m.group(1).lower().replace("'", "") if m.group(1) else re.sub(r"[?!.,']", "", m.group(2).lower()),
+                 text)
+    return re.sub(r"\((\w+)\)", lambda m: f"({m.group(1)})", out)
+
+
+def expand(templates, values, rng, n_per):
+    out = []
+    for t in templates:
+        keys = re.findall(r"\{(\w+)\}", t)
+        reps = n_per if keys else 1
+        for _ in range(reps):
+            ex = t.format(**{k: rng.choice(values[k]) for k in keys})
+            r = rng.random()
+            if r < 0.15:
+                ex = typo(rng, ex)
+            elif r < 0.40:
+                ex = voice(ex)
+            out.append(ex)
+    return sorted(set(out), key=out.index)
+
+
+def yaml_block(data) -> str:
+    lines = ['version: "3.1"', "nlu:"]
+    for intent, examples in data.items():
+        lines.append(f"- intent: {intent}")
+        lines.append("  examples: |")
+        lines += [f"    - {e}" for e in examples]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    cat = pd.read_csv(ROOT / "data" / "catalog" / "spotify_tracks_sample.csv")
+    artists = cat["artist_name"].value_counts()
+    artists = [a for a in artists.index if re.fullmatch(r"[A-Za-z][A-Za-z .&'-]{1,30}", a) and "(" not in a]
+    rng = random.Random(7)
+    rng.shuffle(artists)
+    split = {"train": artists[:120], "test": artists[120:150]}
+    base = {"genre": GENRES, "subgenre": SUBGENRES, "energy": ENERGY, "mood": MOOD, "era": ERA,
+            "activity": ACTIVITY}
+    train = {i: expand(t, {**base, "artist": split["train"]}, random.Random(1), 8) for i, t in TRAIN.items()}
+    test = {i: expand(t, {**base, "artist": split["test"]}, random.Random(2), 4) for i, t in TEST.items()}
+    train_set = {e for ex in train.values() for e in ex}
+    test = {i: [e for e in ex if e not in train_set] for i, ex in test.items()}
+    (ROOT / "rasa_project" / "data" / "nlu.yml").write_text(
+        "# Generated by tools/make_nlu_data.py from phrasing templates and catalogue vocabulary.\n" + yaml_block(train))
+    (ROOT / "tests" / "nlu").mkdir(parents=True, exist_ok=True)
+    (ROOT / "tests" / "nlu" / "test_nlu.yml").write_text(
+        "# Held-out NLU test set (disjoint templates and artists); generated by tools/make_nlu_data.py.\n"
+        + yaml_block(test))
+    print(sum(map(len, train.values())), "training examples;", sum(map(len, test.values())), "test examples")
+
+
+if __name__ == "__main__":
+    main()
