@@ -78,8 +78,8 @@ class InputGuard(GraphComponent):
         if any(ord(c) < 32 and c not in "\t\n\r" for c in text):
             return True
         spans = [(e.get("start", 0), e.get("end", 0)) for e in entities
-                 if e.get("entity") not in ("sentiment",) and e.get("confidence_normalisation", e.get("confidence", 0)) >= 0.99
-                 and e.get("end", 0) - e.get("start", 0) < len(text)]
+                 if e.get("entity") != "sentiment"
+                 and e.get("confidence_normalisation", e.get("confidence", 0)) >= 0.99]
         masked = "".join(" " if any(a <= i < b for a, b in spans) else c for i, c in enumerate(text))
         ws = words(masked) or ([] if spans else words(text))
         if spans and not ws:

@@ -1,0 +1,46 @@
+# Every target runs from the project root with the project's venv.
+PY ?= .venv/bin/python
+RASA ?= .venv/bin/rasa
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TF_CPP_MIN_LOG_LEVEL := 3
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+RASA_ARGS = --config config.yml --domain domain.yml
+
+.PHONY: setup assets catalog logs train test test-python validate test-stories shell run actions experiment
+
+setup:            ## fresh machine: venv, install, assets, logs, model
+	./setup.sh
+
+catalog:          ## the generated 20k-track catalogue fitted to the real sample
+	$(PY) -m music_domain.catalog_generator --tracks 20000 --out data/catalog/generated_20k.parquet
+
+assets: catalog   ## listening histories, track vectors, FAISS index -> models/music_assets
+	$(PY) -m embeddings.build
+
+logs:             ## 50,000 randomised logging conversations -> data/logs/simulated.parquet
+	$(PY) -m simulator.fast_path --conversations 50000 --epsilon 0.3 --out data/logs/simulated.parquet
+
+train:            ## the Rasa model (NLU + policies) -> models/*.tar.gz
+	$(RASA) train --data rasa_project/data $(RASA_ARGS) --out models
+
+test: test-python validate test-stories   ## everything CI runs
+
+test-python:
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+validate:
+	$(RASA) data validate --data rasa_project/data $(RASA_ARGS)
+
+test-stories:
+	$(RASA) test core --stories tests/test_stories.yml --model models --out results/core --fail-on-prediction-errors
+
+shell:            ## talk to it (starts the action server in the background)
+	$(RASA) run actions --actions actions --port 5055 & echo $$! > .actions.pid; \
+	$(RASA) shell --endpoints rasa_project/endpoints.yml --model models; kill `cat .actions.pid`; rm -f .actions.pid
+
+run:
+	$(RASA) run --endpoints rasa_project/endpoints.yml --credentials rasa_project/credentials.yml --model models --enable-api
+
+actions:
+	$(RASA) run actions --actions actions --port 5055

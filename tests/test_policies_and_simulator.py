@@ -1,0 +1,121 @@
+"""Prompt policies, exploration propensities, the simulator and reward labelling."""
+import numpy as np
+import pytest
+from scipy.stats import chisquare
+
+from custom_policies.prompt_policy import ExplorationPolicy, RuleBasedPromptPolicy
+from custom_policies.rewards import label_conversation, prompt_usefulness
+from custom_policies.training import LogError, train_reward_model, validate_logs
+from music_domain.dialogue_engine import MusicDialogueEngine, UserMeaning
+from music_domain.dialogue_state import ALL_FEATURES, DialogueState, state_features
+from music_domain.prompts import N_PROMPTS, PROMPT_NAMES
+from simulator.fast_path import conversations_to_frame, simulate
+
+
+def test_rule_based_script_follows_filled_slots():
+    p = RuleBasedPromptPolicy()
+    s = DialogueState()
+    assert p.choose_prompt(s) == "ask_open"
+    s.record_prompt("ask_open")
+    assert p.choose_prompt(s) == "ask_energy"
+    s.slots["energy"] = "upbeat"
+    s.record_prompt("ask_energy")
+    assert p.choose_prompt(s) == "suggest_genres"
+    s.slots["genre"] = "rock"
+    assert p.choose_prompt(s) == "ask_era"
+    s.record_prompt("ask_era")
+    assert p.choose_prompt(s) == "play_sample"
+    s.record_prompt("play_sample")
+    s.samples.append(3)
+    s.liked_sample = 3
+    s.sentiments.append(0.8)
+    assert p.choose_prompt(s) == "offer_station"
+
+
+def test_exploration_propensities_match_choice_frequencies():
+    policy = ExplorationPolicy(RuleBasedPromptPolicy(), epsilon=0.3)
+    state = DialogueState()
+    rng = np.random.default_rng(0)
+    n = 20000
+    decisions = [policy.choose(state, rng) for _ in range(n)]
+    probs = decisions[0].probabilities
+    assert all(0 < d.propensity <= 1 for d in decisions)
+    assert probs.sum() == pytest.approx(1.0)
+    counts = np.bincount([PROMPT_NAMES.index(d.prompt) for d in decisions], minlength=N_PROMPTS)
+    assert chisquare(counts, probs * n).pvalue > 0.001
+    # the logged propensity is the probability of the prompt actually chosen
+    for d in decisions[:50]:
+        assert d.propensity == pytest.approx(probs[PROMPT_NAMES.index(d.prompt)])
+
+
+def test_exploration_rejects_bad_rates():
+    with pytest.raises(ValueError):
+        ExplorationPolicy(RuleBasedPromptPolicy(), epsilon=1.5)
+
+
+def test_engine_applies_a_genre_choice_and_sample_feedback(assets):
+    eng = MusicDialogueEngine(assets, use_history=False)
+    s = DialogueState()
+    pair = eng.suggest_genres(s)
+    s.record_prompt("suggest_genres")
+    assert len(pair) == 2 and pair[0] != pair[1]
+    eng.apply_user(s, UserMeaning("choose_option", {}, 0.2, choice=1))
+    assert s.slots["genre"] == pair[1]
+    row = eng.pick_sample(s)
+    s.record_prompt("play_sample")
+    assert assets.arrays.columns["genre"][row] == pair[1]
+    eng.apply_user(s, UserMeaning("deny", {}, -0.6))
+    assert s.rejected == [row] and s.liked_sample is None
+
+
+def test_prompt_usefulness_reward(assets):
+    arrays = assets.arrays
+    row = int(np.flatnonzero(arrays.mask({"genre": "rock", "energy": "upbeat"}))[0])
+    assert prompt_usefulness(arrays, "ask_energy", {"energy": "upbeat"}, True, row) == 1
+    assert prompt_usefulness(arrays, "ask_energy", {"energy": "laid_back"}, True, row) == 0
+    assert prompt_usefulness(arrays, "ask_energy", {"energy": "upbeat"}, False, row) == 0
+    assert prompt_usefulness(arrays, "ask_era", {}, True, row) == 0  # elicited nothing
+    assert prompt_usefulness(arrays, "offer_station", {}, True, row, led_to_acceptance=True) == 1
+    decisions = [{"prompt": "play_sample", "elicited": {}, "sample_row": row}]
+    assert list(label_conversation(arrays, decisions, "accepted", row)) == [1]
+    assert list(label_conversation(arrays, decisions, "abandoned", None)) == [0]
+
+
+@pytest.fixture(scope="module")
+def simulated(assets):
+    return simulate(assets, ExplorationPolicy(RuleBasedPromptPolicy(), 0.3), 400, seed=3, history_share=0.5)
+
+
+def test_simulator_outcomes_and_determinism(assets, simulated):
+    outcomes = {c.outcome for c in simulated}
+    assert outcomes <= {"accepted", "abandoned"} and len(outcomes) == 2
+    success = np.mean([c.success for c in simulated])
+    assert 0.3 < success < 0.95
+    assert all(c.turns >= 2 for c in simulated)
+    again = simulate(assets, ExplorationPolicy(RuleBasedPromptPolicy(), 0.3), 20, seed=3, history_share=0.5)
+    assert [c.outcome for c in again] == [c.outcome for c in simulated[:20]]
+    assert [d["prompt"] for d in again[5].decisions] == [d["prompt"] for d in simulated[5].decisions]
+
+
+def test_log_frame_and_reward_model(assets, simulated):
+    frame = conversations_to_frame(assets, simulated)
+    assert set(frame["reward"].unique()) == {0, 1}
+    assert (frame["propensity"] > 0).all() and (frame["propensity"] <= 1).all()
+    assert len(frame["features"].iloc[0]) == len(ALL_FEATURES)
+    assert not frame["user_hash"].str.startswith("user-").any()  # no raw ids in logs
+    model = train_reward_model(frame, with_history=True)
+    s = DialogueState()
+    scores = model.predict(state_features(s, True)[None, :])
+    assert scores.shape == (1, N_PROMPTS) and ((scores >= 0) & (scores <= 1)).all()
+
+
+def test_bad_logs_are_rejected_with_reason(assets, simulated):
+    frame = conversations_to_frame(assets, simulated[:30])
+    with pytest.raises(LogError, match="no logged decisions"):
+        validate_logs(frame.iloc[:0])
+    broken = frame.copy()
+    broken.loc[3, "propensity"] = 0.0
+    with pytest.raises(LogError, match="propensity.*" + broken.loc[3, "conversation_id"]):
+        validate_logs(broken)
+    with pytest.raises(LogError, match="missing column"):
+        validate_logs(frame.drop(columns=["reward"]))
