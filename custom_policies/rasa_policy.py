@@ -28,7 +28,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+from rasa.shared.core.events import ActionExecuted
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
@@ -172,11 +172,16 @@ class PromptSelectionPolicy(Policy):
 
 
 def _custom_action_failed(tracker: DialogueStateTracker, domain: Domain) -> bool:
-    """The last event is a custom action that produced nothing: the action server is down."""
-    for event in reversed(tracker.events):
-        if isinstance(event, (BotUttered, UserUttered)):
-            return False
-        if isinstance(event, ActionExecuted):
-            name = event.action_name or ""
-            return name in domain.user_actions and not name.startswith("utter_")
-    return False
+    """The last event is a custom action that returned nothing: the action server is down.
+
+    Every custom action of this project returns events (a message and/or slots), and Rasa
+    logs the ``ActionExecuted`` before them, so a bare ``ActionExecuted`` at the end of the
+    tracker means the call to the action server failed.
+    """
+    if not tracker.events:
+        return False
+    event = tracker.events[-1]
+    if not isinstance(event, ActionExecuted):
+        return False
+    name = event.action_name or ""
+    return name in domain.user_actions and not name.startswith("utter_")
