@@ -21,7 +21,7 @@ import pandas as pd
 from custom_policies.prompt_policy import ExplorationPolicy, PromptPolicy, RuleBasedPromptPolicy
 from custom_policies.rewards import label_conversation
 from music_domain.dialogue_engine import MusicDialogueEngine
-from music_domain.dialogue_state import ALL_FEATURES, DialogueState, state_features
+from music_domain.dialogue_state import DialogueState, state_features
 from simulator.listener import draw_listener, opening, respond
 
 MAX_TURNS = 100
@@ -175,8 +175,6 @@ def log_conversations(n: int, epsilon: float, history_share: float, seed: int, w
         frames = [_log_chunk(j) for j in jobs]
     return pd.concat(frames, ignore_index=True)
 
-
-FEATURES = ALL_FEATURES
 
 if __name__ == "__main__":
     main()

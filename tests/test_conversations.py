@@ -7,7 +7,7 @@ from conftest import free_port, trained_model
 
 
 def run(coro):
-    return asyncio.get_event_loop().run_until_complete(coro) if False else asyncio.run(coro)
+    return asyncio.run(coro)
 
 
 async def _agent(action_url, db):
