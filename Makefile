@@ -5,6 +5,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TF_CPP_MIN_LOG_LEVEL := 3
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export RASA_TELEMETRY_ENABLED := false
 RASA_ARGS = --config config.yml --domain domain.yml
 
 .PHONY: setup assets catalog logs train test test-python validate test-stories shell run actions experiment

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pickle
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Text
+from functools import lru_cache
+from typing import Any, Dict, FrozenSet, List, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -26,8 +27,41 @@ i i'm if in into is it it's just know let like listen listening look love make m
 now of off ok on one or other our out play please put really right said say see she should show so some
 something song songs sound sounds start still such that the their them then there these they thing think this
 those to too tune tunes up us want was way we well were what when where which while who why will with would yes
-you your""".split())
+you your umm hmm uh erm mmm yeah yep nah nope ok okay""".split())
 WORD = re.compile(r"[a-z][a-z']+")
+
+
+@lru_cache(maxsize=1)
+def english_words() -> FrozenSet[str]:
+    """Common English: the whole words (4+ letters) of the packaged MiniLM tokenizer's
+    vocabulary and the words of VADER's lexicon, plus the short words above. Shorter
+    wordpieces are left out because many are also French/Spanish/German words."""
+    out = set(COMMON_ENGLISH)
+    try:
+        from embeddings.text_encoder import model_path
+
+        with open(Path(model_path()) / "vocab.txt", encoding="utf-8") as f:
+            out.update(w for w in (line.strip() for line in f) if len(w) >= 4 and w.isascii() and w.isalpha())
+    except (OSError, ImportError):
+        pass
+    try:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        out.update(w for w in SentimentIntensityAnalyzer().lexicon if len(w) >= 3 and w.isalpha())
+    except ImportError:
+        pass
+    return frozenset(out)
+
+
+def known_word(word: str, vocabulary) -> bool:
+    """In the vocabulary, or one swap or deletion away from a word in it (typos: "htink")."""
+    if word in vocabulary:
+        return True
+    if len(word) < 4:
+        return False
+    swaps = (word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(len(word) - 1))
+    deletions = (word[:i] + word[i + 1:] for i in range(len(word)))
+    return any(w in vocabulary for w in swaps) or any(w in vocabulary for w in deletions)
 
 
 def words(text: str) -> List[str]:
@@ -44,7 +78,7 @@ class InputGuard(GraphComponent):
         self.config = config
         self.model_storage = model_storage
         self.resource = resource
-        self.vocabulary = set(vocabulary or ()) | COMMON_ENGLISH
+        self.vocabulary = set(vocabulary or ()) | english_words()
 
     @classmethod
     def create(cls, config, model_storage, resource, execution_context: ExecutionContext):
@@ -90,12 +124,38 @@ class InputGuard(GraphComponent):
         ascii_letters = sum(c.isascii() and c.isalpha() for c in text)
         if ascii_letters / max(letters, 1) < 0.7:
             return True
-        known = sum(w in self.vocabulary for w in ws) / len(ws)
+        # Accented letters outside catalogue names ("Beyoncé" is masked above): another language.
+        masked_letters = [c for c in masked if c.isalpha()]
+        if sum(not c.isascii() for c in masked_letters) > 0.03 * max(len(masked_letters), 1):
+            return True
+        known = sum(known_word(w, self.vocabulary) for w in ws) / len(ws)
         return known < self.config["min_known_share"]
+
+    @staticmethod
+    def apply_asr_confidence(m: Message) -> None:
+        """Speech from a voice channel with recognition confidence c (message metadata
+        ``asr_confidence``): intent confidences are scaled by 0.5 + 0.5 c, and c is added to
+        the parse so the policy can confirm what it heard instead of acting on it."""
+        metadata = m.get("metadata") or {}
+        try:
+            asr = float(metadata.get("asr_confidence")) if isinstance(metadata, dict) else None
+        except (TypeError, ValueError):
+            asr = None
+        if asr is None or asr != asr:
+            return
+        asr = min(1.0, max(0.0, asr))
+        m.set("asr_confidence", asr, add_to_output=True)
+        factor = 0.5 + 0.5 * asr
+        intent = dict(m.get(INTENT) or {"name": None})
+        intent["confidence"] = float(intent.get("confidence") or 0.0) * factor
+        m.set(INTENT, intent, add_to_output=True)
+        m.set(INTENT_RANKING_KEY, [{**r, "confidence": float(r.get("confidence") or 0) * factor}
+                                   for r in (m.get(INTENT_RANKING_KEY) or [])], add_to_output=True)
 
     def process(self, messages: List[Message]) -> List[Message]:
         low = self.config["low_confidence"]
         for m in messages:
+            self.apply_asr_confidence(m)
             if not self.not_understandable(m.get(TEXT), m.get(ENTITIES) or []):
                 continue
             intent = dict(m.get(INTENT) or {"name": None})

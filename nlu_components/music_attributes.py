@@ -51,6 +51,12 @@ PROTOTYPES = {
     ("energy", "upbeat"): "upbeat energetic fast lively music",
     ("energy", "laid_back"): "laid back calm mellow slow music",
 }
+# Requests that name no attribute. A free description maps to an attribute only when it is
+# clearly closer to that attribute's prototype than to all of these ("help me find music"
+# is close to "music for a long drive" merely through the word "music").
+GENERIC_REQUESTS = ("help me find music", "play some music", "recommend me some songs", "music please",
+                    "I want to listen to something", "find me a playlist", "any music suggestions",
+                    "can you recommend some music")
 
 
 @lru_cache(maxsize=4)
@@ -70,6 +76,7 @@ def _canonical_embeddings(catalog_path: Optional[str]) -> Dict[str, Tuple[List[s
         out[attr] = (values, encode([display_genre(v).replace("_", " ") + " music" for v in values]))
     keys = list(PROTOTYPES)
     out["_prototypes"] = (keys, encode([PROTOTYPES[k] for k in keys]))
+    out["_generic"] = (list(GENERIC_REQUESTS), encode(list(GENERIC_REQUESTS)))
     return out
 
 
@@ -95,6 +102,7 @@ class MusicAttributeExtractor(GraphComponent, EntityExtractorMixin):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {"catalog": None, "similarity_threshold": 0.5, "description_threshold": 0.5,
+                "description_margin": 0.1,
                 "gazetteer": True}
 
     def __init__(self, config: Dict[Text, Any]):
@@ -159,13 +167,17 @@ class MusicAttributeExtractor(GraphComponent, EntityExtractorMixin):
     def _describe(self, message: Message) -> List[Dict[str, Any]]:
         from nlu_components.sentiment import message_embedding
 
-        keys, emb = _canonical_embeddings(self.config.get("catalog"))["_prototypes"]
-        sims = emb @ message_embedding(message)
+        canonical = _canonical_embeddings(self.config.get("catalog"))
+        keys, emb = canonical["_prototypes"]
+        query = message_embedding(message)
+        sims = emb @ query
+        generic = float((canonical["_generic"][1] @ query).max())
         out, seen = [], set()
         text = message.get(TEXT) or ""
         for i in np.argsort(-sims):
             attr, value = keys[i]
-            if sims[i] < self.config["description_threshold"] or attr in seen:
+            if sims[i] < self.config["description_threshold"] or attr in seen \
+                    or sims[i] < generic + self.config["description_margin"]:
                 continue
             seen.add(attr)
             out.append({"entity": attr, "value": value, "start": 0, "end": len(text),
@@ -178,44 +190,57 @@ class MusicAttributeExtractor(GraphComponent, EntityExtractorMixin):
         return messages
 
     def _process_one(self, message: Message) -> None:
+        """Merge DIET's spans, the catalogue gazetteer and the era pattern into one normalised
+        set of attribute entities. Every attribute entity in the output is this component's
+        (``extractor``), with the span's source kept in ``source``: the output is the
+        pipeline's final word on attributes, and ``rasa test nlu`` evaluates it as such."""
         text = message.get(TEXT) or ""
-        found: List[Dict[str, Any]] = []
-        covered = []
+        others: List[Dict[str, Any]] = []
+        spans: List[Dict[str, Any]] = []  # candidate attribute spans: DIET first, then gazetteer
         for ent in message.get(ENTITIES, []):
-            if ent.get("entity") not in ATTRIBUTE_ENTITIES + ("option",):
-                found.append(ent)
-                continue
-            normalised = self.normalise(ent["entity"], ent.get("value", ""))
-            for name, value, conf in normalised:
-                found.append({**ent, "entity": name, "value": value,
-                              "confidence_normalisation": conf, "raw_value": ent.get("value")})
-            if normalised:
-                covered.append((ent.get("start", 0), ent.get("end", 0)))
+            if ent.get("entity") in ATTRIBUTE_ENTITIES + ("option",):
+                spans.append({**ent, "source": ent.get("extractor")})
+            else:
+                others.append(ent)
         if self.config["gazetteer"] and text and len(text) <= 2000:
             names, pattern = _gazetteer(self.config.get("catalog"))
             for m in pattern.finditer(text):
-                if any(a < m.end() and m.start() < b for a, b in covered):
-                    continue
                 kind, form = names[m.group(0).lower()]
-                for name, value, conf in self.normalise(kind, form):
-                    found.append({"entity": name, "value": value, "start": m.start(), "end": m.end(),
-                                  "confidence": conf, "extractor": EXTRACTOR})
-                covered.append((m.start(), m.end()))
+                hit = {"entity": kind, "value": form, "start": m.start(), "end": m.end(), "confidence": 1.0,
+                       "source": "catalogue"}
+                overlapping = [e for e in spans if e["start"] < m.end() and m.start() < e["end"]]
+                # A catalogue name that contains a shorter model span wins ("Pretty Ricky" over
+                # "Ricky"). A name of another kind inside a model span is added beside it
+                # ("rock" inside an energy span "laid back rock"). Otherwise the model's span stands.
+                if all(m.start() <= e["start"] and e["end"] <= m.end() and (e["end"] - e["start"]) <
+                       (m.end() - m.start()) for e in overlapping):
+                    spans = [e for e in spans if e not in overlapping] + [hit]
+                elif all(e["entity"] != kind for e in overlapping):
+                    spans.append(hit)
+        found: List[Dict[str, Any]] = []
+        covered = []
+        for ent in sorted(spans, key=lambda e: e.get("start", 0)):
+            normalised = self.normalise(ent["entity"], ent.get("value", ""))
+            for name, value, conf in normalised:
+                found.append({**ent, "entity": name, "value": value, "extractor": EXTRACTOR,
+                              "confidence_normalisation": conf, "raw_value": ent.get("value")})
+            if normalised:
+                covered.append((ent.get("start", 0), ent.get("end", 0)))
         for m in ERA_PATTERN.finditer(text[:2000]):
             if not any(a < m.end() and m.start() < b for a, b in covered):
                 era = self.vocabulary.normalise("era", m.group(0))
                 if era:
                     found.append({"entity": "era", "value": era, "start": m.start(), "end": m.end(),
-                                  "confidence": 1.0, "extractor": EXTRACTOR})
+                                  "confidence": 1.0, "extractor": EXTRACTOR, "source": "era_pattern"})
         intent = (message.get(INTENT) or {}).get("name")
         has_attribute = any(e["entity"] in ATTRIBUTE_ENTITIES for e in found)
-        if not has_attribute and intent == "inform" and text.strip() and len(text) <= 2000:
+        if not has_attribute and intent == "request_music" and text.strip() and len(text) <= 2000:
             found.extend(self._describe(message))
-        # one value per entity type: the first (DIET's span order, then gazetteer)
+        # one value per entity type: the first in the message
         unique, seen = [], set()
         for e in found:
-            if e["entity"] in seen and e["entity"] != "sentiment":
+            if e["entity"] in seen:
                 continue
             seen.add(e["entity"])
             unique.append(e)
-        message.set(ENTITIES, unique, add_to_output=True)
+        message.set(ENTITIES, others + unique, add_to_output=True)

@@ -157,18 +157,18 @@ def respond(listener: Listener, prompt: str, arrays, shown: Optional[dict] = Non
 
     if prompt == "ask_open":
         attrs = _volunteer(listener, n=int(rng.integers(1, 3)))
-        return UserMeaning("inform", attrs, 0.1) if attrs else UserMeaning("surprise_me", {}, 0.0)
+        return UserMeaning("request_music", attrs, 0.1) if attrs else UserMeaning("surprise_me", {}, 0.0)
     if prompt in ("ask_energy", "ask_era", "ask_activity", "ask_artist"):
         attr = prompt[4:]
         if known.get(attr) and goal.get(attr):
-            return UserMeaning("inform", {attr: goal[attr]}, 0.1)
+            return UserMeaning("request_music", {attr: goal[attr]}, 0.1)
         return UserMeaning("dont_know", {}, -0.05)
     if prompt == "suggest_genres":
         offered = shown.get("genres", [])
         if goal["genre"] in offered:
             return UserMeaning("choose_option", {}, 0.3, choice=offered.index(goal["genre"]))
         if known.get("genre"):
-            return UserMeaning("inform", {"genre": goal["genre"]}, -0.1)
+            return UserMeaning("request_music", {"genre": goal["genre"]}, -0.1)
         return UserMeaning("deny", {}, -0.2)
     if prompt == "play_sample":
         row = shown.get("row")
@@ -189,7 +189,7 @@ def respond(listener: Listener, prompt: str, arrays, shown: Optional[dict] = Non
                      and (known.get(a) or a in ("energy", "genre"))]
             if wrong:
                 attrs = {wrong[0]: goal[wrong[0]]}
-        return UserMeaning("inform" if attrs else "deny", attrs, min(s, 0.2))
+        return UserMeaning("request_music" if attrs else "deny", attrs, min(s, 0.2))
     if prompt == "offer_station":
         rows = shown.get("rows") or []
         if not rows:

@@ -43,8 +43,8 @@ TRAIN = {
         "find me [{energy}](energy) music for [{activity}](activity)", "play [{genre}](genre) music",
         "I feel like [{mood}](mood) [{genre}](genre)", "something like [{artist}](artist) please",
         "play music like [{artist}](artist)", "I want [{energy}](energy) songs",
-    ],
-    "inform": [
+        # Answers to the assistant's questions state what the listener wants in the same way
+        # (the policy treats a request and an answer alike), so they share the intent.
         "[{genre}](genre)", "[{subgenre}](genre)", "[{energy}](energy)", "[{era}](era)", "[{artist}](artist)",
         "something [{energy}](energy)", "more [{energy}](energy)", "I like [{genre}](genre)",
         "maybe [{genre}](genre)", "I'm into [{subgenre}](genre)", "something from the [{era}](era)",
@@ -57,6 +57,16 @@ TRAIN = {
         "[{mood}](mood) and [{energy}](energy)", "I want to hear [{artist}](artist)",
         "something [{energy}](energy) for [{activity}](activity)", "something for a rainy sunday",
         "music for a lazy afternoon", "something to get me pumped", "background music while I work",
+        "surely [{genre}](genre)", "probably [{subgenre}](genre)", "uh [{genre}](genre)", "hmm [{energy}](energy)",
+        "[{genre}](genre) i guess", "[{energy}](energy) would be nice", "[{mood}](mood) music",
+        "[{mood}](mood) tunes", "something with [{mood}](mood) vibes", "[{mood}](mood) songs please",
+        "go for [{era}](era)", "[{era}](era) stuff", "I'm off [{activity}](activity)", "we're [{activity}](activity)",
+        "I'm heading out [{activity}](activity)", "more like [{artist}](artist)", "maybe [{artist}](artist)",
+        "absolutely [{genre}](genre)", "[{subgenre}](genre) for sure", "[{genre}](genre) sounds good",
+        "I need [{energy}](energy) music", "i need music for [{activity}](activity)",
+        "[{energy}](energy) music for [{activity}](activity) please", "in the mood for [{genre}](genre)",
+        "I'm in the mood for something [{energy}](energy)", "get me some [{genre}](genre)",
+        "start some [{energy}](energy) [{genre}](genre)", "I fancy [{mood}](mood) music",
     ],
     "choose_option": [
         "the [first](option) one", "the [second](option) one", "[first](option)", "[second](option)",
@@ -80,19 +90,28 @@ TRAIN = {
         "no", "nope", "no thanks", "not really", "not really my thing", "I don't like it", "neither",
         "nah", "not that", "no way", "hate it", "that's awful", "not for me", "skip", "next", "something else",
         "neither of those", "no, not that one", "I don't think so", "meh", "not quite", "nope, next one",
+        "I really dislike this", "no that's wrong", "really not my style", "nope not for me", "no not this", "I don't really like it", "nah, not into it", "not this one",
+        "I really don't like this song", "no, that's not what I want", "nope, not it", "not a fan",
+        "i dont like this", "dont want this one", "don't like it much", "do not like this", "i dont really like that",
     ],
     "surprise_me": [
         "surprise me", "anything", "whatever", "you choose", "anything is fine", "I don't mind",
         "dealer's choice", "you pick", "anything you like", "random", "whatever you think",
+        "up to you", "anything goes", "pick something",
+        "just surprise me", "you decide", "pick one for me", "whatever you fancy", "surprise me, go on",
     ],
     "dont_know": [
         "I don't know", "not sure", "no idea", "hmm I'm not sure", "don't know", "no preference",
         "doesn't matter", "can't think of any", "I have no clue", "no particular decade", "nothing specific",
-        "no one in particular", "not really, no",
+        "no one in particular", "no strong preference",
+        "I just don't know", "really no idea", "no preference at all", "honestly not sure", "I really can't say",
+        "hard to say", "dunno",
     ],
     "stop": [
         "stop", "forget it", "never mind", "I give up", "cancel", "quit", "enough", "this isn't working",
-        "stop it", "I'm done", "leave it", "exit", "nevermind",
+        "stop it", "I'm done", "leave it", "exit", "nevermind", "let's stop",
+        "drop it", "stop this", "forget the whole thing", "stop now",
+        "oh forget it", "forget all of this", "just forget it", "let's forget it",
     ],
     "greet": ["hi", "hello", "hey", "hey there", "good morning", "hiya", "hello there", "good evening"],
     "goodbye": ["bye", "goodbye", "see you", "see you later", "bye bye", "cheers, bye", "talk later"],
@@ -102,6 +121,7 @@ TRAIN = {
         "what's the weather like", "order me a pizza", "what is the capital of France", "tell me a joke",
         "book a flight", "how tall is mount everest", "set an alarm for 7am", "what's 2 plus 2",
         "turn off the lights", "what time is it",
+        "make a phone call", "text my brother", "read my emails", "what's on tv tonight", "call a taxi",
     ],
 }
 
@@ -111,8 +131,6 @@ TEST = {
         "any music suggestions", "play me [{genre}](genre)", "find [{energy}](energy) [{genre}](genre) from the [{era}](era)",
         "I'm in the mood for [{mood}](mood) music", "start me some [{subgenre}](genre)",
         "tunes like [{artist}](artist)", "i need [{energy}](energy) music for [{activity}](activity)",
-    ],
-    "inform": [
         "umm [{genre}](genre) I think", "[{energy}](energy) please", "let's go [{era}](era)",
         "I'm going [{activity}](activity)", "like [{artist}](artist) maybe", "definitely [{subgenre}](genre)",
         "something a little [{energy}](energy)", "[{genre}](genre) would be good", "[{mood}](mood) vibes",
