@@ -5,7 +5,7 @@ Works on event dicts, so the Rasa policy (``DialogueStateTracker``) and the acti
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, Optional, Tuple
 
 from music_domain.dialogue_engine import MusicDialogueEngine, UserMeaning
 from music_domain.dialogue_state import SLOT_ATTRIBUTES, DialogueState
@@ -40,30 +40,38 @@ def meaning_from_parse(parse: Dict[str, Any]) -> UserMeaning:
     return UserMeaning(intent, attributes, score, confidence, choice)
 
 
+def apply_event(state: DialogueState, event: Dict[str, Any], engine: MusicDialogueEngine
+                ) -> Tuple[DialogueState, Optional[Dict[str, str]]]:
+    """Replay one event dict. Returns the (possibly new) state and, for a user message, the
+    attribute values it elicited."""
+    assets = engine.assets
+    kind = event.get("event")
+    if kind == "action":
+        prompt = PROMPT_BY_ACTION.get(event.get("name"))
+        if prompt is not None:
+            state.record_prompt(prompt.name)
+            if prompt.name == "offer_station":
+                state.stations_offered += 1
+    elif kind == "user":
+        return state, engine.apply_user(state, meaning_from_parse(event.get("parse_data") or {}))
+    elif kind == "slot":
+        name, value = event.get("name"), event.get("value")
+        if name == "last_sample" and value:
+            row = assets.row_of(value)
+            if row is not None and (not state.samples or state.samples[-1] != row):
+                state.samples.append(row)
+        elif name == "offered_genres" and isinstance(value, list):
+            state.offered_genres = list(value)
+        elif name in SLOT_ATTRIBUTES and value is None:
+            state.slots[name] = None  # a relaxed constraint
+    elif kind in ("restart", "session_started"):
+        state = DialogueState(user_id=state.user_id)
+    return state, None
+
+
 def state_from_events(events: Iterable[Dict[str, Any]], sender_id: Optional[str], engine: MusicDialogueEngine
                       ) -> DialogueState:
-    assets = engine.assets
-    state = DialogueState(user_id=listener_id(sender_id, assets))
+    state = DialogueState(user_id=listener_id(sender_id, engine.assets))
     for e in events:
-        kind = e.get("event")
-        if kind == "action":
-            prompt = PROMPT_BY_ACTION.get(e.get("name"))
-            if prompt is not None:
-                state.record_prompt(prompt.name)
-                if prompt.name == "offer_station":
-                    state.stations_offered += 1
-        elif kind == "user":
-            engine.apply_user(state, meaning_from_parse(e.get("parse_data") or {}))
-        elif kind == "slot":
-            name, value = e.get("name"), e.get("value")
-            if name == "last_sample" and value:
-                row = assets.row_of(value)
-                if row is not None and (not state.samples or state.samples[-1] != row):
-                    state.samples.append(row)
-            elif name == "offered_genres" and isinstance(value, list):
-                state.offered_genres = list(value)
-            elif name in SLOT_ATTRIBUTES and value is None:
-                state.slots[name] = None  # a relaxed constraint
-        elif kind in ("restart", "session_started"):
-            state = DialogueState(user_id=state.user_id)
+        state, _ = apply_event(state, e, engine)
     return state

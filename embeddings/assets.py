@@ -46,8 +46,10 @@ class MusicAssets:
         return self.catalog.iloc[int(row)].to_dict()
 
     def row_of(self, track_id: str) -> Optional[int]:
-        hit = self.catalog.index[self.catalog["track_id"] == track_id]
-        return int(hit[0]) if len(hit) else None
+        rows = self.__dict__.get("_row_of")
+        if rows is None:
+            rows = self.__dict__["_row_of"] = {t: i for i, t in enumerate(self.catalog["track_id"])}
+        return rows.get(track_id)
 
 
 def load_assets_from(directory=None) -> MusicAssets:

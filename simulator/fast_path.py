@@ -9,7 +9,6 @@ logging (tens of thousands of conversations) and for the reference experiment.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import List, Optional
 import numpy as np
 import pandas as pd
 
+from custom_policies.log_export import hash_user
 from custom_policies.prompt_policy import ExplorationPolicy, PromptPolicy, RuleBasedPromptPolicy
 from custom_policies.rewards import label_conversation
 from music_domain.dialogue_engine import MusicDialogueEngine
@@ -26,10 +26,6 @@ from simulator.listener import draw_listener, opening, respond
 
 MAX_TURNS = 100
 LOG_SALT_ENV = "MUSIC_LOG_SALT"
-
-
-def hash_user(user_id: str, salt: str) -> str:
-    return hashlib.sha256(f"{salt}:{user_id}".encode()).hexdigest()[:16]
 
 
 @dataclass
