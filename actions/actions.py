@@ -147,3 +147,47 @@ class ActionAbandon(Action):
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(response="utter_abandon")
         return [SlotSet("outcome", "abandoned")]
+
+
+HEARD_ATTRIBUTES = ("genre", "subgenre", "energy", "mood", "era", "activity", "artist")
+
+
+def _say(attribute: str, value: str) -> str:
+    if attribute in ("genre", "subgenre"):
+        return display_genre(value)
+    if attribute == "energy":
+        return "laid back" if value == "laid_back" else "upbeat"
+    if attribute == "activity":
+        return f"music for {value}"
+    if attribute == "artist":
+        return f"something like {value}"
+    return str(value)
+
+
+class ActionConfirmHeard(Action):
+    """Voice, low speech-recognition confidence: "Did you say jazz?" before acting on it."""
+
+    def name(self) -> Text:
+        return "action_confirm_heard"
+
+    def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        heard: Dict[str, str] = {}
+        for ent in tracker.latest_message.get("entities") or []:
+            if ent.get("entity") in HEARD_ATTRIBUTES and ent.get("value"):
+                heard.setdefault(ent["entity"], str(ent["value"]))
+        shown = {a: v for a, v in heard.items() if not (a == "genre" and "subgenre" in heard)}
+        dispatcher.utter_message(response="utter_confirm_heard",
+                                 heard=" and ".join(_say(a, v) for a, v in shown.items()) or "that")
+        return [SlotSet("heard", heard)]
+
+
+class ActionForgetHeard(Action):
+    """The listener said no to "Did you say jazz?": drop what was misheard and ask again."""
+
+    def name(self) -> Text:
+        return "action_forget_heard"
+
+    def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        heard = tracker.get_slot("heard") or {}
+        dispatcher.utter_message(response="utter_forget_heard")
+        return [SlotSet(a, None) for a in heard if a in HEARD_ATTRIBUTES] + [SlotSet("heard", None)]

@@ -28,7 +28,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted
+from rasa.shared.core.events import ActionExecuted, SlotSet
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
@@ -37,9 +37,11 @@ from music_domain.prompts import PROMPT_ACTIONS
 
 logger = logging.getLogger(__name__)
 
-DIALOGUE_INTENTS = {"request_music", "inform", "affirm", "deny", "choose_option", "surprise_me", "dont_know"}
+DIALOGUE_INTENTS = {"request_music", "affirm", "deny", "choose_option", "surprise_me", "dont_know"}
 SERVER_DOWN_RESPONSE = "utter_action_server_down"
 MODEL_FILE = "reward_model.pkl"
+CONFIRM_ACTION, FORGET_ACTION = "action_confirm_heard", "action_forget_heard"
+CONFIRMABLE = {"genre", "subgenre", "energy", "mood", "era", "activity", "artist"}
 
 
 def _file_digest(path: Optional[str]) -> str:
@@ -65,6 +67,8 @@ class PromptSelectionPolicy(Policy):
             "epsilon": 0.0,
             "assets_dir": None,
             "seed": None,
+            # voice: below this speech-recognition confidence, heard attributes are confirmed first
+            "asr_confirm_below": 0.6,
         }
 
     @classmethod
@@ -92,7 +96,7 @@ class PromptSelectionPolicy(Policy):
                 raise RasaException(
                     f"PromptSelectionPolicy(mode=learned) needs logged conversations at '{path}'; "
                     f"create them with `python -m simulator.fast_path` or export them with "
-                    f"`python -m custom_policies.logging_export`.")
+                    f"`python -m custom_policies.log_export`.")
             self.reward_model = train_reward_model(path, with_history=self.config["use_history"])
         with self._model_storage.write_to(self._resource) as d:
             if self.reward_model is not None:
@@ -160,15 +164,38 @@ class PromptSelectionPolicy(Policy):
             return self._prediction(self._default_predictions(domain))
         from custom_policies.tracker_state import state_from_events
         from music_domain.dialogue_state import state_features
+        from music_domain.empathy import state_closeness
 
         state = state_from_events((e.as_dict() for e in tracker.applied_events()), tracker.sender_id, self.engine)
         self.engine.refresh_candidates(state)
+        parse = tracker.latest_message.parse_data if tracker.latest_message else {}
+        asr = parse.get("asr_confidence")
+        empathy = state_closeness(state, asr)
+        # The tone for whatever is said next (response variations conditioned on the band).
+        events = [SlotSet("empathy_score", round(empathy.score, 4)), SlotSet("closeness_band", empathy.band)]
+        confirm = self._confirmation(tracker, intent, parse, asr)
+        if confirm:
+            return self._prediction(self._one_hot(domain, confirm), events=events,
+                                    action_metadata={"empathy": empathy.as_dict()})
         decision = self.prompt_policy.choose(state, self._rng if float(self.config.get("epsilon") or 0) > 0 else None)
         action = PROMPT_ACTIONS[[p for p in decision.metadata()["candidates"]].index(decision.prompt)]
         meta = decision.metadata()
         meta["features"] = [float(x) for x in state_features(state, with_history=True)]
         meta["turn"] = state.turn + 1
-        return self._prediction(self._one_hot(domain, action), action_metadata={"prompt_policy": meta})
+        return self._prediction(self._one_hot(domain, action), events=events,
+                                action_metadata={"prompt_policy": meta, "empathy": empathy.as_dict()})
+
+    def _confirmation(self, tracker: DialogueStateTracker, intent: Optional[str], parse: Dict[str, Any],
+                      asr: Optional[float]) -> Optional[str]:
+        """Voice: confirm attributes heard with low speech confidence ("Did you say jazz?");
+        forget them when the listener says no."""
+        previous = _previous_action(tracker)
+        if previous == CONFIRM_ACTION:
+            return FORGET_ACTION if intent == "deny" else None
+        if asr is None or float(asr) >= float(self.config["asr_confirm_below"]):
+            return None
+        heard = [e for e in parse.get("entities") or [] if e.get("entity") in CONFIRMABLE]
+        return CONFIRM_ACTION if heard else None
 
 
 def _custom_action_failed(tracker: DialogueStateTracker, domain: Domain) -> bool:
@@ -185,3 +212,16 @@ def _custom_action_failed(tracker: DialogueStateTracker, domain: Domain) -> bool
         return False
     name = event.action_name or ""
     return name in domain.user_actions and not name.startswith("utter_")
+
+
+def _previous_action(tracker: DialogueStateTracker) -> Optional[str]:
+    """The last action before the latest user message (other than listening)."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.type_name == "user":
+            if seen_user:
+                return None
+            seen_user = True
+        elif seen_user and isinstance(event, ActionExecuted) and event.action_name != ACTION_LISTEN_NAME:
+            return event.action_name
+    return None

@@ -1,0 +1,229 @@
+"""Voice channels and empathetic replies, against a running `rasa run` with the project's
+credentials: real Twilio webhook form posts, real Alexa request envelopes, and REST."""
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, free_port, trained_model, wait_for_port
+
+APP_ID = "amzn1.ask.skill.music-recommender-local"
+
+
+@pytest.fixture(scope="module")
+def server(action_server, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("voice")
+    endpoints = tmp / "endpoints.yml"
+    endpoints.write_text(f"action_endpoint:\n  url: {action_server}\n"
+                         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tmp / 'voice.db'}\n")
+    port = free_port()
+    rasa = str(Path(sys.executable).with_name("rasa"))
+    log = open(tmp / "rasa.log", "w")
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([rasa, "run", "--model", str(trained_model()), "--endpoints", str(endpoints),
+                             "--credentials", str(ROOT / "rasa_project" / "credentials.yml"), "--port", str(port),
+                             "--interface", "127.0.0.1", "--enable-api"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, timeout=300)
+        _wait_ready(f"http://127.0.0.1:{port}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        log.close()
+
+
+def _wait_ready(url, timeout=300):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/status", timeout=5) as r:
+                if json.loads(r.read()).get("model_file"):
+                    return
+        except (urllib.error.URLError, ConnectionError, ValueError):
+            pass
+        time.sleep(1)
+    raise RuntimeError("rasa run never loaded a model")
+
+
+def post(url, body: bytes, content_type: str):
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.read().decode("utf-8")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+
+
+def twilio(server, caller, speech=None, confidence=None, status="in-progress"):
+    form = {"From": caller, "CallStatus": status, "CallSid": "CA" + uuid.uuid4().hex}
+    if speech is not None:
+        form["SpeechResult"] = speech
+    if confidence is not None:
+        form["Confidence"] = str(confidence)
+    code, text = post(server + "/webhooks/twilio_voice/webhook", urllib.parse.urlencode(form).encode(),
+                      "application/x-www-form-urlencoded")
+    assert code == 200, text
+    return ET.fromstring(text)  # TwiML must be valid XML
+
+
+def said(twiml) -> str:
+    return " ".join(e.text or "" for e in twiml.iter("Say"))
+
+
+def tracker(server, sender):
+    with urllib.request.urlopen(f"{server}/conversations/{urllib.parse.quote(sender, safe='+')}/tracker") as r:
+        return json.loads(r.read())
+
+
+def envelope(kind, user="amzn1.ask.account.TEST", text=None, app_id=APP_ID, age_s=0.0, intent="CatchAllIntent"):
+    ts = (datetime.now(timezone.utc) - timedelta(seconds=age_s)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    req = {"type": kind, "requestId": "amzn1.echo-api.request." + uuid.uuid4().hex, "timestamp": ts,
+           "locale": "en-GB"}
+    if kind == "IntentRequest":
+        req["intent"] = {"name": intent, "slots": {"utterance": {"name": "utterance", **({"value": text} if text else {})}}}
+    return {"version": "1.0",
+            "session": {"new": kind == "LaunchRequest", "sessionId": "amzn1.echo-api.session.1",
+                        "application": {"applicationId": app_id}, "user": {"userId": user}},
+            "context": {"System": {"application": {"applicationId": app_id}, "user": {"userId": user}}},
+            "request": req}
+
+
+def alexa(server, body):
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    code, text = post(server + "/webhooks/alexa/webhook", raw, "application/json")
+    return code, (json.loads(text) if text.strip().startswith("{") else text)
+
+
+def ssml_of(reply):
+    ssml = reply["response"]["outputSpeech"]["ssml"]
+    return ET.fromstring(ssml)  # SSML must be valid XML
+
+
+# -- Twilio Voice ----------------------------------------------------------------------
+def test_twilio_call_gets_twiml_with_a_sample(server):
+    caller = "+1555" + uuid.uuid4().hex[:7]
+    first = twilio(server, caller, status="ringing")
+    assert first.tag == "Response" and first.find("Gather") is not None
+    assert said(first), "the call is answered with a spoken prompt"
+    reply = twilio(server, caller, "play some upbeat rock from the 2010s", confidence=0.93)
+    assert "How about this" in said(reply) or "Here's" in said(reply)
+    plays = [e.text for e in reply.iter("Play")]
+    assert plays and plays[0].startswith("https://"), "the sample is played"
+    assert "<speak>" not in said(reply)
+
+
+def test_twilio_empty_speech_gets_a_graceful_spoken_reply(server):
+    caller = "+1555" + uuid.uuid4().hex[:7]
+    twilio(server, caller, status="ringing")
+    reply = twilio(server, caller, "")
+    assert said(reply) and reply.find("Gather") is not None
+    reprompt = twilio(server, caller, None)  # no SpeechResult at all: the last reply is repeated
+    assert said(reprompt)
+
+
+def test_low_asr_confidence_is_confirmed_then_forgotten_when_denied(server):
+    caller = "+1555" + uuid.uuid4().hex[:7]
+    twilio(server, caller, status="ringing")
+    reply = twilio(server, caller, "jazz", confidence=0.31)
+    assert "Did you say jazz" in said(reply) or "was that jazz" in said(reply)
+    t = tracker(server, caller)
+    heard = [e for e in t["events"] if e.get("event") == "user"][-1]["parse_data"]
+    assert heard["asr_confidence"] == pytest.approx(0.31)
+    assert heard["intent"]["confidence"] < 0.7
+    reply = twilio(server, caller, "no", confidence=0.95)
+    assert "misheard" in said(reply) or "mistake" in said(reply)
+    assert tracker(server, caller)["slots"]["genre"] is None
+    confident = twilio(server, caller, "jazz", confidence=0.95)
+    assert "Did you say" not in said(confident)
+
+
+# -- Alexa-style endpoint -----------------------------------------------------------------
+def test_alexa_conversation_with_ssml_audio_and_session_end(server):
+    user = "amzn1.ask.account." + uuid.uuid4().hex
+    code, reply = alexa(server, envelope("LaunchRequest", user))
+    assert code == 200 and reply["response"]["shouldEndSession"] is False
+    ssml_of(reply)
+    code, reply = alexa(server, envelope("IntentRequest", user, "play some upbeat rock from the 2010s"))
+    speak = ssml_of(reply)
+    audio = speak.findall("audio")
+    assert audio and audio[0].get("src").startswith("https://"), "the sample is an <audio> clip"
+    assert reply["response"]["shouldEndSession"] is False
+    code, reply = alexa(server, envelope("IntentRequest", user, "brilliant I love it keep playing stuff like this"))
+    assert code == 200
+    ssml_of(reply)
+    assert reply["response"]["shouldEndSession"] is True, reply
+    code, reply = alexa(server, envelope("SessionEndedRequest", user))
+    assert code == 200 and reply["response"] == {}
+
+
+def test_alexa_stop_intent_ends_the_session(server):
+    user = "amzn1.ask.account." + uuid.uuid4().hex
+    alexa(server, envelope("LaunchRequest", user))
+    code, reply = alexa(server, envelope("IntentRequest", user, intent="AMAZON.StopIntent"))
+    assert code == 200 and reply["response"]["shouldEndSession"] is True
+
+
+@pytest.mark.parametrize("body, reason", [
+    (envelope("LaunchRequest", age_s=600), "stale"),
+    (envelope("LaunchRequest", app_id="amzn1.ask.skill.someone-else"), "application id"),
+    (b"{not json", "malformed"),
+    (b"\xff\xfe\x00garbage", "malformed"),
+    ({**envelope("LaunchRequest"), "request": {**envelope("LaunchRequest")["request"], "type": "Dance"}},
+     "unsupported"),
+    ({"version": "1.0"}, "envelope"),
+])
+def test_alexa_bad_requests_get_a_4xx_with_the_reason(server, body, reason):
+    code, reply = alexa(server, body)
+    assert 400 <= code < 500
+    assert reason in json.dumps(reply)
+
+
+def test_alexa_intent_without_text_gets_a_reprompt(server):
+    code, reply = alexa(server, envelope("IntentRequest", text=None))
+    assert code == 200 and reply["response"]["shouldEndSession"] is False
+    assert "catch" in reply["response"]["outputSpeech"]["ssml"]
+
+
+# -- text channels and tone --------------------------------------------------------------
+def rest(server, sender, text):
+    code, body = post(server + "/webhooks/rest/webhook", json.dumps({"sender": sender, "message": text}).encode(),
+                      "application/json")
+    assert code == 200
+    return json.loads(body)
+
+
+def test_rest_replies_are_plain_text_without_ssml(server):
+    sender = "text-" + uuid.uuid4().hex
+    out = rest(server, sender, "play some upbeat rock from the 2010s")
+    texts = " ".join(m.get("text", "") for m in out)
+    assert texts and "<speak>" not in texts and "<audio" not in texts
+
+
+def test_frustrated_listener_gets_another_tone_and_a_change_of_direction(server):
+    sender = "frustrated-" + uuid.uuid4().hex
+    rest(server, sender, "play some rock")
+    replies = []
+    for text in ("no, I hate it", "that's awful", "no, not that, I really don't like it"):
+        replies.append(" ".join(m.get("text", "") for m in rest(server, sender, text)))
+    t = tracker(server, sender)
+    assert t["slots"]["closeness_band"] == "frustrated"
+    assert t["slots"]["empathy_score"] is not None
+    last = replies[-1]
+    assert any(p in last for p in ("another direction", "something a bit different", "change direction",
+                                   "different angle", "narrow it down differently", "start afresh",
+                                   "would help me get it right")), replies
+    # the score and band are logged with the turn's decision
+    metas = [e.get("metadata") or {} for e in t["events"] if e.get("event") == "action"]
+    assert any("empathy" in m and m["empathy"]["band"] == "frustrated" for m in metas)
