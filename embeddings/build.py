@@ -29,7 +29,7 @@ def build(catalog_path=None, out=None, index_type="auto", n_users=2000, seed=0, 
     catalog = load_catalog(catalog_path)
     histories, tastes = generate_histories(catalog, n_users=n_users, seed=seed)
     parts = encode_tracks(catalog, histories)
-    index = TrackIndex(parts["vectors"], index_type=index_type)
+    index = TrackIndex(parts["vectors"], index_type=index_type, partitions=catalog["genre"].to_numpy())
     index.save(out / "index")
     histories.to_parquet(out / "histories.parquet", index=False)
     np.save(out / "text_vectors.npy", parts["text"])

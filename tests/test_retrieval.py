@@ -66,3 +66,24 @@ def test_hnsw_filtered_search_respects_constraints(assets):
     allowed = assets.arrays.mask({"genre": "pop"})
     rows, _ = idx.search(assets.index.vectors[0], 10, allowed=allowed)
     assert len(rows) == 10 and allowed[rows].all()
+
+
+def test_genre_partitioned_hnsw_respects_constraints_and_round_trips(assets, tmp_path):
+    genres = assets.catalog["genre"].to_numpy()
+    idx = TrackIndex(assets.index.vectors, index_type="hnsw", exact_filter_max=50, partitions=genres)
+    assert idx.part_index, "large genre families get their own graph"
+    q = assets.index.vectors[1]
+    for slots in ({"genre": "rock"}, {"genre": "rock", "energy": "upbeat"}, {"energy": "laid_back"}):
+        allowed = assets.arrays.mask(slots)
+        rows, _ = idx.search(q, 10, allowed=allowed)
+        assert len(rows) == 10 and allowed[rows].all()
+        exact = np.flatnonzero(allowed)[np.argsort(-(assets.index.vectors[allowed] @ q))[:10]]
+        assert len(np.intersect1d(rows, exact)) >= 8  # approximate, but close to exact
+    idx.save(tmp_path / "index")
+    loaded = TrackIndex.load(tmp_path / "index", expected_tracks=len(genres))
+    allowed = assets.arrays.mask({"genre": "rock"})
+    assert list(loaded.search(q, 10, allowed=allowed)[0]) == list(idx.search(q, 10, allowed=allowed)[0])
+    part = next((tmp_path / "index").glob("tracks.part*.faiss"))
+    part.write_bytes(part.read_bytes()[:-100])
+    with pytest.raises(IndexError_, match="python -m embeddings.build"):
+        TrackIndex.load(tmp_path / "index")
