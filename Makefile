@@ -8,7 +8,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 RASA_ARGS = --config config.yml --domain domain.yml
 
-.PHONY: setup assets catalog logs train test test-python validate test-stories shell run actions experiment
+.PHONY: setup assets catalog logs train test test-python validate test-stories shell run actions experiment nlu-eval export
 
 setup:            ## fresh machine: venv, install, assets, logs, model
 	./setup.sh
@@ -45,3 +45,9 @@ run:
 
 actions:
 	$(RASA) run actions --actions actions --port 5055
+
+nlu-eval:         ## held-out NLU test set: intent and attribute F1 -> results/nlu
+	$(RASA) test nlu --nlu tests/nlu/test_nlu.yml --model models --out results/nlu
+
+export:           ## prompt decisions in the tracker store -> data/logs/exported.parquet
+	$(PY) -m custom_policies.log_export --endpoints rasa_project/endpoints.yml --out data/logs/exported.parquet

@@ -1,60 +1,21 @@
 """Voice channels and empathetic replies, against a running `rasa run` with the project's
 credentials: real Twilio webhook form posts, real Alexa request envelopes, and REST."""
 import json
-import os
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
-
-from conftest import ROOT, free_port, trained_model, wait_for_port
 
 APP_ID = "amzn1.ask.skill.music-recommender-local"
 
 
 @pytest.fixture(scope="module")
-def server(action_server, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("voice")
-    endpoints = tmp / "endpoints.yml"
-    endpoints.write_text(f"action_endpoint:\n  url: {action_server}\n"
-                         f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tmp / 'voice.db'}\n")
-    port = free_port()
-    rasa = str(Path(sys.executable).with_name("rasa"))
-    log = open(tmp / "rasa.log", "w")
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([rasa, "run", "--model", str(trained_model()), "--endpoints", str(endpoints),
-                             "--credentials", str(ROOT / "rasa_project" / "credentials.yml"), "--port", str(port),
-                             "--interface", "127.0.0.1", "--enable-api"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    try:
-        wait_for_port(port, timeout=300)
-        _wait_ready(f"http://127.0.0.1:{port}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
-        log.close()
-
-
-def _wait_ready(url, timeout=300):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/status", timeout=5) as r:
-                if json.loads(r.read()).get("model_file"):
-                    return
-        except (urllib.error.URLError, ConnectionError, ValueError):
-            pass
-        time.sleep(1)
-    raise RuntimeError("rasa run never loaded a model")
+def server(rasa_server):
+    return rasa_server
 
 
 def post(url, body: bytes, content_type: str):

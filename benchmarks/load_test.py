@@ -1,0 +1,128 @@
+"""Load test: simulated listeners holding whole conversations over the REST channel.
+
+    scripts/stack_start.sh                      # or STACK=postgres scripts/stack_start.sh
+    python benchmarks/load_test.py --levels 10 50 100 --conversations 100 --db conversations.db
+    scripts/stack_stop.sh
+
+Traffic goes only to the given loopback URL. Each level runs ``--conversations`` simulated
+listeners (``simulator.listener`` + ``simulator.utterances``, the Rasa path of the simulator)
+with at most ``level`` conversations open at once; each is capped at 40 turns and the
+whole level at ``--max-seconds``. A turn's latency is the REST call that carries the
+listener's message until the assistant's replies come back. Printed per level: turns/s,
+p50/p95/p99 turn latency, errors, and lost events: messages sent minus user events found
+in the tracker store afterwards (``--db`` SQLite file, or ``--endpoints`` for any SQL store).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+class LoadBackend:
+    """REST backend on aiohttp that times each message and counts what it sent."""
+
+    def __init__(self, session, url: str):
+        self.session, self.url = session, url.rstrip("/")
+        self.latencies: List[float] = []
+        self.errors: List[str] = []
+        self.sent: Dict[str, int] = {}
+
+    async def send(self, sender: str, text: str):
+        t0 = time.perf_counter()
+        try:
+            async with self.session.post(self.url + "/webhooks/rest/webhook",
+                                         json={"sender": sender, "message": text}) as r:
+                body = await r.text()
+                if r.status != 200:
+                    self.errors.append(f"{r.status} {body[:100]}")
+                    return []
+                self.sent[sender] = self.sent.get(sender, 0) + 1
+                return json.loads(body)
+        except Exception as e:  # noqa: BLE001 - every failure is an error to count
+            self.errors.append(repr(e))
+            return []
+        finally:
+            self.latencies.append(time.perf_counter() - t0)
+
+    async def events(self, sender: str):
+        async with self.session.get(f"{self.url}/conversations/{sender}/tracker") as r:
+            return (await r.json()).get("events") or [] if r.status == 200 else []
+
+
+async def run_level(url: str, assets, level: int, n: int, max_seconds: float, seed: int):
+    import aiohttp
+
+    from simulator.rasa_path import run_conversation
+
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=level + 8)) as session:
+        backend = LoadBackend(session, url)
+        gate = asyncio.Semaphore(level)
+        tag = uuid.uuid4().hex[:6]
+
+        async def one(i):
+            async with gate:
+                await run_conversation(backend, assets, seed * 1_000_003 + i, f"load-{level}-{tag}-{i}")
+
+        t0 = time.perf_counter()
+        tasks = [asyncio.create_task(one(i)) for i in range(n)]
+        done, pending = await asyncio.wait(tasks, timeout=max_seconds)
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        elapsed = time.perf_counter() - t0
+        return backend, elapsed, len(done), len(pending)
+
+
+def stored_user_events(db: str, senders) -> Dict[str, int]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT sender_id, COUNT(*) FROM events WHERE type_name = 'user' GROUP BY sender_id")
+        counts = dict(rows.fetchall())
+    return {s: counts.get(s, 0) for s in senders}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--url", default="http://127.0.0.1:5005")
+    ap.add_argument("--levels", type=int, nargs="+", default=[10, 50, 100])
+    ap.add_argument("--conversations", type=int, default=100)
+    ap.add_argument("--max-seconds", type=float, default=600)
+    ap.add_argument("--db", default=None, help="SQLite tracker store to count events in")
+    ap.add_argument("--seed", type=int, default=900)
+    a = ap.parse_args(argv)
+    if not a.url.startswith(("http://127.0.0.1", "http://localhost")):
+        sys.exit("the load test only sends traffic to loopback")
+    from embeddings.assets import load_assets
+
+    assets = load_assets()
+    print("| concurrent | conversations done | turns | turns/s | p50 ms | p95 ms | p99 ms | errors | lost events |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for level in a.levels:
+        backend, elapsed, done, cut = asyncio.run(run_level(a.url, assets, level, a.conversations, a.max_seconds,
+                                                            a.seed + level))
+        lat = np.array(backend.latencies) * 1000 if backend.latencies else np.zeros(1)
+        lost = "n/a"
+        if a.db:
+            time.sleep(1)
+            stored = stored_user_events(a.db, backend.sent)
+            lost = sum(max(0, backend.sent[s] - stored[s]) for s in backend.sent)
+        print(f"| {level} | {done}{f' ({cut} cut at the time limit)' if cut else ''} | {len(backend.latencies)} | "
+              f"{len(backend.latencies) / elapsed:.1f} | {np.percentile(lat, 50):.0f} | {np.percentile(lat, 95):.0f} | "
+              f"{np.percentile(lat, 99):.0f} | {len(backend.errors)} | {lost} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
