@@ -37,9 +37,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 120.0) -> None:
+def wait_for_port(port: int, timeout: float = 120.0, proc=None) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited with code {proc.returncode} before listening on {port}")
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -54,7 +56,7 @@ def action_server():
     proc = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_for_port(port)
+        wait_for_port(port, proc=proc)
         yield f"http://127.0.0.1:{port}/webhook"
     finally:
         proc.terminate()
@@ -85,7 +87,7 @@ def rasa_stack(action_server, tmp_path_factory):
                              "--interface", "127.0.0.1", "--enable-api"], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
     try:
-        wait_for_port(port, timeout=300)
+        wait_for_port(port, timeout=300, proc=proc)
         _wait_ready(f"http://127.0.0.1:{port}")
         yield {"url": f"http://127.0.0.1:{port}", "db": tmp / "voice.db"}
     finally:
