@@ -50,6 +50,7 @@ if [ "$STACK" = postgres ]; then
     runuser -u postgres -- "$PGBIN/initdb" -D "$RUN/pgdata" -U postgres -A trust >/dev/null
   fi
   chown -R postgres "$RUN/pgdata"
+  touch "$RUN/postgres.log" && chown postgres "$RUN/postgres.log"
   runuser -u postgres -- "$PGBIN/pg_ctl" -D "$RUN/pgdata" -l "$RUN/postgres.log" -w \
     -o "-p $PG_PORT -k /tmp -c listen_addresses=127.0.0.1" start >/dev/null
   "$PGBIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='rasa'" \

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, trained_model
+from conftest import ROOT, free_port, trained_model
 
 pexpect = pytest.importorskip("pexpect", reason="pexpect is in requirements.txt; run ./setup.sh")
 
@@ -37,7 +37,9 @@ def test_scripted_rasa_shell_session(action_server, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false",
            "PYTHONUNBUFFERED": "1"}
     rasa = str(Path(sys.executable).with_name("rasa"))
-    child = pexpect.spawn(rasa, ["shell", "--model", str(trained_model()), "--endpoints", str(endpoints)],
+    # rasa shell runs its own server; a free port keeps it clear of a running `rasa run` on 5005
+    child = pexpect.spawn(rasa, ["shell", "--model", str(trained_model()), "--endpoints", str(endpoints),
+                                 "--port", str(free_port())],
                           cwd=str(ROOT), env=env, encoding="utf-8", timeout=300, dimensions=(60, 250))
     transcript = []
     try:
