@@ -10,7 +10,7 @@ with at most ``level`` conversations open at once; each is capped at 40 turns an
 whole level at ``--max-seconds``. A turn's latency is the REST call that carries the
 listener's message until the assistant's replies come back. Printed per level: turns/s,
 p50/p95/p99 turn latency, errors, and lost events: messages sent minus user events found
-in the tracker store afterwards (``--db`` SQLite file, or ``--endpoints`` for any SQL store).
+in the tracker store afterwards (``--db``: a SQLite file or a PostgreSQL URL).
 """
 from __future__ import annotations
 
@@ -85,12 +85,22 @@ async def run_level(url: str, assets, level: int, n: int, max_seconds: float, se
         return backend, elapsed, len(done), len(pending)
 
 
-def stored_user_events(db: str, senders) -> Dict[str, int]:
-    import sqlite3
+QUERY = "SELECT sender_id, COUNT(*) FROM events WHERE type_name = 'user' GROUP BY sender_id"
 
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT sender_id, COUNT(*) FROM events WHERE type_name = 'user' GROUP BY sender_id")
-        counts = dict(rows.fetchall())
+
+def stored_user_events(db: str, senders) -> Dict[str, int]:
+    """User events per sender in the tracker store: a SQLite file, or postgresql://user@host:port/db."""
+    if db.startswith("postgresql://"):
+        import psycopg2
+
+        with psycopg2.connect(db) as conn, conn.cursor() as cur:
+            cur.execute(QUERY)
+            counts = dict(cur.fetchall())
+    else:
+        import sqlite3
+
+        with sqlite3.connect(db) as conn:
+            counts = dict(conn.execute(QUERY).fetchall())
     return {s: counts.get(s, 0) for s in senders}
 
 
@@ -100,7 +110,8 @@ def main(argv=None):
     ap.add_argument("--levels", type=int, nargs="+", default=[10, 50, 100])
     ap.add_argument("--conversations", type=int, default=100)
     ap.add_argument("--max-seconds", type=float, default=600)
-    ap.add_argument("--db", default=None, help="SQLite tracker store to count events in")
+    ap.add_argument("--db", default=None, help="tracker store to count events in: a SQLite file, or "
+                    "postgresql://postgres@127.0.0.1:5433/rasa for STACK=postgres")
     ap.add_argument("--seed", type=int, default=900)
     a = ap.parse_args(argv)
     if not a.url.startswith(("http://127.0.0.1", "http://localhost")):
