@@ -7,7 +7,6 @@ messages get their intent confidence lowered (so ``FallbackClassifier`` answers 
 """
 from __future__ import annotations
 
-import pickle
 import re
 from pathlib import Path
 from functools import lru_cache
@@ -20,6 +19,8 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from nlu_components.persistence import load_object, save_object
 
 COMMON_ENGLISH = set("""a about after again all am an and any anything are as at be because been but by can
 could did do does doing don't for from get give go going good got had has have hear help her here him his how
@@ -89,19 +90,11 @@ class InputGuard(GraphComponent):
         for m in training_data.training_examples:
             vocab.update(words(m.get(TEXT) or ""))
         self.vocabulary |= vocab
-        with self.model_storage.write_to(self.resource) as d:
-            with open(Path(d) / "vocabulary.pkl", "wb") as f:
-                pickle.dump(sorted(vocab), f)
-        return self.resource
+        return save_object(self.model_storage, self.resource, "vocabulary.pkl", sorted(vocab))
 
     @classmethod
     def load(cls, config, model_storage, resource, execution_context, **kwargs):
-        try:
-            with model_storage.read_from(resource) as d:
-                with open(Path(d) / "vocabulary.pkl", "rb") as f:
-                    return cls(config, model_storage, resource, pickle.load(f))
-        except (ValueError, FileNotFoundError):
-            return cls(config, model_storage, resource)
+        return cls(config, model_storage, resource, load_object(model_storage, resource, "vocabulary.pkl"))
 
     def not_understandable(self, text: str, entities=()) -> bool:
         """Words inside exactly-normalised attribute entities (catalogue artists and

@@ -12,7 +12,6 @@ labelled sentences (target +-0.6), output squashed into [-1, 1].
 from __future__ import annotations
 
 import json
-import pickle
 import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Text
@@ -125,6 +124,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT  # noqa: E402
 from rasa.shared.nlu.training_data.message import Message  # noqa: E402
 from rasa.shared.nlu.training_data.training_data import TrainingData  # noqa: E402
 
+from nlu_components.persistence import load_object, save_object  # noqa: E402
 from nlu_components.sentence_featurizer import SENTENCE_EMBEDDING, embed_with_tokens  # noqa: E402
 
 SENTIMENT_KEY = "sentiment"
@@ -170,19 +170,11 @@ class GradedSentimentAnalyzer(GraphComponent):
         texts, targets, weights = load_training_data(directory)
         emb = np.vstack([embed_with_tokens(texts[i:i + 64])[0] for i in range(0, len(texts), 64)])
         self.model = SentimentModel(self.config["alpha"]).fit(texts, targets, emb, weights)
-        with self.model_storage.write_to(self.resource) as d:
-            with open(Path(d) / "sentiment.pkl", "wb") as f:
-                pickle.dump(self.model, f)
-        return self.resource
+        return save_object(self.model_storage, self.resource, "sentiment.pkl", self.model)
 
     @classmethod
     def load(cls, config, model_storage, resource, execution_context, **kwargs):
-        try:
-            with model_storage.read_from(resource) as d:
-                with open(Path(d) / "sentiment.pkl", "rb") as f:
-                    return cls(config, model_storage, resource, pickle.load(f))
-        except (ValueError, FileNotFoundError):
-            return cls(config, model_storage, resource)
+        return cls(config, model_storage, resource, load_object(model_storage, resource, "sentiment.pkl"))
 
     def score(self, message: Message) -> float:
         text = message.get(TEXT) or ""
