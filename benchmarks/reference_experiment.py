@@ -5,8 +5,10 @@
 Trains the learned arms from the logged conversations (``data/logs/simulated.parquet``),
 then runs each arm on the same fresh simulated listeners (seeds disjoint from the logs),
 and reports success rate and mean turns with 95% CIs, relative changes against the
-rule-based arm, how often each prompt was chosen, and, for the learned arms, the doubly
-robust OPE estimate from the logs next to the simulated on-policy prompt usefulness.
+rule-based arm, how often each prompt was chosen, and, for the learned arms, OPE from the
+logs next to the simulated truth: the sequential doubly robust estimate of conversation
+success next to the simulated success rate, and the per-decision DR estimate of prompt
+usefulness next to the simulated on-policy usefulness.
 Also runs the sequential learner (fitted Q iteration) for comparison.
 """
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 
 from custom_policies.fitted_q import FittedQ
 from custom_policies.learned_policy import FittedQPolicy, LearnedPromptPolicy
-from custom_policies.ope import evaluate
+from custom_policies import ope_from_logs
 from custom_policies.prompt_policy import RuleBasedPromptPolicy
 from custom_policies.training import design, read_logs, train_reward_model, training_subset
 from embeddings.assets import load_assets
@@ -80,15 +82,20 @@ def main(argv=None):
                          "ms_per_conversation": 1000 * elapsed / a.conversations}
         if name.startswith("learned"):
             sub = training_subset(logs, hist)
-            X, acts, rewards = design(sub, hist)
-            rep = evaluate(rewards, acts, sub["propensity"].to_numpy(), policy.probabilities_batch(X),
-                           policy.model.predict(X), logging_action_dist=np.stack(sub["probabilities"].to_numpy()),
-                           n_bootstrap=200)
-            dr = rep.get("DR")
+            X, _, _ = design(sub, hist)
+            target = policy.probabilities_batch(X)
+            pd_rep = ope_from_logs.per_decision(sub, hist, target, policy.model, n_bootstrap=200)
+            seq = ope_from_logs.conversation_success(sub, hist, target, n_bootstrap=200)
             truth = results[name]["on_policy_usefulness"]
+            dr = pd_rep.get("DR")
             results[name]["ope_dr"] = dr.as_dict()
             results[name]["ope_relative_error"] = abs(dr.value - truth) / truth
             results[name]["ope_ci_covers"] = dr.ci_low <= truth <= dr.ci_high
+            sdr = seq.get("SeqDR")
+            truth = results[name]["success"][0]
+            results[name]["ope_success"] = seq.as_dict()
+            results[name]["ope_success_relative_error"] = abs(sdr.value - truth) / truth
+            results[name]["ope_success_ci_covers"] = sdr.ci_low <= truth <= sdr.ci_high
     base = results["rule_based"]
     for name, r in results.items():
         r["success_rel"] = r["success"][0] / base["success"][0] - 1
@@ -108,8 +115,18 @@ def main(argv=None):
     for name, r in results.items():
         top = sorted(r["prompt_share"].items(), key=lambda kv: -kv[1])[:3]
         lines.append(f"| {name} | " + ", ".join(f"{k} {v:.0%}" for k, v in top) + " |")
-    lines += ["", "| learned arm | DR estimate from logs (95% CI) | simulated on-policy usefulness | rel. error | CI covers |",
-              "|---|---|---|---|---|"]
+    lines += ["", "Conversation success rate: sequential doubly robust OPE from the logs vs simulated on-policy",
+              "", "| learned arm | SeqDR success (95% CI) | simulated success | rel. error | CI covers | "
+              "effective logged conversations |", "|---|---|---|---|---|---|"]
+    for name in ("learned", "learned_history"):
+        r = results[name]
+        d = next(e for e in r["ope_success"]["estimates"] if e["estimator"] == "SeqDR")
+        lines.append(f"| {name} | {d['value']:.3f} [{d['ci_low']:.3f}, {d['ci_high']:.3f}] | {r['success'][0]:.3f} | "
+                     f"{r['ope_success_relative_error']:.1%} | {r['ope_success_ci_covers']} | "
+                     f"{r['ope_success']['effective_episodes']:.0f} of {r['ope_success']['n_episodes']} |")
+    lines += ["", "Mean prompt usefulness: per-decision DR from the logs (on the logging policy's states) vs "
+              "simulated on-policy", "", "| learned arm | DR estimate (95% CI) | simulated on-policy usefulness | "
+              "rel. error | CI covers |", "|---|---|---|---|---|"]
     for name in ("learned", "learned_history"):
         r = results[name]
         d = r["ope_dr"]

@@ -4,9 +4,13 @@ against the current policy on held-out logged conversations, promote only if it 
     python -m custom_policies.deployment_gate --logs data/logs/simulated.parquet \
         --candidate learned_history --out results/gate
 
-Promotion rule: the lower 95% bound of the candidate's doubly robust value must exceed the
-current policy's estimated value (DR point estimate). The report (JSON + Markdown + a plot)
-says why a candidate was refused.
+The value compared is the **success rate of whole conversations** run by each policy,
+estimated by sequential doubly robust OPE (``custom_policies.sequential_ope``) with a fitted
+Q evaluation of each policy, on conversations held out from training. Promotion rule: the
+candidate's lower 95% bound must exceed the current policy's point estimate. The current
+policy is the logging policy without its exploration (the rule-based policy). The report
+(JSON + Markdown + a plot) also has the per-decision prompt-usefulness estimates (IPS,
+SNIPS, DR) and every support/overlap warning, and says why a candidate was refused.
 """
 from __future__ import annotations
 
@@ -17,20 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from custom_policies import ope_from_logs
 from custom_policies.learned_policy import LearnedPromptPolicy
-from custom_policies.ope import evaluate
-from custom_policies.prompt_policy import RuleBasedPromptPolicy
 from custom_policies.training import design, read_logs, train_reward_model, training_subset
 from music_domain.prompts import PROMPT_NAMES
-
-
-def rule_based_action_dist(logs):
-    """The deterministic rule-based target on logged states needs the state, not only features;
-    its logged greedy choice is the argmax of the logging probabilities (epsilon-greedy)."""
-    probs = np.stack(logs["probabilities"].to_numpy())
-    out = np.zeros_like(probs)
-    out[np.arange(len(probs)), probs.argmax(axis=1)] = 1.0
-    return out
 
 
 def split_by_conversation(logs, test_share=0.3, seed=0):
@@ -41,41 +35,50 @@ def split_by_conversation(logs, test_share=0.3, seed=0):
     return logs[~is_test], logs[is_test]
 
 
-def run_gate(logs_path, candidate="learned_history", out="results/gate", deploy_to=None, seed=0):
+def run_gate(logs_path, candidate="learned_history", out="results/gate", deploy_to=None, seed=0,
+             n_bootstrap=300):
     with_history = candidate.endswith("history")
     logs = training_subset(read_logs(logs_path), with_history)
     train, test = split_by_conversation(logs, seed=seed)
     model = train_reward_model(train, with_history, seed=seed)
-    X, actions, rewards = design(test, with_history)
-    pscore = test["propensity"].to_numpy()
-    logging_dist = np.stack(test["probabilities"].to_numpy())
-    q = model.predict(X)
+    X, _, _ = design(test, with_history)
     target = LearnedPromptPolicy(model, with_history).probabilities_batch(X)
-    cand = evaluate(rewards, actions, pscore, target, q, logging_action_dist=logging_dist, seed=seed)
-    current = evaluate(rewards, actions, pscore, rule_based_action_dist(test), q,
-                       logging_action_dist=logging_dist, seed=seed)
-    cand_dr, cur_dr = cand.get("DR"), current.get("DR")
-    promote = cand_dr.ci_low > cur_dr.value
-    reason = (f"candidate DR lower bound {cand_dr.ci_low:.4f} {'>' if promote else '<='} current policy DR "
-              f"{cur_dr.value:.4f}")
+    current_dist = ope_from_logs.greedy_logging_dist(test)
+    cand = ope_from_logs.conversation_success(test, with_history, target, n_bootstrap, seed)
+    current = ope_from_logs.conversation_success(test, with_history, current_dist, n_bootstrap, seed)
+    cand_pd = ope_from_logs.per_decision(test, with_history, target, model, n_bootstrap, seed)
+    current_pd = ope_from_logs.per_decision(test, with_history, current_dist, model, n_bootstrap, seed)
+    cand_dr, cur_dr = cand.get("SeqDR"), current.get("SeqDR")
+    promote = bool(cand_dr.ci_low > cur_dr.value)
+    reason = (f"candidate success (sequential DR) lower 95% bound {cand_dr.ci_low:.4f} "
+              f"{'>' if promote else '<='} current policy's {cur_dr.value:.4f}")
+    warnings = [f"candidate: {w}" for w in cand.warnings + cand_pd.warnings] + \
+               [f"current: {w}" for w in current.warnings + current_pd.warnings]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    report = {"candidate": candidate, "logs": str(logs_path), "test_decisions": int(len(test)),
-              "promoted": bool(promote), "reason": reason,
-              "candidate_estimates": [e.as_dict() for e in cand.estimates],
-              "current_estimates": [e.as_dict() for e in current.estimates],
-              "candidate_ess": cand.effective_sample_size, "candidate_max_weight": cand.max_weight,
-              "warnings": cand.warnings + current.warnings,
+    report = {"candidate": candidate, "logs": str(logs_path), "test_conversations": int(test["conversation_id"].nunique()),
+              "test_decisions": int(len(test)), "promoted": promote, "reason": reason,
+              "candidate_success": cand.as_dict(), "current_success": current.as_dict(),
+              "candidate_prompt_usefulness": [e.as_dict() for e in cand_pd.estimates],
+              "current_prompt_usefulness": [e.as_dict() for e in current_pd.estimates],
+              "candidate_decision_ess": cand_pd.effective_sample_size, "warnings": warnings,
               "candidate_prompt_share": dict(zip(PROMPT_NAMES, map(float, target.mean(axis=0))))}
     (out / "gate_report.json").write_text(json.dumps(report, indent=1))
     _plot(cand, current, candidate, out / "gate_estimates.png")
     lines = [f"# Deployment gate: {candidate}", "", f"**{'PROMOTED' if promote else 'REFUSED'}**: {reason}", "",
+             f"Held-out logged conversations: {report['test_conversations']} ({len(test)} decisions).", "",
+             "Conversation success rate (sequential OPE):", "",
              "| policy | estimator | value | 95% CI |", "|---|---|---|---|"]
     for label, rep in (("candidate", cand), ("current (rule-based)", current)):
         for e in rep.estimates:
             lines.append(f"| {label} | {e.estimator} | {e.value:.4f} | [{e.ci_low:.4f}, {e.ci_high:.4f}] |")
-    lines += ["", f"Effective sample size (candidate): {cand.effective_sample_size:.0f} of {cand.n}", ""]
-    lines += [f"- warning: {w}" for w in report["warnings"]] or ["No support or overlap warnings."]
+    lines += ["", f"Effective conversations (candidate's trajectory weights): {cand.effective_episodes:.0f} "
+              f"of {cand.n_episodes}", "", "Mean prompt usefulness on the logged states (per-decision OPE):", "",
+              "| policy | estimator | value | 95% CI |", "|---|---|---|---|"]
+    for label, rep in (("candidate", cand_pd), ("current (rule-based)", current_pd)):
+        for e in rep.estimates:
+            lines.append(f"| {label} | {e.estimator} | {e.value:.4f} | [{e.ci_low:.4f}, {e.ci_high:.4f}] |")
+    lines += [""] + ([f"- warning: {w}" for w in warnings] or ["No support or overlap warnings."])
     lines += ["", "![estimates](gate_estimates.png)"]
     (out / "gate_report.md").write_text("\n".join(lines) + "\n")
     if promote:
@@ -101,7 +104,7 @@ def _plot(cand, current, name, path):
             ax.errorbar(x, e.value, yerr=[[e.value - e.ci_low], [e.ci_high - e.value]], fmt="o",
                         color="C0" if i == 0 else "C1", label=label if j == 0 else None, capsize=3)
     ax.set_xticks(range(len(cand.estimates)), [e.estimator for e in cand.estimates])
-    ax.set_ylabel("prompt usefulness")
+    ax.set_ylabel("conversation success rate")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)

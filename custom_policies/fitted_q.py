@@ -57,10 +57,14 @@ class FittedQ:
         for _ in range(self.iterations):
             self.model = lgb.LGBMRegressor(**self.params)
             self.model.fit(design, target, categorical_feature=[X.shape[1]])
-            q_next = self._predict_all(X[next_idx]).max(axis=1)
+            q_next = self._next_value(self._predict_all(X[next_idx]), order[next_idx])
             target = r.copy()
             target[~last] += self.gamma * q_next
         return self
+
+    def _next_value(self, q_next: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Value of the next states (``rows``: their positions in the caller's input order)."""
+        return q_next.max(axis=1)
 
     def _predict_all(self, X):
         n = len(X)
@@ -88,3 +92,21 @@ class FittedQ:
         q = cls(d["feature_names"], gamma=d["gamma"], turn_cost=d["turn_cost"])
         q.model = lgb.Booster(model_str=d["booster"])
         return q
+
+
+class FittedQEvaluation(FittedQ):
+    """Fitted Q evaluation: the Q function of a *given* target policy, for sequential OPE.
+
+    As ``FittedQ`` but the next state's value is sum_a pi(a|s') Q(s', a) under the target's
+    action probabilities ``target_dist`` (n, N_PROMPTS) on the logged states, not the max.
+    Defaults value conversation success: reward 1 at an accepted end, no turn cost, gamma 1.
+    """
+
+    def __init__(self, feature_names: Sequence[str], target_dist: np.ndarray, iterations: int = 8,
+                 gamma: float = 1.0, success_reward: float = 1.0, turn_cost: float = 0.0,
+                 params: Optional[dict] = None, seed: int = 0):
+        super().__init__(feature_names, iterations, gamma, success_reward, turn_cost, params, seed)
+        self.target_dist = np.asarray(target_dist, float)
+
+    def _next_value(self, q_next: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return (self.target_dist[rows] * q_next).sum(axis=1)

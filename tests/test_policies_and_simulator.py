@@ -119,3 +119,22 @@ def test_bad_logs_are_rejected_with_reason(assets, simulated):
         validate_logs(broken)
     with pytest.raises(LogError, match="missing column"):
         validate_logs(frame.drop(columns=["reward"]))
+
+
+def test_deployment_gate_writes_a_consistent_report(assets, simulated, tmp_path):
+    from custom_policies.deployment_gate import run_gate
+
+    logs = tmp_path / "logs.parquet"
+    conversations_to_frame(assets, simulated).to_parquet(logs)
+    report = run_gate(logs, "learned_history", out=tmp_path / "gate", deploy_to=tmp_path / "deployed.pkl",
+                      n_bootstrap=50)
+    cand = {e["estimator"]: e for e in report["candidate_success"]["estimates"]}
+    cur = {e["estimator"]: e for e in report["current_success"]["estimates"]}
+    assert report["promoted"] == (cand["SeqDR"]["ci_low"] > cur["SeqDR"]["value"])
+    assert ("PROMOTED" if report["promoted"] else "REFUSED") in (tmp_path / "gate" / "gate_report.md").read_text()
+    assert (tmp_path / "gate" / "gate_estimates.png").stat().st_size > 0
+    assert (tmp_path / "deployed.pkl").exists() == report["promoted"]
+    for e in (cand["SeqDR"], cur["SeqDR"]):
+        assert np.isfinite(e["value"]) and e["ci_low"] <= e["ci_high"]
+    with pytest.raises(LogError, match="no logs"):
+        run_gate(tmp_path / "missing.parquet", "learned", out=tmp_path / "gate2")

@@ -1,0 +1,58 @@
+"""Off-policy evaluation of a prompt policy from a logged-decisions DataFrame.
+
+Glue between the Parquet logs and the array estimators:
+
+- ``per_decision``: IPS / SNIPS / DR of the policy's mean prompt usefulness on the logged
+  states (``custom_policies.ope``), with the reward model as DR's regression;
+- ``conversation_success``: PDIS / PDWIS / sequential DR of the success rate of
+  conversations run by the policy (``custom_policies.sequential_ope``), with a fitted Q
+  evaluation of the policy as DR's regression.
+
+``target_dist`` is the target policy's (n, K) action probabilities on the logged states.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from custom_policies.fitted_q import FittedQEvaluation
+from custom_policies.ope import OPEReport, evaluate
+from custom_policies.sequential_ope import SequentialReport, evaluate_sequential
+from custom_policies.training import design
+from music_domain.dialogue_state import feature_names
+
+
+def logged_action_dist(logs: pd.DataFrame) -> np.ndarray:
+    return np.stack(logs["probabilities"].to_numpy()).astype(float)
+
+
+def greedy_logging_dist(logs: pd.DataFrame) -> np.ndarray:
+    """The logging policy without its exploration: all mass on its most probable prompt.
+    (For epsilon-greedy logging around the rule-based policy this is the rule-based policy.)"""
+    probs = logged_action_dist(logs)
+    out = np.zeros_like(probs)
+    out[np.arange(len(probs)), probs.argmax(axis=1)] = 1.0
+    return out
+
+
+def per_decision(logs: pd.DataFrame, with_history: bool, target_dist: np.ndarray, reward_model,
+                 n_bootstrap: int = 300, seed: int = 0) -> OPEReport:
+    X, actions, rewards = design(logs, with_history)
+    return evaluate(rewards, actions, logs["propensity"].to_numpy(), target_dist, reward_model.predict(X),
+                    logging_action_dist=logged_action_dist(logs), n_bootstrap=n_bootstrap, seed=seed)
+
+
+def success_rewards(logs: pd.DataFrame) -> np.ndarray:
+    """1 on a conversation's last decision when the listener accepted, else 0."""
+    last = logs.groupby("conversation_id")["turn"].transform("max").to_numpy() == logs["turn"].to_numpy()
+    return (last & logs["success"].to_numpy().astype(bool)).astype(float)
+
+
+def conversation_success(logs: pd.DataFrame, with_history: bool, target_dist: np.ndarray,
+                         n_bootstrap: int = 300, seed: int = 0) -> SequentialReport:
+    X, actions, _ = design(logs, with_history)
+    conv, turn = logs["conversation_id"].to_numpy(), logs["turn"].to_numpy()
+    fqe = FittedQEvaluation(feature_names(with_history), target_dist, seed=seed)
+    fqe.fit(X, actions, conv, turn, logs["success"].to_numpy())
+    return evaluate_sequential(conv, turn, success_rewards(logs), actions, logs["propensity"].to_numpy(),
+                               target_dist, fqe.predict(X), n_bootstrap=n_bootstrap, seed=seed)
