@@ -8,7 +8,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 RASA_ARGS = --config config.yml --domain domain.yml
 
-.PHONY: setup assets catalog logs train test test-python validate test-stories shell run actions experiment nlu-eval export
+.PHONY: setup assets catalog logs train test test-python validate test-stories shell run actions experiment nlu-eval export gate faults load
 
 setup:            ## fresh machine: venv, install, assets, logs, model
 	./setup.sh
@@ -51,3 +51,14 @@ nlu-eval:         ## held-out NLU test set: intent and attribute F1 -> results/n
 
 export:           ## prompt decisions in the tracker store -> data/logs/exported.parquet
 	$(PY) -m custom_policies.log_export --endpoints rasa_project/endpoints.yml --out data/logs/exported.parquet
+
+gate:             ## train a candidate, OPE on held-out logs, promote or refuse -> results/gate
+	$(PY) -m custom_policies.deployment_gate --logs data/logs/simulated.parquet --candidate learned_history --out results/gate
+
+faults:           ## fault checks on the running stack (PostgreSQL + Redis + 2 Rasa processes)
+	$(PY) benchmarks/fault_test.py
+
+load:             ## load test at 10/50/100 concurrent conversations on STACK=postgres
+	STACK=postgres scripts/stack_start.sh
+	$(PY) benchmarks/load_test.py --levels 10 50 100 --conversations 80 --think $${THINK:-0} \
+		--db postgresql://postgres@127.0.0.1:5433/rasa; rc=$$?; scripts/stack_stop.sh; exit $$rc

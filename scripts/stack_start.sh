@@ -8,7 +8,8 @@
 #
 # PostgreSQL and Redis come from Debian packages (installed here if missing) and run as
 # private instances under .stack/ on ports 5433 and 6380. Stop everything with
-# scripts/stack_stop.sh. Ports: RASA_PORT (5005), ACTIONS_PORT (5055).
+# scripts/stack_stop.sh. Each server runs in its own process group (setsid), so a fault
+# test can stop a server with all its worker processes. Ports: RASA_PORT (5005), ACTIONS_PORT (5055).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -86,10 +87,10 @@ EOF
 fi
 
 echo "==> action server on 127.0.0.1:$ACTIONS_PORT"
-nohup .venv/bin/python -m rasa_sdk --actions actions --port "$ACTIONS_PORT" >"$RUN/actions.log" 2>&1 &
+setsid nohup .venv/bin/python -m rasa_sdk --actions actions --port "$ACTIONS_PORT" >"$RUN/actions.log" 2>&1 &
 echo $! > "$RUN/actions.pid"
 echo "==> rasa run on 127.0.0.1:$RASA_PORT ($STACK${SANIC_WORKERS:+, $SANIC_WORKERS server processes})"
-nohup .venv/bin/rasa run --model models --endpoints "$ENDPOINTS" --credentials rasa_project/credentials.yml \
+setsid nohup .venv/bin/rasa run --model models --endpoints "$ENDPOINTS" --credentials rasa_project/credentials.yml \
   --interface 127.0.0.1 --port "$RASA_PORT" --enable-api >"$RUN/rasa.log" 2>&1 &
 echo $! > "$RUN/rasa.pid"
 wait_http "http://127.0.0.1:$ACTIONS_PORT/health" 180
