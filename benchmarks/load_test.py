@@ -7,7 +7,10 @@
 Traffic goes only to the given loopback URL. Each level runs ``--conversations`` simulated
 listeners (``simulator.listener`` + ``simulator.utterances``, the Rasa path of the simulator)
 with at most ``level`` conversations open at once; each is capped at 40 turns and the
-whole level at ``--max-seconds``. A turn's latency is the REST call that carries the
+whole level at ``--max-seconds``. ``--think S``: each listener waits an exponentially
+distributed time with mean S seconds before each answer, as a person reading a reply or
+hearing a sample does; the default 0 sends messages back to back (a stress test: latency
+is then concurrency divided by throughput). A turn's latency is the REST call that carries the
 listener's message until the assistant's replies come back. Printed per level: turns/s,
 p50/p95/p99 turn latency, errors, and lost events: messages sent minus user events found
 in the tracker store afterwards (``--db``: a SQLite file or a PostgreSQL URL).
@@ -32,13 +35,18 @@ sys.path.insert(0, str(ROOT))
 class LoadBackend:
     """REST backend on aiohttp that times each message and counts what it sent."""
 
-    def __init__(self, session, url: str):
+    def __init__(self, session, url: str, think: float = 0.0, seed: int = 0):
         self.session, self.url = session, url.rstrip("/")
         self.latencies: List[float] = []
         self.errors: List[str] = []
         self.sent: Dict[str, int] = {}
+        self.think = think
+        self.rng = np.random.default_rng(seed)
 
     async def send(self, sender: str, text: str):
+        if self.think > 0 and not text.startswith("/"):
+            # the listener reads the reply / hears the sample before answering
+            await asyncio.sleep(float(self.rng.exponential(self.think)))
         t0 = time.perf_counter()
         try:
             async with self.session.post(self.url + "/webhooks/rest/webhook",
@@ -60,14 +68,14 @@ class LoadBackend:
             return (await r.json()).get("events") or [] if r.status == 200 else []
 
 
-async def run_level(url: str, assets, level: int, n: int, max_seconds: float, seed: int):
+async def run_level(url: str, assets, level: int, n: int, max_seconds: float, seed: int, think: float = 0.0):
     import aiohttp
 
     from simulator.rasa_path import run_conversation
 
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=level + 8)) as session:
-        backend = LoadBackend(session, url)
+        backend = LoadBackend(session, url, think, seed)
         gate = asyncio.Semaphore(level)
         tag = uuid.uuid4().hex[:6]
 
@@ -113,17 +121,21 @@ def main(argv=None):
     ap.add_argument("--db", default=None, help="tracker store to count events in: a SQLite file, or "
                     "postgresql://postgres@127.0.0.1:5433/rasa for STACK=postgres")
     ap.add_argument("--seed", type=int, default=900)
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="mean seconds a listener takes before each answer (exponential); 0: back-to-back "
+                         "messages, the stress case")
     a = ap.parse_args(argv)
     if not a.url.startswith(("http://127.0.0.1", "http://localhost")):
         sys.exit("the load test only sends traffic to loopback")
     from embeddings.assets import load_assets
 
     assets = load_assets()
+    print(f"think time: {a.think:g} s mean" + (" (back-to-back messages)" if a.think == 0 else ""))
     print("| concurrent | conversations done | turns | turns/s | p50 ms | p95 ms | p99 ms | errors | lost events |")
     print("|---|---|---|---|---|---|---|---|---|")
     for level in a.levels:
         backend, elapsed, done, cut = asyncio.run(run_level(a.url, assets, level, a.conversations, a.max_seconds,
-                                                            a.seed + level))
+                                                            a.seed + level, a.think))
         lat = np.array(backend.latencies) * 1000 if backend.latencies else np.zeros(1)
         lost = "n/a"
         if a.db:
