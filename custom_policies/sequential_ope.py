@@ -78,8 +78,8 @@ def layout(episode, step, reward, action, pscore, action_dist, q_hat=None, gamma
 
     alive = matrix(np.ones(len(idx)), 0.0).astype(bool)
     r = matrix(reward[idx], 0.0)
-    log_free_ratio = matrix(ratio, 1.0)  # ratio 1 after the end keeps the product
-    rho = np.cumprod(log_free_ratio, axis=1)
+    ratios = matrix(ratio, 1.0)  # 1 after the end, so the running product is carried
+    rho = np.cumprod(ratios, axis=1)
     rho_prev = np.hstack([np.ones((E, 1)), rho[:, :-1]])
     q_logged = v = None
     if q_hat is not None:
