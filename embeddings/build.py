@@ -18,7 +18,7 @@ from music_domain.catalog import DEFAULT_CATALOG, load_catalog
 from embeddings.assets import assets_dir
 from embeddings.histories import generate_histories
 from embeddings.track_encoder import encode_tracks
-from embeddings.track_index import TrackIndex
+from embeddings.track_index import INDEX_TYPES, TrackIndex
 
 
 def build(catalog_path=None, out=None, index_type="auto", n_users=2000, seed=0, quiet=False):
@@ -29,7 +29,7 @@ def build(catalog_path=None, out=None, index_type="auto", n_users=2000, seed=0, 
     catalog = load_catalog(catalog_path)
     histories, tastes = generate_histories(catalog, n_users=n_users, seed=seed)
     parts = encode_tracks(catalog, histories)
-    index = TrackIndex(parts["vectors"], index_type=index_type, partitions=catalog["genre"].to_numpy())
+    index = TrackIndex(parts["vectors"], index_type=index_type, seed=seed)
     index.save(out / "index")
     histories.to_parquet(out / "histories.parquet", index=False)
     np.save(out / "text_vectors.npy", parts["text"])
@@ -47,7 +47,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--catalog", default=None)
     p.add_argument("--out", default=None)
-    p.add_argument("--index-type", default="auto", choices=["auto", "flat", "hnsw"])
+    p.add_argument("--index-type", default="auto", choices=list(INDEX_TYPES),
+                   help="flat: exact; ivf: PCA + IVF with exact re-ranking; auto: ivf from 50,000 tracks"))
     p.add_argument("--users", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
