@@ -9,9 +9,12 @@ listeners (``simulator.listener`` + ``simulator.utterances``, the Rasa path of t
 with at most ``level`` conversations open at once; each is capped at 40 turns and the
 whole level at ``--max-seconds``. ``--think S``: each listener waits an exponentially
 distributed time with mean S seconds before each answer, as a person reading a reply or
-hearing a sample does; the default 0 sends messages back to back (a stress test: latency
-is then concurrency divided by throughput). A turn's latency is the REST call that carries the
-listener's message until the assistant's replies come back. Printed per level: turns/s,
+hearing a sample does, and listeners arrive at random over the same mean; the default 0 sends
+messages back to back (a stress test: latency is then concurrency divided by throughput). Each
+listener is its own client with its own keep-alive connection, as separate devices are. A
+warm-up (``--warmup`` conversations, not counted) first lets the server processes load their
+models. A turn's latency is the REST call that carries the listener's message until the
+assistant's replies come back. Printed per level: turns/s,
 p50/p95/p99 turn latency, errors, and lost events: messages sent minus user events found
 in the tracker store afterwards (``--db``: a SQLite file or a PostgreSQL URL).
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import sys
 import time
@@ -42,6 +46,12 @@ class LoadBackend:
         self.sent: Dict[str, int] = {}
         self.think = think
         self.rng = np.random.default_rng(seed)
+
+    def for_session(self, session) -> "LoadBackend":
+        """The same counters, sent over another client's connection."""
+        other = copy.copy(self)
+        other.session = session
+        return other
 
     async def send(self, sender: str, text: str):
         if self.think > 0 and not text.startswith("/"):
@@ -74,14 +84,19 @@ async def run_level(url: str, assets, level: int, n: int, max_seconds: float, se
     from simulator.rasa_path import run_conversation
 
     timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=level + 8)) as session:
+    async with aiohttp.ClientSession(timeout=timeout) as session:
         backend = LoadBackend(session, url, think, seed)
         gate = asyncio.Semaphore(level)
         tag = uuid.uuid4().hex[:6]
 
         async def one(i):
             async with gate:
-                await run_conversation(backend, assets, seed * 1_000_003 + i, f"load-{level}-{tag}-{i}")
+                if think > 0:  # listeners arrive at random, not all in the same millisecond
+                    await asyncio.sleep(float(backend.rng.exponential(think)))
+                # each listener is its own client with its own keep-alive connection
+                async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=1)) as own:
+                    await run_conversation(backend.for_session(own), assets, seed * 1_000_003 + i,
+                                           f"load-{level}-{tag}-{i}")
 
         t0 = time.perf_counter()
         tasks = [asyncio.create_task(one(i)) for i in range(n)]
@@ -124,12 +139,20 @@ def main(argv=None):
     ap.add_argument("--think", type=float, default=0.0,
                     help="mean seconds a listener takes before each answer (exponential); 0: back-to-back "
                          "messages, the stress case")
+    ap.add_argument("--warmup", type=int, default=4,
+                    help="conversations held first and not counted: each server process loads its models "
+                         "on its first messages (seconds), which is start-up, not load")
     a = ap.parse_args(argv)
     if not a.url.startswith(("http://127.0.0.1", "http://localhost")):
         sys.exit("the load test only sends traffic to loopback")
     from embeddings.assets import load_assets
 
     assets = load_assets()
+    if a.warmup:
+        t0 = time.perf_counter()
+        backend, _, _, _ = asyncio.run(run_level(a.url, assets, 2, a.warmup, a.max_seconds, a.seed, 0.0))
+        print(f"warm-up (not counted): {a.warmup} conversations in {time.perf_counter() - t0:.1f} s, first "
+              f"turn {1000 * backend.latencies[0]:.0f} ms" if backend.latencies else "warm-up: no answer")
     print(f"think time: {a.think:g} s mean" + (" (back-to-back messages)" if a.think == 0 else ""))
     print("| concurrent | conversations done | turns | turns/s | p50 ms | p95 ms | p99 ms | errors | lost events |")
     print("|---|---|---|---|---|---|---|---|---|")

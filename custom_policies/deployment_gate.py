@@ -23,16 +23,9 @@ import numpy as np
 
 from custom_policies import ope_from_logs
 from custom_policies.learned_policy import LearnedPromptPolicy
-from custom_policies.training import design, read_logs, train_reward_model, training_subset
+from custom_policies.training import (design, read_logs, split_by_conversation, train_reward_model,
+                                      training_subset)
 from music_domain.prompts import PROMPT_NAMES
-
-
-def split_by_conversation(logs, test_share=0.3, seed=0):
-    ids = logs["conversation_id"].unique()
-    rng = np.random.default_rng(seed)
-    test = set(rng.choice(ids, size=int(len(ids) * test_share), replace=False))
-    is_test = logs["conversation_id"].isin(test)
-    return logs[~is_test], logs[is_test]
 
 
 def run_gate(logs_path, candidate="learned_history", out="results/gate", deploy_to=None, seed=0,

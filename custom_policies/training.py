@@ -55,6 +55,16 @@ def design(logs: pd.DataFrame, with_history: bool):
     return X, logs["prompt"].map(PROMPT_INDEX).to_numpy(), logs["reward"].to_numpy()
 
 
+def split_by_conversation(logs: pd.DataFrame, test_share: float = 0.3, seed: int = 0):
+    """(train, held_out): whole conversations, ``test_share`` of them held out for OPE, so a
+    policy is never evaluated on the logs it was fitted to."""
+    ids = logs["conversation_id"].unique()
+    rng = np.random.default_rng(seed)
+    test = set(rng.choice(ids, size=int(len(ids) * test_share), replace=False))
+    is_test = logs["conversation_id"].isin(test)
+    return logs[~is_test], logs[is_test]
+
+
 def training_subset(logs: pd.DataFrame, with_history: bool) -> pd.DataFrame:
     """Conversations whose sample retrieval matches the arm (history on/off), if recorded."""
     logs = logs[logs["outcome"] != "incomplete"]

@@ -1,0 +1,1 @@
+"""Fixes to Rasa's own server-side code, installed when the model's policies load."""

@@ -1,0 +1,33 @@
+"""The compiled validator for action server responses behaves as Rasa's own."""
+import jsonschema
+import pytest
+from rasa.core.actions.action import RemoteAction
+from rasa.utils.endpoints import EndpointConfig
+
+import custom_policies.rasa_policy  # noqa: F401 - installs the fix, as loading the model does
+from rasa_runtime.action_response_validation import validate_action_result
+
+GOOD = {"events": [{"event": "slot", "name": "genre", "value": "rock"}],
+        "responses": [{"text": "How about this?", "custom": {"track_id": "t1"}}]}
+BAD = [{"events": "not a list"}, {"events": [{"event": "no_such_event"}]}, {"responses": [42]},
+       ["not", "an", "object"]]
+
+
+def test_installed_when_the_policy_module_loads():
+    assert RemoteAction._validate_action_result is validate_action_result
+
+
+@pytest.mark.parametrize("bad", BAD)
+def test_rejects_what_rasa_rejects_with_rasas_message(bad):
+    action = RemoteAction("action_play_sample", EndpointConfig("http://127.0.0.1:1/webhook"))
+    with pytest.raises(jsonschema.ValidationError) as ours:
+        action._validate_action_result(bad)
+    assert "Failed to validate Action server response" in ours.value.message
+    with pytest.raises(jsonschema.ValidationError):  # the check Rasa makes, done from scratch
+        jsonschema.validate(bad, RemoteAction.action_response_format_spec())
+
+
+def test_accepts_a_valid_response():
+    action = RemoteAction("action_play_sample", EndpointConfig("http://127.0.0.1:1/webhook"))
+    jsonschema.validate(GOOD, RemoteAction.action_response_format_spec())
+    assert action._validate_action_result(GOOD) is True
