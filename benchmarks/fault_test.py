@@ -12,7 +12,10 @@ lock store, two Rasa server processes on one port), then, talking only to 127.0.
    on to play a sample.
 2. **Rasa restarted mid-run.** ``--listeners`` simulated listeners hold conversations while
    ``rasa run`` is stopped (SIGTERM to the server processes, as a deploy does) and started
-   again. Clients retry a message whose connection failed, as a channel would. Afterwards,
+   again. The listeners answer at a person's pace (2 s on average), so conversations are open
+   when the servers stop and go on after the restart (both are required: conversations open
+   at the stop, messages answered after it). Clients retry a message whose connection
+   failed, as a channel would. Afterwards,
    every message acknowledged with HTTP 200 must be a user event in the tracker store, and
    every conversation's events from before the restart must still be there, unchanged.
    (A message whose connection dropped during the stop may have been processed before it;
@@ -35,6 +38,8 @@ import subprocess
 import sys
 import time
 import uuid
+
+import numpy as np
 from pathlib import Path
 from typing import Dict, List
 
@@ -100,8 +105,11 @@ def start_rasa(port: int, workers: int) -> None:
 class Client:
     """REST client that retries a message whose connection failed (not one that got an answer)."""
 
-    def __init__(self, session, url: str):
+    def __init__(self, session, url: str, think: float = 0.0):
         self.session, self.url = session, url
+        self.think = think  # mean seconds before each message (exponential), a listener's pace
+        self.rng = np.random.default_rng(7)
+        self.acked_at: List[float] = []
         self.acked: Dict[str, int] = {}
         self.errors: List[str] = []
         self.retries = 0
@@ -109,6 +117,8 @@ class Client:
     async def send(self, sender: str, text: str, attempts: int = 60):
         import aiohttp
 
+        if self.think > 0:
+            await asyncio.sleep(float(self.rng.exponential(self.think)))
         for _ in range(attempts):
             try:
                 async with self.session.post(self.url + "/webhooks/rest/webhook",
@@ -118,6 +128,7 @@ class Client:
                         self.errors.append(f"{sender}: {r.status} {body[:80]}")
                         return []
                     self.acked[sender] = self.acked.get(sender, 0) + 1
+                    self.acked_at.append(time.time())
                     return json.loads(body)
             except (aiohttp.ClientConnectionError, asyncio.TimeoutError):
                 self.retries += 1
@@ -185,7 +196,7 @@ async def check_rasa_restart(url: str, rasa_port: int, workers: int, db: str, li
     assets = load_assets()
     tag = uuid.uuid4().hex[:6]
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=180)) as s:
-        c = Client(s, url)
+        c = Client(s, url, think=2.0)  # at a listener's pace, so conversations span the restart
         senders = [f"fault-restart-{tag}-{i}" for i in range(listeners)]
         tasks = [asyncio.create_task(run_conversation(c, assets, 4242 + i, sender))
                  for i, sender in enumerate(senders)]
@@ -195,6 +206,7 @@ async def check_rasa_restart(url: str, rasa_port: int, workers: int, db: str, li
         before = {sd: await c.events(sd) for sd in senders if c.acked.get(sd, 0) > 1}
         loop = asyncio.get_running_loop()
         t0 = time.time()
+        open_at_stop = sum(not t.done() for t in tasks)
         rasa = pid_of("rasa")
         await loop.run_in_executor(None, lambda: (os.killpg(rasa, signal.SIGTERM), _wait_gone(rasa)))
         await loop.run_in_executor(None, start_rasa, rasa_port, workers)
@@ -205,10 +217,13 @@ async def check_rasa_restart(url: str, rasa_port: int, workers: int, db: str, li
     stored = stored_user_events(db, senders)
     lost = sum(max(0, c.acked.get(sd, 0) - stored[sd]) for sd in senders)
     changed = sum(1 for sd in before if _strip(after[sd][:len(before[sd])]) != _strip(before[sd]))
-    ok = lost == 0 and changed == 0 and len(before) > 0 and not crashed and not c.errors
+    acked_after = sum(1 for t in c.acked_at if t > t0)
+    ok = (lost == 0 and changed == 0 and len(before) > 0 and not crashed and not c.errors
+          and open_at_stop > 0 and acked_after > 0)
     return {"check": "rasa restart", "ok": ok, "conversations": listeners,
             "acknowledged messages": sum(c.acked.values()), "user events stored": sum(stored.values()),
             "lost": lost, "duplicates": sum(max(0, stored[sd] - c.acked.get(sd, 0)) for sd in senders),
+            "conversations open when stopped": open_at_stop, "messages answered after the restart": acked_after,
             "trackers snapshotted before the restart": len(before), "of them changed": changed, "retries": c.retries,
             "restart s": round(downtime, 1), "errors": (c.errors + crashed)[:5]}
 
