@@ -51,6 +51,11 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
+def _bitmap(allowed: np.ndarray) -> np.ndarray:
+    """A boolean mask as the bit array FAISS's ``IDSelectorBitmap`` reads."""
+    return np.packbits(allowed.astype(np.uint8, copy=False), bitorder="little")
+
+
 def fit_pca(vectors: np.ndarray, dim: int, sample: int = 50_000, seed: int = 0) -> np.ndarray:
     """(dim + 1, d) float32: the mean, then the ``dim`` leading principal directions."""
     rng = np.random.default_rng(seed)
@@ -164,7 +169,7 @@ class TrackIndex:
 
         params = None
         if allowed is not None:
-            bits = np.packbits(allowed.astype(np.uint8), bitorder="little")
+            bits = _bitmap(allowed)
             params = faiss.SearchParameters(sel=faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits)))
         scores, ids = self.index.search(q.reshape(1, -1), k, params=params)
         keep = ids[0] >= 0
@@ -181,7 +186,7 @@ class TrackIndex:
         if hit is not None and hit[0]() is allowed:
             self._prepared.move_to_end(key)
             return hit[1], hit[2]
-        bits = np.packbits(allowed.astype(np.uint8, copy=False), bitorder="little")
+        bits = _bitmap(allowed)
         counts = np.bincount(self.list_of[allowed], minlength=len(self.list_sizes))
         try:
             self._prepared[key] = (weakref.ref(allowed), bits, counts)
