@@ -38,10 +38,10 @@ import subprocess
 import sys
 import time
 import uuid
-
-import numpy as np
 from pathlib import Path
 from typing import Dict, List
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

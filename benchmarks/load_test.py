@@ -84,28 +84,27 @@ async def run_level(url: str, assets, level: int, n: int, max_seconds: float, se
     from simulator.rasa_path import run_conversation
 
     timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        backend = LoadBackend(session, url, think, seed)
-        gate = asyncio.Semaphore(level)
-        tag = uuid.uuid4().hex[:6]
+    backend = LoadBackend(None, url, think, seed)  # counters only; each listener brings its session
+    gate = asyncio.Semaphore(level)
+    tag = uuid.uuid4().hex[:6]
 
-        async def one(i):
-            async with gate:
-                if think > 0:  # listeners arrive at random, not all in the same millisecond
-                    await asyncio.sleep(float(backend.rng.exponential(think)))
-                # each listener is its own client with its own keep-alive connection
-                async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=1)) as own:
-                    await run_conversation(backend.for_session(own), assets, seed * 1_000_003 + i,
-                                           f"load-{level}-{tag}-{i}")
+    async def one(i):
+        async with gate:
+            if think > 0:  # listeners arrive at random, not all in the same millisecond
+                await asyncio.sleep(float(backend.rng.exponential(think)))
+            # each listener is its own client with its own keep-alive connection
+            async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=1)) as own:
+                await run_conversation(backend.for_session(own), assets, seed * 1_000_003 + i,
+                                       f"load-{level}-{tag}-{i}")
 
-        t0 = time.perf_counter()
-        tasks = [asyncio.create_task(one(i)) for i in range(n)]
-        done, pending = await asyncio.wait(tasks, timeout=max_seconds)
-        for t in pending:
-            t.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        elapsed = time.perf_counter() - t0
-        return backend, elapsed, len(done), len(pending)
+    t0 = time.perf_counter()
+    tasks = [asyncio.create_task(one(i)) for i in range(n)]
+    done, pending = await asyncio.wait(tasks, timeout=max_seconds)
+    for t in pending:
+        t.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    elapsed = time.perf_counter() - t0
+    return backend, elapsed, len(done), len(pending)
 
 
 QUERY = "SELECT sender_id, COUNT(*) FROM events WHERE type_name = 'user' GROUP BY sender_id"

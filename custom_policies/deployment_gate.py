@@ -19,7 +19,6 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 
 from custom_policies import ope_from_logs
 from custom_policies.learned_policy import LearnedPromptPolicy

@@ -48,7 +48,7 @@ def main(argv=None):
     p.add_argument("--catalog", default=None)
     p.add_argument("--out", default=None)
     p.add_argument("--index-type", default="auto", choices=list(INDEX_TYPES),
-                   help="flat: exact; ivf: PCA + IVF with exact re-ranking; auto: ivf from 50,000 tracks"))
+                   help="flat: exact; ivf: PCA + IVF with exact re-ranking; auto: ivf from 50,000 tracks")
     p.add_argument("--users", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)

@@ -117,3 +117,16 @@ def test_ivf_index_round_trips_and_rejects_damage(assets, tmp_path):
     proj.unlink()
     with pytest.raises(IndexError_, match="missing.*python -m embeddings.build"):
         TrackIndex.load(tmp_path / "index")
+
+
+def test_build_command_offers_each_index_type(capsys):
+    from embeddings.build import main
+    from embeddings.track_index import INDEX_TYPES
+
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    assert all(t in capsys.readouterr().out for t in INDEX_TYPES)
+    with pytest.raises(SystemExit) as done:
+        main(["--index-type", "hnsw"])  # the old type is refused before anything is built
+    assert done.value.code == 2
