@@ -126,7 +126,8 @@ def test_build_command_offers_each_index_type(capsys):
     with pytest.raises(SystemExit) as done:
         main(["--help"])
     assert done.value.code == 0
-    assert all(t in capsys.readouterr().out for t in INDEX_TYPES)
+    out = capsys.readouterr()
+    assert all(t in out.out + out.err for t in INDEX_TYPES), out
     with pytest.raises(SystemExit) as done:
         main(["--index-type", "hnsw"])  # the old type is refused before anything is built
     assert done.value.code == 2
