@@ -60,6 +60,8 @@ def apply_event(state: DialogueState, event: Dict[str, Any], engine: MusicDialog
             row = assets.row_of(value)
             if row is not None and (not state.samples or state.samples[-1] != row):
                 state.samples.append(row)
+        elif name == "station" and isinstance(value, list):
+            state.station = [r for r in (assets.row_of(t) for t in value) if r is not None]
         elif name == "offered_genres" and isinstance(value, list):
             state.offered_genres = list(value)
         elif name in SLOT_ATTRIBUTES and value is None:

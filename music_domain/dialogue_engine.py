@@ -14,6 +14,7 @@ from music_domain.attributes import SUBGENRE_TO_FAMILY
 from music_domain.dialogue_state import DialogueState, LIKED_SENTIMENT
 
 REJECTED_SENTIMENT = 0.0  # a sample reaction below this counts as a rejection
+DECLINED_STATION_SEEDS = 3  # a declined station's first tracks count as rejected samples
 STATION_SIZE = 10
 
 
@@ -98,9 +99,10 @@ class MusicDialogueEngine:
             mask[state.rejected] = False
             rows, _ = self.assets.index.search(seed, STATION_SIZE, allowed=mask if mask.any() else None)
             rows = [state.liked_sample] + [int(r) for r in rows if r != state.liked_sample]
-            return rows[:STATION_SIZE]
-        ranked = self.rank(state, k=STATION_SIZE)
-        return [int(r) for r in ranked.rows]
+            state.station = rows[:STATION_SIZE]
+        else:
+            state.station = [int(r) for r in self.rank(state, k=STATION_SIZE).rows]
+        return list(state.station)
 
     # -- listener replies --------------------------------------------------------------
     def apply_user(self, state: DialogueState, meaning: UserMeaning) -> Dict[str, str]:
@@ -129,5 +131,16 @@ class MusicDialogueEngine:
             elif meaning.sentiment < REJECTED_SENTIMENT or elicited:
                 state.rejected.append(last)
                 state.liked_sample = None
+        if state.last_prompt == "offer_station" and state.station and meaning.sentiment < LIKED_SENTIMENT:
+            # A declined station: its seed tracks count as rejected, so the next station or
+            # sample moves away from it instead of offering the same one again.
+            state.rejected.extend(r for r in state.station[:DECLINED_STATION_SEEDS] if r not in state.rejected)
+            state.liked_sample = None
+            state.station = []
+        if state.last_prompt in ("play_sample", "offer_station"):
+            if meaning.sentiment < 0:
+                state.negative_streak += 1
+            elif meaning.sentiment >= LIKED_SENTIMENT:
+                state.negative_streak = 0
         return elicited
 

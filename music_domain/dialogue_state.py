@@ -29,6 +29,8 @@ class DialogueState:
     rejected: List[int] = field(default_factory=list)
     liked_sample: Optional[int] = None
     stations_offered: int = 0
+    station: List[int] = field(default_factory=list)  # rows of the station last offered
+    negative_streak: int = 0  # negative reactions to samples/stations since the last liked one
     offered_genres: List[str] = field(default_factory=list)
     user_id: Optional[str] = None
     candidates: Dict[str, float] = field(default_factory=dict)  # from the retriever
@@ -44,7 +46,7 @@ class DialogueState:
 
 BASE_FEATURES = (
     "turn", "n_filled", "filled_genre", "filled_subgenre", "filled_energy", "filled_mood", "filled_era",
-    "filled_activity", "filled_artist", "last_sentiment", "sentiment_trend", "n_negative", "nlu_confidence",
+    "filled_activity", "filled_artist", "last_sentiment", "sentiment_trend", "n_negative", "negative_streak", "nlu_confidence",
     "samples_played", "rejections", "has_liked_sample", "stations_offered", "log_candidates",
     "match_quality", "candidate_spread",
 ) + tuple(f"asked_{p}" for p in PROMPT_NAMES) + tuple(f"last_{p}" for p in PROMPT_NAMES)
@@ -66,7 +68,8 @@ def state_features(state: DialogueState, with_history: bool = True) -> np.ndarra
     values = [
         float(state.turn), float(sum(filled.values())),
         *(float(filled[a]) for a in SLOT_ATTRIBUTES),
-        float(last), float(trend), float(sum(1 for x in s if x < -0.2)), float(state.nlu_confidence),
+        float(last), float(trend), float(sum(1 for x in s if x < -0.2)), float(state.negative_streak),
+        float(state.nlu_confidence),
         float(len(state.samples)), float(len(state.rejected)), float(state.liked_sample is not None),
         float(state.stations_offered), c.get("log_candidates", 0.0), c.get("match_quality", 0.0),
         c.get("candidate_spread", 0.0),

@@ -68,6 +68,39 @@ def test_engine_applies_a_genre_choice_and_sample_feedback(assets):
     assert s.rejected == [row] and s.liked_sample is None
 
 
+def test_a_declined_station_is_not_offered_again(assets):
+    from custom_policies.tracker_state import apply_event
+
+    eng = MusicDialogueEngine(assets, use_history=False)
+    s = DialogueState()
+    eng.apply_user(s, UserMeaning("request_music", {"genre": "rock"}, 0.1))
+    first = eng.station(s)
+    s.record_prompt("offer_station")
+    assert s.station == first and len(first) > 3
+    eng.apply_user(s, UserMeaning("deny", {}, -0.3))
+    assert set(first[:3]) <= set(s.rejected) and s.station == [] and s.negative_streak == 1
+    second = eng.station(s)
+    assert second[0] not in first[:3] and second != first
+    # The Rasa path rebuilds the offered station from the action server's slot.
+    r = DialogueState()
+    ids = [assets.track(row)["track_id"] for row in second]
+    r, _ = apply_event(r, {"event": "slot", "name": "station", "value": ids}, eng)
+    assert r.station == second
+
+
+def test_negative_streak_counts_reactions_until_a_liked_one(assets):
+    eng = MusicDialogueEngine(assets, use_history=False)
+    s = DialogueState()
+    for prompt, sentiment, streak in (("play_sample", -0.5, 1), ("ask_era", -0.05, 1), ("play_sample", -0.2, 2),
+                                      ("play_sample", 0.1, 2), ("play_sample", 0.8, 0)):
+        if prompt == "play_sample":
+            eng.pick_sample(s)
+        s.record_prompt(prompt)
+        eng.apply_user(s, UserMeaning("deny" if sentiment < 0 else "affirm", {}, sentiment))
+        assert s.negative_streak == streak, (prompt, sentiment)
+    names = list(ALL_FEATURES)
+    assert state_features(s)[names.index("negative_streak")] == 0.0
+
 def test_prompt_usefulness_reward(assets):
     arrays = assets.arrays
     row = int(np.flatnonzero(arrays.mask({"genre": "rock", "energy": "upbeat"}))[0])
