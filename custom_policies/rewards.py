@@ -4,7 +4,8 @@ A prompt's reward is 1 when the conversation succeeded and what the prompt elici
 find the music finally accepted:
 
 - a question (open, energy, genre pair, era, activity, artist): the listener's reply set at
-  least one attribute value, and every value it set is consistent with the accepted track
+  least one *new* attribute value (repeating a known one finds nothing), and every value it
+  set is consistent with the accepted track
   (the track meets it; an artist seed is consistent when the accepted track is by that
   artist or in a catalogue genre of theirs);
 - a sample: it was the accepted track or seeded the accepted station, or the reply to it

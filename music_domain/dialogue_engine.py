@@ -106,7 +106,8 @@ class MusicDialogueEngine:
 
     # -- listener replies --------------------------------------------------------------
     def apply_user(self, state: DialogueState, meaning: UserMeaning) -> Dict[str, str]:
-        """Update the state with a reply; returns the attribute values it set."""
+        """Update the state with a reply; returns the attribute values it changed (a value the
+        listener repeats is not new information, so it earns its prompt no usefulness)."""
         state.sentiments.append(float(meaning.sentiment))
         state.nlu_confidence = float(meaning.confidence)
         elicited: Dict[str, str] = {}
@@ -122,6 +123,7 @@ class MusicDialogueEngine:
         if "genre" in elicited and state.slots.get("subgenre") and \
                 SUBGENRE_TO_FAMILY.get(state.slots["subgenre"]) != elicited["genre"]:
             state.slots["subgenre"] = None  # a new family overrides an old subgenre
+        new = {a: v for a, v in elicited.items() if state.slots.get(a) != v}
         for attr, value in elicited.items():
             state.slots[attr] = value
         if state.last_prompt == "play_sample" and state.samples:
@@ -142,5 +144,5 @@ class MusicDialogueEngine:
                 state.negative_streak += 1
             elif meaning.sentiment >= LIKED_SENTIMENT:
                 state.negative_streak = 0
-        return elicited
+        return new
 

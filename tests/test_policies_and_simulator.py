@@ -88,6 +88,21 @@ def test_a_declined_station_is_not_offered_again(assets):
     assert r.station == second
 
 
+def test_only_new_attribute_values_count_as_elicited(assets):
+    eng = MusicDialogueEngine(assets, use_history=False)
+    s = DialogueState()
+    s.record_prompt("ask_open")
+    assert eng.apply_user(s, UserMeaning("request_music", {"genre": "rock", "energy": "upbeat"}, 0.1)) == \
+        {"genre": "rock", "energy": "upbeat"}
+    s.record_prompt("ask_open")
+    assert eng.apply_user(s, UserMeaning("request_music", {"genre": "rock"}, 0.1)) == {}
+    assert eng.apply_user(s, UserMeaning("request_music", {"genre": "rock", "energy": "laid_back"}, 0.1)) == \
+        {"energy": "laid_back"}
+    row = int(np.flatnonzero(assets.arrays.mask(s.slots))[0])
+    decisions = [{"prompt": "ask_open", "elicited": {}}, {"prompt": "ask_open", "elicited": {"energy": "laid_back"}}]
+    assert list(label_conversation(assets.arrays, decisions, "accepted", row)) == [0, 1]
+
+
 def test_negative_streak_counts_reactions_until_a_liked_one(assets):
     eng = MusicDialogueEngine(assets, use_history=False)
     s = DialogueState()
