@@ -25,7 +25,7 @@ from custom_policies.fitted_q import FittedQ
 from custom_policies.learned_policy import FittedQPolicy, LearnedPromptPolicy
 from custom_policies import ope_from_logs
 from custom_policies.prompt_policy import RuleBasedPromptPolicy
-from custom_policies.training import design, read_logs, train_reward_model, training_subset
+from custom_policies.training import design, read_logs, split_by_conversation, train_reward_model, training_subset
 from embeddings.assets import load_assets
 from music_domain.dialogue_state import feature_names
 from music_domain.prompts import PROMPT_NAMES
@@ -45,11 +45,17 @@ def main(argv=None):
     p.add_argument("--logs", default="data/logs/simulated.parquet")
     p.add_argument("--conversations", type=int, default=5000)
     p.add_argument("--out", default="results/experiment")
+    p.add_argument("--held-out", type=float, default=0.3,
+                   help="share of logged conversations kept out of training for OPE (0: train and evaluate on all)")
     a = p.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     assets = load_assets()
     logs = read_logs(a.logs)
+    if a.held_out > 0:  # as the deployment gate: a policy is never evaluated on the logs it was fitted to
+        logs, ope_logs = split_by_conversation(logs, a.held_out, seed=0)
+    else:
+        ope_logs = logs
     arms = {"rule_based": (RuleBasedPromptPolicy(), False)}
     timings = {}
     for hist in (False, True):
@@ -81,7 +87,7 @@ def main(argv=None):
                          "on_policy_usefulness": float(frame["reward"].mean()),
                          "ms_per_conversation": 1000 * elapsed / a.conversations}
         if name.startswith("learned"):
-            sub = training_subset(logs, hist)
+            sub = training_subset(ope_logs, hist)
             X, _, _ = design(sub, hist)
             target = policy.probabilities_batch(X)
             pd_rep = ope_from_logs.per_decision(sub, hist, target, policy.model, n_bootstrap=200)
@@ -103,7 +109,9 @@ def main(argv=None):
     lh, l = results["learned_history"], results["learned"]
     further = {"success_rel": lh["success"][0] / l["success"][0] - 1, "turns_rel": lh["turns"][0] / l["turns"][0] - 1}
     (out / "experiment.json").write_text(json.dumps({"results": results, "history_over_learned": further,
-                                                     "timings": timings, "conversations": a.conversations}, indent=1))
+                                                     "timings": timings, "conversations": a.conversations,
+                                                     "training_conversations": int(logs["conversation_id"].nunique()),
+                                                     "ope_conversations": int(ope_logs["conversation_id"].nunique())}, indent=1))
     lines = ["| arm | success (95% CI) | mean turns (95% CI) | p90 turns | abandon | success vs rule | turns vs rule |",
              "|---|---|---|---|---|---|---|"]
     for name, r in results.items():

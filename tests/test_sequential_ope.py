@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from custom_policies.ope import OPEError
-from custom_policies.sequential_ope import evaluate_sequential, layout, per_decision_is, sequential_dr
+from custom_policies.sequential_ope import (evaluate_sequential, layout, per_decision_is, sequential_dr,
+                                           weighted_sequential_dr)
 
 # A two-step problem. Step 0: action 0 ends the episode with reward ~ Bernoulli(0.3);
 # action 1 goes on. Step 1: action a gives reward ~ Bernoulli(P1[a]). Logging is uniform.
@@ -35,6 +36,10 @@ def test_hand_computed_two_episodes():
     assert per_decision_is(e) == pytest.approx((4 * 1.0 + 0.0) / 2)
     # A: V(s0) + 2*(0 - 0.6) + 2*V(s1) + 4*(1 - 0.8) = 0.6 - 1.2 + 1.6 + 0.8 = 1.8 ; B: V(s0) - 0 = 0.7
     assert sequential_dr(e) == pytest.approx((1.8 + 0.7) / 2)
+    # weighted DR: weights divided by their mean at each step, rho (2, 0) -> (2, 0), (4, 0) -> (2, 0),
+    # rho_prev (1, 1) -> (1, 1), (2, 0) -> (2, 0).
+    # A: 2*(0 - 0.6) + 0.6 + 2*(1 - 0.8) + 2*0.8 = 1.4 ; B: 0*(1 - 0.3) + 0.7 = 0.7
+    assert weighted_sequential_dr(e) == pytest.approx((1.4 + 0.7) / 2)
 
 
 @pytest.mark.parametrize("target_row, truth", [([0.0, 1.0], 0.9), ([1.0, 0.0], 0.3), ([0.5, 0.5], 0.5 * 0.3 + 0.5 * 0.55)])
