@@ -52,6 +52,9 @@ nlu-eval:         ## held-out NLU test set: intent and attribute F1 -> results/n
 export:           ## prompt decisions in the tracker store -> data/logs/exported.parquet
 	$(PY) -m custom_policies.log_export --endpoints rasa_project/endpoints.yml --out data/logs/exported.parquet
 
+experiment:       ## the reference experiment (rule-based vs learned vs + history, OPE vs truth) -> results/experiment
+	$(PY) benchmarks/reference_experiment.py --conversations 5000 --out results/experiment
+
 gate:             ## train a candidate, OPE on held-out logs, promote or refuse -> results/gate
 	$(PY) -m custom_policies.deployment_gate --logs data/logs/simulated.parquet --candidate learned_history --out results/gate
 

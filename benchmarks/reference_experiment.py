@@ -2,11 +2,11 @@
 
     python benchmarks/reference_experiment.py --conversations 5000 --out results/experiment
 
-Trains the learned arms from the logged conversations (``data/logs/simulated.parquet``),
-then runs each arm on the same fresh simulated listeners (seeds disjoint from the logs),
-and reports success rate and mean turns with 95% CIs, relative changes against the
+Trains the learned arms on 70% of the logged conversations (``data/logs/simulated.parquet``,
+split by conversation as the deployment gate splits them; ``--held-out``), then runs each arm
+on the same fresh simulated listeners (seeds disjoint from the logs), and reports success rate and mean turns with 95% CIs, relative changes against the
 rule-based arm, how often each prompt was chosen, and, for the learned arms, OPE from the
-logs next to the simulated truth: the sequential doubly robust estimate of conversation
+held-out logs next to the simulated truth: the sequential doubly robust estimate of conversation
 success next to the simulated success rate, and the per-decision DR estimate of prompt
 usefulness next to the simulated on-policy usefulness.
 Also runs the sequential learner (fitted Q iteration) for comparison.
