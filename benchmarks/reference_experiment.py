@@ -4,11 +4,12 @@
 
 Trains the learned arms on 70% of the logged conversations (``data/logs/simulated.parquet``,
 split by conversation as the deployment gate splits them; ``--held-out``), then runs each arm
-on the same fresh simulated listeners (seeds disjoint from the logs), and reports success rate and mean turns with 95% CIs, relative changes against the
-rule-based arm, how often each prompt was chosen, and, for the learned arms, OPE from the
-held-out logs next to the simulated truth: the sequential doubly robust estimate of conversation
-success next to the simulated success rate, and the per-decision DR estimate of prompt
-usefulness next to the simulated on-policy usefulness.
+on the same fresh simulated listeners (seeds disjoint from the logs), and reports success
+rate and mean turns with 95% CIs, relative changes against the rule-based arm, how often
+each prompt was chosen, and, for the learned arms, OPE from the held-out logs next to the
+simulated truth: the sequential doubly robust estimate of conversation success next to the
+simulated success rate, and the per-decision DR estimate of prompt usefulness next to the
+simulated on-policy usefulness.
 Also runs the sequential learner (fitted Q iteration) for comparison.
 """
 from __future__ import annotations
@@ -108,10 +109,10 @@ def main(argv=None):
         r["turns_rel"] = r["turns"][0] / base["turns"][0] - 1
     lh, l = results["learned_history"], results["learned"]
     further = {"success_rel": lh["success"][0] / l["success"][0] - 1, "turns_rel": lh["turns"][0] / l["turns"][0] - 1}
-    (out / "experiment.json").write_text(json.dumps({"results": results, "history_over_learned": further,
-                                                     "timings": timings, "conversations": a.conversations,
-                                                     "training_conversations": int(logs["conversation_id"].nunique()),
-                                                     "ope_conversations": int(ope_logs["conversation_id"].nunique())}, indent=1))
+    summary = {"results": results, "history_over_learned": further, "timings": timings,
+               "conversations": a.conversations, "training_conversations": int(logs["conversation_id"].nunique()),
+               "ope_conversations": int(ope_logs["conversation_id"].nunique())}
+    (out / "experiment.json").write_text(json.dumps(summary, indent=1))
     lines = ["| arm | success (95% CI) | mean turns (95% CI) | p90 turns | abandon | success vs rule | turns vs rule |",
              "|---|---|---|---|---|---|---|"]
     for name, r in results.items():

@@ -46,7 +46,8 @@ class DialogueState:
 
 BASE_FEATURES = (
     "turn", "n_filled", "filled_genre", "filled_subgenre", "filled_energy", "filled_mood", "filled_era",
-    "filled_activity", "filled_artist", "last_sentiment", "sentiment_trend", "n_negative", "negative_streak", "nlu_confidence",
+    "filled_activity", "filled_artist", "last_sentiment", "sentiment_trend", "n_negative", "negative_streak",
+    "nlu_confidence",
     "samples_played", "rejections", "has_liked_sample", "stations_offered", "log_candidates",
     "match_quality", "candidate_spread",
 ) + tuple(f"asked_{p}" for p in PROMPT_NAMES) + tuple(f"last_{p}" for p in PROMPT_NAMES)
