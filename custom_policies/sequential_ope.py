@@ -96,35 +96,34 @@ def per_decision_is(ep: Episodes, rows=None) -> float:
     return float(((ep.rho[rows] * ep.reward[rows]) * ep.discount).sum(axis=1).mean())
 
 
-def per_decision_wis(ep: Episodes, rows=None) -> float:
-    rows = slice(None) if rows is None else rows
-    rho = ep.rho[rows]
+def _self_normalised(rho: np.ndarray) -> np.ndarray:
+    """Weights divided by their mean over conversations at each step."""
     norm = rho.mean(axis=0)
     if np.any(norm == 0):
         raise OPEError("overlap: at some step no logged conversation follows the target policy")
-    return float(((rho / norm * ep.reward[rows]) * ep.discount).sum(axis=1).mean())
+    return rho / norm
+
+
+def per_decision_wis(ep: Episodes, rows=None) -> float:
+    rows = slice(None) if rows is None else rows
+    return float(((_self_normalised(ep.rho[rows]) * ep.reward[rows]) * ep.discount).sum(axis=1).mean())
+
+
+def _dr(ep: Episodes, rows, w: np.ndarray, w_prev: np.ndarray) -> float:
+    if ep.q_logged is None:
+        raise OPEError("doubly robust estimates need q_hat from a fitted Q evaluation")
+    terms = w * (ep.reward[rows] - ep.q_logged[rows]) + w_prev * ep.v[rows]
+    return float((np.where(ep.alive[rows], terms, 0.0) * ep.discount).sum(axis=1).mean())
 
 
 def sequential_dr(ep: Episodes, rows=None) -> float:
-    if ep.q_logged is None:
-        raise OPEError("sequential doubly robust needs q_hat from a fitted Q evaluation")
     rows = slice(None) if rows is None else rows
-    alive = ep.alive[rows]
-    terms = ep.rho[rows] * (ep.reward[rows] - ep.q_logged[rows]) + ep.rho_prev[rows] * ep.v[rows]
-    return float((np.where(alive, terms, 0.0) * ep.discount).sum(axis=1).mean())
+    return _dr(ep, rows, ep.rho[rows], ep.rho_prev[rows])
 
 
 def weighted_sequential_dr(ep: Episodes, rows=None) -> float:
-    if ep.q_logged is None:
-        raise OPEError("weighted doubly robust needs q_hat from a fitted Q evaluation")
     rows = slice(None) if rows is None else rows
-    rho, rho_prev, alive = ep.rho[rows], ep.rho_prev[rows], ep.alive[rows]
-    norm, norm_prev = rho.mean(axis=0), rho_prev.mean(axis=0)
-    if np.any(norm == 0) or np.any(norm_prev == 0):
-        raise OPEError("overlap: at some step no logged conversation follows the target policy")
-    w, w_prev = rho / norm, rho_prev / norm_prev
-    terms = w * (ep.reward[rows] - ep.q_logged[rows]) + w_prev * ep.v[rows]
-    return float((np.where(alive, terms, 0.0) * ep.discount).sum(axis=1).mean())
+    return _dr(ep, rows, _self_normalised(ep.rho[rows]), _self_normalised(ep.rho_prev[rows]))
 
 
 SEQUENTIAL_ESTIMATORS = (("PDIS", per_decision_is), ("PDWIS", per_decision_wis), ("SeqDR", sequential_dr),
