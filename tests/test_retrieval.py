@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 from embeddings.track_index import IndexError_, TrackIndex
-from music_domain.search import CatalogArrays
 
 
 def test_constrained_search_never_breaks_a_constraint(assets):
