@@ -27,7 +27,8 @@ from embeddings.assets import load_assets  # noqa: E402
 from music_domain.dialogue_state import feature_names  # noqa: E402
 from simulator.fast_path import simulate  # noqa: E402
 
-EXPERIMENT_SEED = 777  # the reference experiment's listeners
+# the reference experiment's listeners (this script's folder is on sys.path when it runs)
+from reference_experiment import EXPERIMENT_SEED  # noqa: E402
 
 
 def main(argv=None):
