@@ -7,8 +7,15 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 RASA_ARGS = --config config.yml --domain domain.yml
+# Secrets come from the environment, with .secrets/local.env (made by ./setup.sh) as local defaults.
+WITH_SECRETS = $(PY) -m security.secrets exec --
+# Servers listen on loopback unless told otherwise (RASA_INTERFACE=0.0.0.0 behind a reverse proxy).
+RASA_INTERFACE ?= 127.0.0.1
+RASA_PORT ?= 5005
+ACTIONS_INTERFACE ?= 127.0.0.1
+ACTION_SERVER = $(PY) -m actions.server --port 5055 --interface $(ACTIONS_INTERFACE)
 
-.PHONY: setup assets catalog logs train test test-python validate test-stories shell run actions experiment nlu-eval export gate faults load
+.PHONY: setup secrets assets catalog logs train test test-python validate test-stories shell run actions experiment nlu-eval export gate faults load
 
 setup:            ## fresh machine: venv, install, assets, logs, model
 	./setup.sh
@@ -37,20 +44,26 @@ test-stories:
 	$(RASA) test core --stories tests/test_stories.yml --model models --out results/core --fail-on-prediction-errors
 
 shell:            ## talk to it (starts the action server in the background)
-	$(RASA) run actions --actions actions --port 5055 & echo $$! > .actions.pid; \
-	$(RASA) shell --endpoints rasa_project/endpoints.yml --model models; kill `cat .actions.pid`; rm -f .actions.pid
+	$(WITH_SECRETS) $(ACTION_SERVER) & echo $$! > .actions.pid; \
+	$(WITH_SECRETS) $(RASA) shell --endpoints rasa_project/endpoints.yml --model models --interface 127.0.0.1; \
+	kill `cat .actions.pid`; rm -f .actions.pid
 
-run:
-	$(RASA) run --endpoints rasa_project/endpoints.yml --credentials rasa_project/credentials.yml --model models --enable-api
+run:              ## REST + voice channels + the HTTP API (token required) on $(RASA_INTERFACE):$(RASA_PORT)
+	$(WITH_SECRETS) sh -c 'exec $(RASA) run --endpoints rasa_project/endpoints.yml \
+		--credentials rasa_project/credentials.yml --model models --interface $(RASA_INTERFACE) --port $(RASA_PORT) \
+		--enable-api --auth-token "$$RASA_AUTH_TOKEN"'
 
-actions:
-	$(RASA) run actions --actions actions --port 5055
+actions:          ## the action server (accepts only calls carrying ACTION_SERVER_TOKEN)
+	$(WITH_SECRETS) $(ACTION_SERVER)
+
+secrets:          ## create .secrets/local.env (kept if present); rotate with: python -m security.secrets rotate
+	$(PY) -m security.secrets init
 
 nlu-eval:         ## held-out NLU test set: intent and attribute F1 -> results/nlu
 	$(RASA) test nlu --nlu tests/nlu/test_nlu.yml --model models --out results/nlu
 
 export:           ## prompt decisions in the tracker store -> data/logs/exported.parquet
-	$(PY) -m custom_policies.log_export --endpoints rasa_project/endpoints.yml --out data/logs/exported.parquet
+	$(WITH_SECRETS) $(PY) -m custom_policies.log_export --endpoints rasa_project/endpoints.yml --out data/logs/exported.parquet
 
 experiment:       ## the reference experiment (rule-based vs learned vs + history, OPE vs truth) -> results/experiment
 	$(PY) benchmarks/reference_experiment.py --conversations 5000 --out results/experiment

@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.load_test import stored_user_events  # noqa: E402
+from security.secrets import load_into_environ  # noqa: E402
 
 RUN = ROOT / ".stack"
 CUSTOM_ACTIONS = set(__import__("yaml").safe_load((ROOT / "domain.yml").read_text())["actions"])
@@ -82,7 +83,7 @@ def wait_http(url: str, seconds: float) -> None:
 
 def start_actions(port: int) -> None:
     log = open(RUN / "actions.log", "a")
-    p = subprocess.Popen([str(ROOT / ".venv/bin/python"), "-m", "rasa_sdk", "--actions", "actions",
+    p = subprocess.Popen([str(ROOT / ".venv/bin/python"), "-m", "actions.server",
                           "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                          start_new_session=True)
     (RUN / "actions.pid").write_text(str(p.pid))
@@ -96,10 +97,11 @@ def start_rasa(port: int, workers: int) -> None:
     log = open(RUN / "rasa.log", "a")
     p = subprocess.Popen([str(ROOT / ".venv/bin/rasa"), "run", "--model", "models", "--endpoints",
                           str(RUN / "endpoints.yml"), "--credentials", "rasa_project/credentials.yml",
-                          "--interface", "127.0.0.1", "--port", str(port), "--enable-api"],
+                          "--interface", "127.0.0.1", "--port", str(port), "--enable-api",
+                          "--auth-token", os.environ["RASA_AUTH_TOKEN"]],
                          cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     (RUN / "rasa.pid").write_text(str(p.pid))
-    wait_http(f"http://127.0.0.1:{port}/status", 400)
+    wait_http(f"http://127.0.0.1:{port}/status?token={os.environ['RASA_AUTH_TOKEN']}", 400)
 
 
 class Client:
@@ -142,7 +144,8 @@ class Client:
         for _ in range(attempts):
             try:
                 async with self.session.get(f"{self.url}/conversations/{sender}/tracker",
-                                            params={"include_events": "ALL"}) as r:
+                                            params={"include_events": "ALL",
+                                                    "token": os.environ["RASA_AUTH_TOKEN"]}) as r:
                     return (await r.json()).get("events") or []
             except (aiohttp.ClientConnectionError, asyncio.TimeoutError):
                 self.retries += 1
@@ -281,6 +284,7 @@ async def check_ordering(url: str, burst: int) -> Dict:
 
 
 def main(argv=None) -> int:
+    load_into_environ()  # the API token and the action server's secret, as stack_start.sh uses them
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--stack", choices=["postgres", "sqlite"], default="postgres")
     ap.add_argument("--listeners", type=int, default=20)

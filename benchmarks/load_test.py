@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import copy
 import json
+import os
 import sys
 import time
 import uuid
@@ -74,7 +75,8 @@ class LoadBackend:
             self.latencies.append(time.perf_counter() - t0)
 
     async def events(self, sender: str):
-        async with self.session.get(f"{self.url}/conversations/{sender}/tracker") as r:
+        async with self.session.get(f"{self.url}/conversations/{sender}/tracker",
+                                    params={"token": os.environ.get("RASA_AUTH_TOKEN", "")}) as r:
             return (await r.json()).get("events") or [] if r.status == 200 else []
 
 
@@ -127,6 +129,9 @@ def stored_user_events(db: str, senders) -> Dict[str, int]:
 
 
 def main(argv=None):
+    from security.secrets import load_into_environ
+
+    load_into_environ()  # RASA_AUTH_TOKEN for the tracker endpoint
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--url", default="http://127.0.0.1:5005")
     ap.add_argument("--levels", type=int, nargs="+", default=[10, 50, 100])

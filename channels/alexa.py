@@ -6,8 +6,18 @@ Configured in ``rasa_project/credentials.yml``::
       application_id: ${ALEXA_APPLICATION_ID}     # requests for other skills are rejected
       max_request_age_s: 150                        # stale timestamps are rejected (replay attacks)
       launch_text: help me find music
+      # verify_signature: true                      # Amazon's request signature (default: on)
+      # trusted_ca_file: path/to/ca.pem             # default: certifi's roots; a test/private CA
+      # cert_cache_dir: .cache/alexa_certs          # certificate chains cached on disk too
 
 Webhook: ``POST /webhooks/alexa/webhook``.
+
+- Every request's signature is checked first (``channels/alexa_signature.py``: the certificate
+  URL, the chain to a trusted root, ``echo-api.amazon.com``, the SHA-256 signature of the raw
+  body), then the application id, the timestamp (within ``max_request_age_s``) and the request
+  id (a request id seen before is a replay). Any failure is a 400 with the reason, as Amazon
+  asks, and nothing reaches Rasa. ``verify_signature: false`` is a development switch only; the
+  server logs a warning at start-up when it is off.
 
 - ``LaunchRequest`` opens the conversation as if the listener said ``launch_text``.
 - ``IntentRequest``: the spoken text comes from the catch-all slot (``utterance``) of any
@@ -22,6 +32,7 @@ Webhook: ``POST /webhooks/alexa/webhook``.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -33,6 +44,9 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Us
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from channels.alexa_signature import AlexaSignatureVerifier, CertificateCache, SignatureError, load_roots
+from channels.replay import ReplayGuard
 
 logger = logging.getLogger(__name__)
 
@@ -120,19 +134,32 @@ class AlexaInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         credentials = credentials or {}
+        def on(key: str) -> bool:
+            return str(credentials.get(key, "true")).lower() != "false"
+
+        signatures = None
+        if on("verify_signature"):
+            signatures = AlexaSignatureVerifier(load_roots(credentials.get("trusted_ca_file") or None),
+                                                CertificateCache(cache_dir=credentials.get("cert_cache_dir") or None))
         return cls(application_id=credentials.get("application_id"),
                    max_request_age_s=float(credentials.get("max_request_age_s", 150)),
-                   verify=str(credentials.get("verify", "true")).lower() != "false",
+                   verify=on("verify"), signatures=signatures,
                    launch_text=credentials.get("launch_text", "help me find music"),
                    slot_name=credentials.get("slot_name", "utterance"))
 
     def __init__(self, application_id: Optional[str], max_request_age_s: float = 150.0, verify: bool = True,
+                 signatures: Optional[AlexaSignatureVerifier] = None,
                  launch_text: str = "help me find music", slot_name: str = "utterance") -> None:
         if verify and not application_id:
             raise ValueError("the alexa channel needs an application_id (or verify: false for local testing)")
+        if signatures is None:
+            logger.warning("Alexa request signatures are NOT checked (verify_signature: false): anyone who knows "
+                           "the skill id can talk as any user. Development only.")
         self.application_id = application_id
         self.max_request_age_s = max_request_age_s
         self.verify = verify
+        self.signatures = signatures
+        self.replays = ReplayGuard(window_s=2 * max_request_age_s)
         self.launch_text = launch_text
         self.slot_name = slot_name
 
@@ -150,6 +177,9 @@ class AlexaInput(InputChannel):
         sender = _user_id(envelope)
         if not sender:
             raise AlexaRequestError("request has no user id")
+        if self.verify and self.replays.is_replay(req.get("requestId") if isinstance(req.get("requestId"), str)
+                                                  else None):
+            raise AlexaRequestError("request id was seen before (replayed request)")
         return req, sender
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -161,6 +191,12 @@ class AlexaInput(InputChannel):
 
         @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            if self.signatures is not None:
+                try:
+                    await asyncio.to_thread(self.signatures.verify, dict(request.headers), request.body or b"")
+                except SignatureError as e:
+                    logger.warning("alexa: refused a request from %s: %s", request.ip, e)
+                    return response.json({"error": f"signature check failed: {e}"}, status=400)
             try:
                 envelope = json.loads(request.body.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError):

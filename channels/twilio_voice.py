@@ -1,9 +1,16 @@
-"""Rasa's built-in Twilio Voice channel, with two voice-specific additions.
+"""Rasa's built-in Twilio Voice channel, with request signatures checked and two voice additions.
 
 Configured in ``rasa_project/credentials.yml`` as ``channels.twilio_voice.TwilioVoiceInput``;
 its webhook stays at ``/webhooks/twilio_voice/webhook`` and every request is handled by
 Rasa's own ``twilio_voice`` handler. Added:
 
+- **Signatures**: every POST must carry a valid ``X-Twilio-Signature``, checked with the
+  ``twilio`` package's ``RequestValidator`` and the account's auth token (``auth_token``,
+  from ``${TWILIO_AUTH_TOKEN}``). The URL is the one Twilio called: ``webhook_url`` when set
+  (behind a reverse proxy, the public https URL of this webhook), otherwise the URL the request
+  arrived at. A missing, wrong or replayed signature gets a 403 before Rasa sees the request, so
+  nothing reaches the tracker store. ``verify: false`` turns the check off for local
+  experiments only, with a warning at start-up.
 - **ASR confidence**: Twilio's ``Confidence`` form field (0-1) is passed on as the message
   metadata ``asr_confidence``, which the NLU uses to lower its confidence and the policy to
   confirm ("Did you say jazz?") instead of acting.
@@ -13,13 +20,22 @@ Rasa's own ``twilio_voice`` handler. Added:
 from __future__ import annotations
 
 import contextvars
+import logging
+from urllib.parse import parse_qs
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.twilio_voice import TwilioVoiceInput as RasaTwilioVoiceInput
-from sanic import Blueprint
-from sanic.request import Request
+from sanic import Blueprint, response
+from sanic.request import Request, RequestParameters
+from sanic.response import HTTPResponse
+from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from channels.replay import ReplayGuard
+
+logger = logging.getLogger(__name__)
+SIGNATURE_HEADER = "X-Twilio-Signature"
 
 _asr_confidence: contextvars.ContextVar[Optional[float]] = contextvars.ContextVar("asr_confidence", default=None)
 
@@ -33,6 +49,46 @@ def parse_confidence(value: Any) -> Optional[float]:
 
 
 class TwilioVoiceInput(RasaTwilioVoiceInput):
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "TwilioVoiceInput":
+        credentials = credentials or {}
+        channel = super().from_credentials(credentials)
+        channel.configure_signatures(auth_token=credentials.get("auth_token"),
+                                     webhook_url=credentials.get("webhook_url") or None,
+                                     verify=str(credentials.get("verify", "true")).lower() != "false")
+        return channel
+
+    def configure_signatures(self, auth_token: Optional[str], webhook_url: Optional[str] = None,
+                             verify: bool = True) -> None:
+        if verify and not auth_token:
+            raise ValueError("the twilio_voice channel needs auth_token (the account's auth token, e.g. "
+                             "${TWILIO_AUTH_TOKEN}) to check X-Twilio-Signature; verify: false only for local tests")
+        if not verify:
+            logger.warning("Twilio request signatures are NOT checked (verify: false): anyone can post to the "
+                           "webhook. Never run like this where the webhook is reachable from outside.")
+        self.validator = RequestValidator(auth_token) if verify else None
+        self.webhook_url = webhook_url
+        self.replays = ReplayGuard()
+
+    def signature_problem(self, request: Request) -> Optional[str]:
+        """Why a webhook request is refused, or None when it is Twilio's."""
+        validator = getattr(self, "validator", None)
+        if validator is None:
+            return None
+        signature = request.headers.get(SIGNATURE_HEADER)
+        if not signature:
+            return f"missing {SIGNATURE_HEADER}"
+        try:  # Twilio signs every parameter, empty ones too (Sanic's request.form drops those)
+            params = RequestParameters(parse_qs((request.body or b"").decode("utf-8"), keep_blank_values=True))
+        except UnicodeDecodeError:
+            return "undecodable form body"
+        url = self.webhook_url or request.url
+        if not validator.validate(url, params, signature):
+            return "signature does not match"
+        if self.replays.is_replay(signature):
+            return "replayed request"
+        return None
+
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         async def with_confidence(message: UserMessage) -> Any:
             confidence = _asr_confidence.get()
@@ -41,6 +97,16 @@ class TwilioVoiceInput(RasaTwilioVoiceInput):
             return await on_new_message(message)
 
         bp = super().blueprint(with_confidence)
+
+        @bp.middleware("request")
+        async def check_signature(request: Request) -> Optional[HTTPResponse]:
+            if request.method != "POST":
+                return None
+            problem = self.signature_problem(request)
+            if problem:
+                logger.warning("twilio_voice: refused a request from %s: %s", request.ip, problem)
+                return response.text(f"Forbidden: {problem}", status=403)
+            return None
 
         @bp.middleware("request")
         async def remember_confidence(request: Request) -> None:

@@ -15,20 +15,21 @@ training and off-policy evaluation read both.
   counted, given reward 0 and skipped by training; they are never counted as failures.
 - A prompt action whose ``ActionExecuted`` carries no or corrupt ``prompt_policy`` metadata
   is reported with its conversation id and event index and left out of the rows.
-- No raw sender id leaves the store: ``user_hash`` is a salted SHA-256 and the conversation
-  id is built from it. The salt comes from ``--salt``, ``$LOG_SALT``, or a random salt kept in
-  ``models/log_salt`` so repeated exports agree.
+- No raw sender id leaves the store: ``user_hash`` is a salted, keyed hash
+  (``security.secrets.sender_hash``, HMAC-SHA-256) and the conversation id is built from it.
+  The salt is ``--salt`` or ``$SENDER_HASH_SALT`` (locally from ``.secrets/local.env``), so
+  repeated exports agree and nobody without the salt can test a guessed id.
+- No raw utterance text leaves the store either: a reply is exported as its parsed meaning.
+  ``--include-text`` adds the listener's words (``reply_text``) for an NLU study, on purpose.
 - Idempotent: the same store gives the same rows, in the same order.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import math
 import os
-import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,26 +42,18 @@ from custom_policies.rewards import label_conversation
 from custom_policies.tracker_state import apply_event, listener_id, meaning_from_parse
 from music_domain.dialogue_state import ALL_FEATURES, DialogueState
 from music_domain.prompts import PROMPT_BY_ACTION, PROMPTS
+from security.secrets import load_into_environ, require, sender_hash
 
-SALT_FILE = Path("models") / "log_salt"
 RASA_COMMAND_INTENTS = {"restart", "back", "session_start"}
 OUTCOME_ACTIONS = {"action_start_station": "accepted", "action_abandon": "abandoned"}
 
 
 def hash_user(user_id: str, salt: str) -> str:
-    return hashlib.sha256(f"{salt}:{user_id}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return sender_hash(user_id, salt)
 
 
 def resolve_salt(salt: Optional[str] = None) -> str:
-    salt = salt or os.environ.get("LOG_SALT")
-    if salt:
-        return salt
-    if SALT_FILE.exists():
-        return SALT_FILE.read_text().strip()
-    SALT_FILE.parent.mkdir(parents=True, exist_ok=True)
-    salt = secrets.token_hex(16)
-    SALT_FILE.write_text(salt)
-    return salt
+    return salt or require("SENDER_HASH_SALT", load_into_environ(environ=dict(os.environ)))
 
 
 @dataclass
@@ -130,7 +123,7 @@ def _listener_message(event: Dict[str, Any]) -> bool:
 
 
 def conversation_rows(events: List[Dict[str, Any]], sender_id: str, conversation_id: str, user_hash: str,
-                      engine, report: ExportReport) -> List[Dict[str, Any]]:
+                      engine, report: ExportReport, include_text: bool = False) -> List[Dict[str, Any]]:
     """The prompt decisions of one conversation (one session of a sender), with rewards."""
     assets = engine.assets
     state = DialogueState(user_id=listener_id(sender_id, assets))
@@ -158,6 +151,7 @@ def conversation_rows(events: List[Dict[str, Any]], sender_id: str, conversation
             n_user += 1
             if decisions and decisions[-1]["reply"] is None:
                 decisions[-1]["reply"] = meaning_from_parse(e.get("parse_data") or {}).to_dict()
+                decisions[-1]["reply_text"] = e.get("text")
                 decisions[-1]["elicited"] = elicited or {}
         elif kind == "slot" and e.get("name") == "last_sample" and decisions and state.samples:
             decisions[-1]["sample_row"] = state.samples[-1]
@@ -172,7 +166,8 @@ def conversation_rows(events: List[Dict[str, Any]], sender_id: str, conversation
     rows = []
     for d, r in zip(decisions, rewards):
         reply = d["reply"] or {}
-        rows.append({
+        text = {"reply_text": d.get("reply_text")} if include_text else {}
+        rows.append({**text,
             "conversation_id": conversation_id, "user_hash": user_hash, "turn": int(d["turn"]),
             "policy": d["policy"], "policy_version": d["policy_version"],
             "history_used": state.user_id is not None, "prompt": d["prompt"], "propensity": d["propensity"],
@@ -187,15 +182,15 @@ def conversation_rows(events: List[Dict[str, Any]], sender_id: str, conversation
     return rows
 
 
-def export_trackers(trackers, engine, salt: str) -> Tuple[pd.DataFrame, ExportReport]:
-    """``trackers``: (sender_id, [event dicts]) pairs."""
+def export_trackers(trackers, engine, salt: str, include_text: bool = False) -> Tuple[pd.DataFrame, ExportReport]:
+    """``trackers``: (sender_id, [event dicts]) pairs. Raw utterances only with ``include_text``."""
     report = ExportReport()
     rows: List[Dict[str, Any]] = []
     for sender_id, events in sorted(trackers, key=lambda t: hash_user(t[0], salt)):
         user_hash = hash_user(sender_id, salt)
         for k, session in enumerate(split_sessions(events)):
             report.conversations += 1
-            rows += conversation_rows(session, sender_id, f"{user_hash}-{k}", user_hash, engine, report)
+            rows += conversation_rows(session, sender_id, f"{user_hash}-{k}", user_hash, engine, report, include_text)
     report.decisions = len(rows)
     frame = pd.DataFrame(rows)
     if not frame.empty:
@@ -230,13 +225,16 @@ def main(argv=None) -> int:
     p.add_argument("--endpoints", default="rasa_project/endpoints.yml")
     p.add_argument("--domain", default="domain.yml")
     p.add_argument("--out", default="data/logs/exported.parquet")
-    p.add_argument("--salt", default=None)
+    p.add_argument("--salt", default=None, help="sender hash salt (default: $SENDER_HASH_SALT)")
+    p.add_argument("--include-text", action="store_true",
+                   help="also export the listeners' raw words (reply_text); off by default for privacy")
     a = p.parse_args(argv)
     from embeddings.assets import load_assets
     from music_domain.dialogue_engine import MusicDialogueEngine
 
     trackers = asyncio.run(read_tracker_store(a.endpoints, a.domain))
-    frame, report = export_trackers(trackers, MusicDialogueEngine(load_assets()), resolve_salt(a.salt))
+    frame, report = export_trackers(trackers, MusicDialogueEngine(load_assets()), resolve_salt(a.salt),
+                                    include_text=a.include_text)
     for problem in report.problems:
         print(f"warning: {problem}", file=sys.stderr)
     write_parquet(frame, Path(a.out))

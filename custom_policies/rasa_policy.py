@@ -34,10 +34,11 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 
 from music_domain.prompts import PROMPT_ACTIONS
-from rasa_runtime import action_response_validation
+from rasa_runtime import action_response_validation, request_validation
 
 logger = logging.getLogger(__name__)
 action_response_validation.install()
+request_validation.install()
 
 DIALOGUE_INTENTS = {"request_music", "affirm", "deny", "choose_option", "surprise_me", "dont_know"}
 SERVER_DOWN_RESPONSE = "utter_action_server_down"

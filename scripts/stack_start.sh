@@ -10,6 +10,8 @@
 # private instances under .stack/ on ports 5433 and 6380. Stop everything with
 # scripts/stack_stop.sh. Each server runs in its own process group (setsid), so a fault
 # test can stop a server with all its worker processes. Ports: RASA_PORT (5005), ACTIONS_PORT (5055).
+# Both servers bind 127.0.0.1. The HTTP API needs RASA_AUTH_TOKEN, the action server
+# ACTION_SERVER_TOKEN: from the environment, else from .secrets/local.env (./setup.sh makes it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -25,6 +27,10 @@ export SQLALCHEMY_SILENCE_UBER_WARNING=1
 
 [ -x .venv/bin/rasa ] || { echo "error: no .venv; run ./setup.sh first" >&2; exit 1; }
 ls models/*.tar.gz >/dev/null 2>&1 || { echo "error: no trained model in models/; run make train" >&2; exit 1; }
+for key in RASA_AUTH_TOKEN ACTION_SERVER_TOKEN TWILIO_AUTH_TOKEN ALEXA_APPLICATION_ID; do
+  value=$(.venv/bin/python -m security.secrets get "$key") || exit 1
+  export "$key=$value"
+done
 
 wait_http() {  # url, seconds
   local deadline=$((SECONDS + $2))
@@ -61,6 +67,8 @@ if [ "$STACK" = postgres ]; then
   cat > "$ENDPOINTS" <<EOF
 action_endpoint:
   url: "http://127.0.0.1:$ACTIONS_PORT/webhook"
+  headers:
+    X-Action-Token: \${ACTION_SERVER_TOKEN}
 tracker_store:
   type: SQL
   dialect: postgresql
@@ -79,6 +87,8 @@ else
   cat > "$ENDPOINTS" <<EOF
 action_endpoint:
   url: "http://127.0.0.1:$ACTIONS_PORT/webhook"
+  headers:
+    X-Action-Token: \${ACTION_SERVER_TOKEN}
 tracker_store:
   type: SQL
   dialect: sqlite
@@ -87,12 +97,12 @@ EOF
 fi
 
 echo "==> action server on 127.0.0.1:$ACTIONS_PORT"
-setsid nohup .venv/bin/python -m rasa_sdk --actions actions --port "$ACTIONS_PORT" >"$RUN/actions.log" 2>&1 &
+setsid nohup .venv/bin/python -m actions.server --port "$ACTIONS_PORT" --interface 127.0.0.1 >"$RUN/actions.log" 2>&1 &
 echo $! > "$RUN/actions.pid"
 echo "==> rasa run on 127.0.0.1:$RASA_PORT ($STACK${SANIC_WORKERS:+, $SANIC_WORKERS server processes})"
 setsid nohup .venv/bin/rasa run --model models --endpoints "$ENDPOINTS" --credentials rasa_project/credentials.yml \
-  --interface 127.0.0.1 --port "$RASA_PORT" --enable-api >"$RUN/rasa.log" 2>&1 &
+  --interface 127.0.0.1 --port "$RASA_PORT" --enable-api --auth-token "$RASA_AUTH_TOKEN" >"$RUN/rasa.log" 2>&1 &
 echo $! > "$RUN/rasa.pid"
 wait_http "http://127.0.0.1:$ACTIONS_PORT/health" 180
-wait_http "http://127.0.0.1:$RASA_PORT/status" 400
+wait_http "http://127.0.0.1:$RASA_PORT/status?token=$RASA_AUTH_TOKEN" 400
 echo "stack up: REST http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook  (stop: scripts/stack_stop.sh)"

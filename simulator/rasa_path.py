@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -43,7 +44,9 @@ class AgentBackend:
         from rasa.core.utils import AvailableEndpoints
         from rasa.utils.endpoints import EndpointConfig
 
-        endpoints = AvailableEndpoints(action=EndpointConfig(action_url),
+        from actions.server import action_endpoint
+
+        endpoints = AvailableEndpoints(action=action_endpoint(action_url),
                                        tracker_store=EndpointConfig(type="SQL", dialect="sqlite", db=tracker_db))
         return cls(await load_agent(model, endpoints=endpoints))
 
@@ -56,11 +59,13 @@ class AgentBackend:
 
 
 class RestBackend:
-    """A running ``rasa run --enable-api``: the REST channel and the tracker endpoint."""
+    """A running ``rasa run --enable-api``: the REST channel and the tracker endpoint (with the
+    API token, ``RASA_AUTH_TOKEN``)."""
 
-    def __init__(self, url: str, timeout: float = 30.0):
+    def __init__(self, url: str, timeout: float = 30.0, token: Optional[str] = None):
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.token = token
 
     def _request(self, path: str, body: Optional[dict] = None):
         data = json.dumps(body).encode() if body is not None else None
@@ -75,7 +80,8 @@ class RestBackend:
         from urllib.parse import quote
 
         tracker = await asyncio.to_thread(self._request, f"/conversations/{quote(sender, safe='')}/tracker"
-                                                        "?include_events=AFTER_RESTART")
+                                                        "?include_events=AFTER_RESTART"
+                                                        + (f"&token={quote(self.token)}" if self.token else ""))
         return tracker.get("events") or []
 
 
@@ -166,7 +172,7 @@ def summarise(convs: List[RasaConversation]) -> Dict[str, float]:
 
 
 def _start_action_server(port: int):
-    proc = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "actions.server", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import socket
 
@@ -186,7 +192,9 @@ async def _main(a) -> Dict[str, float]:
     assets = load_assets()
     proc = None
     if a.url:
-        backend = RestBackend(a.url)
+        from security.secrets import load_into_environ
+
+        backend = RestBackend(a.url, token=load_into_environ(environ=dict(os.environ)).get("RASA_AUTH_TOKEN"))
     else:
         from pathlib import Path
 

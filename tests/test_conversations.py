@@ -15,7 +15,9 @@ async def _agent(action_url, db):
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.endpoints import EndpointConfig
 
-    endpoints = AvailableEndpoints(action=EndpointConfig(action_url),
+    from actions.server import action_endpoint
+
+    endpoints = AvailableEndpoints(action=action_endpoint(action_url),
                                    tracker_store=EndpointConfig(type="SQL", dialect="sqlite", db=str(db)))
     return await load_agent(str(trained_model()), endpoints=endpoints)
 

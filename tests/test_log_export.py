@@ -99,6 +99,18 @@ def test_export_is_idempotent_and_carries_no_raw_sender_id(assets, engine, tmp_p
     assert set(c["user_hash"]).isdisjoint(a["user_hash"])
 
 
+def test_export_leaves_the_listeners_words_out_unless_asked(assets, engine):
+    events = accepted_conversation(assets)
+    words = [e["text"] for e in events if e.get("event") == "user" and e.get("text")]
+    assert words
+    private, _ = export_trackers([("carol", events)], engine, salt="s")
+    dump = private.astype(str).to_csv()
+    assert "reply_text" not in private.columns
+    assert not [w for w in words if len(w) > 8 and w in dump], "no raw utterance in the default export"
+    study, _ = export_trackers([("carol", events)], engine, salt="s", include_text=True)
+    assert set(study["reply_text"].dropna()) <= set(words) and study["reply_text"].notna().any()
+
+
 def test_sessions_split_into_conversations():
     events = [{"event": "session_started"}, _user("hi", "greet"), {"event": "restart"}, _user("x", "stop"),
               {"event": "restart"}]

@@ -27,7 +27,7 @@ SCRIPT = [
 
 def _endpoints(tmp_path: Path, action_url: str) -> Path:
     path = tmp_path / "endpoints.yml"
-    path.write_text(f"action_endpoint:\n  url: {action_url}\n"
+    path.write_text(f"action_endpoint:\n  url: {action_url}\n  headers:\n    X-Action-Token: ${{ACTION_SERVER_TOKEN}}\n"
                     f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {tmp_path / 'shell.db'}\n")
     return path
 

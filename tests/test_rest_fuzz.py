@@ -7,7 +7,7 @@ import urllib.parse
 import urllib.request
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, api
 
 INJECTIONS = ["x'; DROP TABLE events;--", "../../../../etc/passwd", "<script>alert(1)</script>",
               "$(rm -rf /)", "%00%2e%2e%2f", "user\u202eevil", "🎵" * 50]
@@ -43,7 +43,7 @@ def send(server, body: bytes):
 
 
 def alive(server) -> bool:
-    with urllib.request.urlopen(server + "/status", timeout=30) as r:
+    with urllib.request.urlopen(api(server, "/status"), timeout=30) as r:
         return r.status == 200
 
 

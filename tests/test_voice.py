@@ -1,6 +1,9 @@
 """Voice channels and empathetic replies, against a running `rasa run` with the project's
-credentials: real Twilio webhook form posts, real Alexa request envelopes, and REST."""
+credentials: real Twilio webhook form posts (signed with the account token, as Twilio does),
+real Alexa request envelopes (signed by the test's CA, which the server is told to trust), and
+REST."""
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -9,17 +12,22 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from twilio.request_validator import RequestValidator
 
-APP_ID = "amzn1.ask.skill.music-recommender-local"
+from conftest import TEST_SECRETS, api
+
+APP_ID = TEST_SECRETS["ALEXA_APPLICATION_ID"]
+SIGNER = {}
 
 
 @pytest.fixture(scope="module")
-def server(rasa_server):
-    return rasa_server
+def server(rasa_stack):
+    SIGNER["alexa"] = rasa_stack["pki"]
+    return rasa_stack["url"]
 
 
-def post(url, body: bytes, content_type: str):
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": content_type})
+def post(url, body: bytes, content_type: str, headers=None):
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": content_type, **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
             return r.status, r.read().decode("utf-8")
@@ -33,10 +41,21 @@ def twilio(server, caller, speech=None, confidence=None, status="in-progress"):
         form["SpeechResult"] = speech
     if confidence is not None:
         form["Confidence"] = str(confidence)
-    code, text = post(server + "/webhooks/twilio_voice/webhook", urllib.parse.urlencode(form).encode(),
-                      "application/x-www-form-urlencoded")
+    code, text = twilio_post(server, form)
     assert code == 200, text
     return ET.fromstring(text)  # TwiML must be valid XML
+
+
+def twilio_signature(url, form, token=None) -> str:
+    return RequestValidator(token or os.environ["TWILIO_AUTH_TOKEN"]).compute_signature(url, form)
+
+
+def twilio_post(server, form, signature=None, body=None):
+    """A form post to the Twilio webhook, signed as Twilio signs it unless ``signature`` is given."""
+    url = server + "/webhooks/twilio_voice/webhook"
+    sig = twilio_signature(url, form) if signature is None else signature
+    return post(url, urllib.parse.urlencode(form).encode() if body is None else body,
+                "application/x-www-form-urlencoded", {"X-Twilio-Signature": sig} if sig else {})
 
 
 def said(twiml) -> str:
@@ -44,7 +63,7 @@ def said(twiml) -> str:
 
 
 def tracker(server, sender):
-    with urllib.request.urlopen(f"{server}/conversations/{urllib.parse.quote(sender, safe='+')}/tracker") as r:
+    with urllib.request.urlopen(api(server, f"/conversations/{urllib.parse.quote(sender, safe='+')}/tracker")) as r:
         return json.loads(r.read())
 
 
@@ -61,9 +80,11 @@ def envelope(kind, user="amzn1.ask.account.TEST", text=None, app_id=APP_ID, age_
             "request": req}
 
 
-def alexa(server, body):
+def alexa(server, body, headers=None):
+    """Posts an Alexa request signed by the test CA's certificate (or with ``headers`` instead)."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    code, text = post(server + "/webhooks/alexa/webhook", raw, "application/json")
+    code, text = post(server + "/webhooks/alexa/webhook", raw, "application/json",
+                      SIGNER["alexa"].headers(raw) if headers is None else headers)
     return code, (json.loads(text) if text.strip().startswith("{") else text)
 
 
