@@ -352,3 +352,29 @@ def test_project_config_reads_secrets_from_the_environment():
     assert "X-Action-Token: ${ACTION_SERVER_TOKEN}" in endpoints
     makefile = (ROOT / "Makefile").read_text()
     assert '--auth-token "$$RASA_AUTH_TOKEN"' in makefile and "RASA_INTERFACE ?= 127.0.0.1" in makefile
+
+
+def test_retention_deletes_only_conversations_idle_past_the_limit(tmp_path):
+    import asyncio
+
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from security.retention import purge
+
+    store = SQLTrackerStore(Domain.load(str(ROOT / "domain.yml")), dialect="sqlite", db=str(tmp_path / "t.db"))
+    now = 1_800_000_000.0
+    for sender, age_days in (("old", 400), ("recent", 3), ("old-but-came-back", 400)):
+        tracker = DialogueStateTracker(sender, [])
+        tracker.update(UserUttered("hello", timestamp=now - age_days * 86400))
+        if sender == "old-but-came-back":
+            tracker.update(UserUttered("again", timestamp=now - 86400))
+        asyncio.run(store.save(tracker))
+    assert purge(store, 180 * 86400, now=now, dry_run=True) == ["old"]
+    assert set(asyncio.run(store.keys())) == {"old", "recent", "old-but-came-back"}, "a dry run deletes nothing"
+    assert purge(store, 180 * 86400, now=now) == ["old"]
+    assert set(asyncio.run(store.keys())) == {"recent", "old-but-came-back"}
+    kept = asyncio.run(store.retrieve("old-but-came-back"))
+    assert [e.text for e in kept.events if isinstance(e, UserUttered)] == ["hello", "again"], "kept whole"
