@@ -49,7 +49,7 @@ shell:            ## talk to it (starts the action server in the background)
 	kill `cat .actions.pid`; rm -f .actions.pid
 
 run:              ## REST + voice channels + the HTTP API (token required) on $(RASA_INTERFACE):$(RASA_PORT)
-	$(WITH_SECRETS) sh -c 'exec $(RASA) run --endpoints rasa_project/endpoints.yml \
+	$(PY) -m security.secrets exec --require RASA_AUTH_TOKEN -- sh -c 'exec $(RASA) run --endpoints rasa_project/endpoints.yml \
 		--credentials rasa_project/credentials.yml --model models --interface $(RASA_INTERFACE) --port $(RASA_PORT) \
 		--enable-api --auth-token "$$RASA_AUTH_TOKEN"'
 

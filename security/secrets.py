@@ -9,6 +9,7 @@ already set in the environment always wins over the file, so production sets the
     python -m security.secrets init                 # create the file, keep values already there
     python -m security.secrets rotate RASA_AUTH_TOKEN ACTION_SERVER_TOKEN   # new random values
     python -m security.secrets exec -- CMD ARGS...  # run CMD with the secrets as environment defaults
+    python -m security.secrets exec --require RASA_AUTH_TOKEN -- CMD   # ... and refuse if one is empty
     python -m security.secrets get RASA_AUTH_TOKEN  # print one value (for curl in a shell)
 
 After a rotation restart what reads the value (``make run``, the action server, the stack).
@@ -129,6 +130,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     g = sub.add_parser("get", help="print one value (environment first, then the file)")
     g.add_argument("key")
     e = sub.add_parser("exec", help="run a command with the secrets as environment defaults")
+    e.add_argument("--require", action="append", default=[], metavar="KEY",
+                   help="refuse to run when KEY is still empty (e.g. the API token of `rasa run --enable-api`)")
     e.add_argument("cmd", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
     try:
@@ -146,6 +149,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             if not SECRETS_FILE.exists() and not all(os.environ.get(k) for k in SECRET_KEYS):
                 raise SecretsError(f"{SECRETS_FILE} is missing; run ./setup.sh or `python -m security.secrets init`")
             load_into_environ()
+            for key in args.require:
+                require(key)
             os.execvp(cmd[0], cmd)
     except SecretsError as err:
         print(f"error: {err}", file=sys.stderr)

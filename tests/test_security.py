@@ -378,3 +378,20 @@ def test_retention_deletes_only_conversations_idle_past_the_limit(tmp_path):
     assert set(asyncio.run(store.keys())) == {"recent", "old-but-came-back"}
     kept = asyncio.run(store.retrieve("old-but-came-back"))
     assert [e.text for e in kept.events if isinstance(e, UserUttered)] == ["hello", "again"], "kept whole"
+
+
+def test_servers_are_not_started_without_their_secrets(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in TEST_SECRETS}
+    env["MUSIC_SECRETS_FILE"] = str(tmp_path / "none.env")
+    out = subprocess.run([sys.executable, "-m", "security.secrets", "exec", "--", "true"], cwd=ROOT, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "security.secrets init" in out.stderr
+    (tmp_path / "some.env").write_text("ACTION_SERVER_TOKEN=abc\n")
+    env["MUSIC_SECRETS_FILE"] = str(tmp_path / "some.env")
+    out = subprocess.run([sys.executable, "-m", "security.secrets", "exec", "--require", "RASA_AUTH_TOKEN", "--",
+                          "true"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 2 and "RASA_AUTH_TOKEN is not set" in out.stderr
+    out = subprocess.run([sys.executable, "-m", "security.secrets", "exec", "--require", "ACTION_SERVER_TOKEN", "--",
+                          sys.executable, "-c", "import os; print(os.environ['ACTION_SERVER_TOKEN'])"],
+                         cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "abc"
