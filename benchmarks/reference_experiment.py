@@ -22,11 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from custom_policies.fitted_q import FittedQ
-from custom_policies.learned_policy import FittedQPolicy, LearnedPromptPolicy
-from custom_policies import ope_from_logs
-from custom_policies.prompt_policy import RuleBasedPromptPolicy
-from custom_policies.training import design, read_logs, split_by_conversation, train_reward_model, training_subset
+from policy_learning.fitted_q import FittedQ
+from prompt_policies.learned import FittedQPolicy, LearnedPromptPolicy
+from policy_learning.ope import from_logs as ope_from_logs
+from prompt_policies import RuleBasedPromptPolicy
+from policy_learning.log_schema import read_logs
+from policy_learning.training import design, split_by_conversation, train_reward_model, training_subset
 from embeddings.assets import load_assets
 from music_domain.dialogue_state import feature_names
 from music_domain.prompts import PROMPT_NAMES

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from rasa_runtime.environment import apply_defaults
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+apply_defaults()
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from custom_policies.ope import (DoublyRobust, InverseProbabilityWeighting, OPEError,
+from policy_learning.ope.per_decision import (DoublyRobust, InverseProbabilityWeighting, OPEError,
                                  SelfNormalizedInverseProbabilityWeighting, evaluate)
 
 

@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 from scipy.stats import chisquare
 
-from custom_policies.prompt_policy import ExplorationPolicy, RuleBasedPromptPolicy
-from custom_policies.rewards import label_conversation, prompt_usefulness
-from custom_policies.training import LogError, train_reward_model, validate_logs
+from prompt_policies import ExplorationPolicy, RuleBasedPromptPolicy
+from policy_learning.rewards import label_conversation, prompt_usefulness
+from policy_learning.log_schema import LogError, validate_logs
+from policy_learning.training import train_reward_model
 from music_domain.dialogue_engine import MusicDialogueEngine, UserMeaning
 from music_domain.dialogue_state import ALL_FEATURES, DialogueState, state_features
 from music_domain.prompts import N_PROMPTS, PROMPT_NAMES
@@ -69,7 +70,7 @@ def test_engine_applies_a_genre_choice_and_sample_feedback(assets):
 
 
 def test_a_declined_station_is_not_offered_again(assets):
-    from custom_policies.tracker_state import apply_event
+    from music_domain.tracker_replay import apply_event
 
     eng = MusicDialogueEngine(assets, use_history=False)
     s = DialogueState()
@@ -170,7 +171,7 @@ def test_bad_logs_are_rejected_with_reason(assets, simulated):
 
 
 def test_deployment_gate_writes_a_consistent_report(assets, simulated, tmp_path):
-    from custom_policies.deployment_gate import run_gate
+    from policy_learning.gate import run_gate
 
     logs = tmp_path / "logs.parquet"
     conversations_to_frame(assets, simulated).to_parquet(logs)

@@ -11,7 +11,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 
 from conftest import ROOT
-from custom_policies.prompt_policy import ExplorationPolicy, RuleBasedPromptPolicy
+from prompt_policies import ExplorationPolicy, RuleBasedPromptPolicy
 from custom_policies.rasa_policy import PromptSelectionPolicy
 from music_domain.dialogue_state import BASE_FEATURES
 from music_domain.prompts import PROMPT_ACTIONS

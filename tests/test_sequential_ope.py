@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from custom_policies.ope import OPEError
-from custom_policies.sequential_ope import (evaluate_sequential, layout, per_decision_is, sequential_dr,
+from policy_learning.ope.per_decision import OPEError
+from policy_learning.ope.sequential import (evaluate_sequential, layout, per_decision_is, sequential_dr,
                                            weighted_sequential_dr)
 
 # A two-step problem. Step 0: action 0 ends the episode with reward ~ Bernoulli(0.3);

@@ -1,7 +1,7 @@
 """Off-policy evaluation of whole conversations, on plain arrays.
 
 A prompt changes the states that follow it, so the per-decision estimators in
-``custom_policies.ope`` value a target policy on the *logging* policy's state
+``policy_learning.ope.per_decision`` value a target policy on the *logging* policy's state
 distribution. The figures the experiment reports (success rate, turns) are properties of
 whole conversations run by the target. These estimators value them from logs.
 
@@ -9,9 +9,9 @@ Inputs, for n logged decisions in E conversations over K prompts:
 
 - ``episode`` (n,): conversation ids; ``step`` (n,): order within the conversation;
 - ``reward`` (n,): per-decision reward, e.g. 1 on the decision the listener accepted;
-- ``action`` (n,), ``pscore`` (n,), ``action_dist`` (n, K): as in ``custom_policies.ope``;
+- ``action`` (n,), ``pscore`` (n,), ``action_dist`` (n, K): as in ``policy_learning.ope.per_decision``;
 - ``q_hat`` (n, K): an estimate of the target's Q function (fitted Q evaluation,
-  ``custom_policies.fitted_q.FittedQEvaluation``), for doubly robust only.
+  ``policy_learning.fitted_q.FittedQEvaluation``), for doubly robust only.
 
 With rho_t = pi(a_t|s_t) / mu(a_t|s_t) and rho_{0:t} their running product in a conversation:
 
@@ -35,7 +35,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from custom_policies.ope import Estimate, OPEError, _check
+from policy_learning.ope.per_decision import Estimate, OPEError, _check
 
 
 @dataclass

@@ -3,9 +3,9 @@
 Glue between the Parquet logs and the array estimators:
 
 - ``per_decision``: IPS / SNIPS / DR of the policy's mean prompt usefulness on the logged
-  states (``custom_policies.ope``), with the reward model as DR's regression;
+  states (``policy_learning.ope.per_decision``), with the reward model as DR's regression;
 - ``conversation_success``: PDIS / PDWIS / sequential DR of the success rate of
-  conversations run by the policy (``custom_policies.sequential_ope``), with a fitted Q
+  conversations run by the policy (``policy_learning.ope.sequential``), with a fitted Q
   evaluation of the policy as DR's regression.
 
 ``target_dist`` is the target policy's (n, K) action probabilities on the logged states.
@@ -15,14 +15,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from custom_policies.fitted_q import FittedQEvaluation
-from custom_policies.ope import OPEReport, evaluate
-from custom_policies.sequential_ope import SequentialReport, evaluate_sequential
-from custom_policies.training import design
+from policy_learning.fitted_q import FittedQEvaluation
+from policy_learning.log_schema import validate_logs
+from policy_learning.ope.per_decision import OPEReport, evaluate
+from policy_learning.ope.sequential import SequentialReport, evaluate_sequential
+from policy_learning.training import design
 from music_domain.dialogue_state import feature_names
 
 
 def logged_action_dist(logs: pd.DataFrame) -> np.ndarray:
+    """The logging policy's (n, K) probabilities, from logs the schema's validator accepts."""
+    validate_logs(logs)
     return np.stack(logs["probabilities"].to_numpy()).astype(float)
 
 
