@@ -30,6 +30,10 @@ test: test-python validate test-stories   ## everything CI runs
 test-python:
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
+.PHONY: test-fast
+test-fast:        ## the pytest tests not marked slow (no trained model, agent or server), under 2 minutes
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests
+
 validate:
 	$(RASA) data validate --data rasa_project/data $(RASA_ARGS)
 

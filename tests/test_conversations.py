@@ -7,6 +7,8 @@ from conftest import free_port, trained_model
 from embeddings.assets import load_assets
 from music_domain.dialogue_state import ALL_FEATURES
 
+pytestmark = pytest.mark.slow  # a trained model, an agent or a running server
+
 
 def run(coro):
     return asyncio.run(coro)

@@ -2,8 +2,11 @@
 import asyncio
 
 import numpy as np
+import pytest
 
 from conftest import trained_model
+
+pytestmark = pytest.mark.slow  # a trained model, an agent or a running server
 
 
 def test_simulated_listeners_talk_to_the_agent_and_their_decisions_export(assets, action_server, tmp_path):

@@ -45,6 +45,7 @@ def test_accepts_a_valid_response():
     assert action._validate_action_result(GOOD) is True
 
 
+@pytest.mark.slow  # a fresh interpreter imports Rasa
 def test_importing_the_policy_module_changes_nothing_in_rasa():
     import subprocess
     import sys

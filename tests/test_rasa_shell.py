@@ -13,6 +13,8 @@ import pytest
 
 from conftest import ROOT, free_port, trained_model
 
+pytestmark = pytest.mark.slow  # a trained model, an agent or a running server
+
 pexpect = pytest.importorskip("pexpect", reason="pexpect is in requirements.txt; run ./setup.sh")
 
 PROMPT = "Your input ->"

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a trained model, an agent or a running server
+
 APP_ID = "amzn1.ask.skill.music-recommender-local"
 
 

@@ -123,6 +123,10 @@ class BaseSequentialEstimator:
     """
     estimator_name: str = "base"
     requires_q = False
+    self_normalised = False  # weights divided by their mean over conversations at each step
+
+    def _weights(self, rho: np.ndarray) -> np.ndarray:
+        return _self_normalised(rho) if self.self_normalised else rho
 
     def rounds(self, ep: Episodes, rows=None) -> np.ndarray:
         raise NotImplementedError
@@ -166,16 +170,13 @@ class PerDecisionIS(BaseSequentialEstimator):
 
     def rounds(self, ep: Episodes, rows=None) -> np.ndarray:
         rows = _rows(rows)
-        return ((ep.rho[rows] * ep.reward[rows]) * ep.discount).sum(axis=1)
+        return ((self._weights(ep.rho[rows]) * ep.reward[rows]) * ep.discount).sum(axis=1)
 
 
 @dataclass
-class PerDecisionWIS(BaseSequentialEstimator):
+class PerDecisionWIS(PerDecisionIS):
     estimator_name: str = "PDWIS"
-
-    def rounds(self, ep: Episodes, rows=None) -> np.ndarray:
-        rows = _rows(rows)
-        return ((_self_normalised(ep.rho[rows]) * ep.reward[rows]) * ep.discount).sum(axis=1)
+    self_normalised = True
 
 
 @dataclass
@@ -185,17 +186,13 @@ class SequentialDoublyRobust(BaseSequentialEstimator):
 
     def rounds(self, ep: Episodes, rows=None) -> np.ndarray:
         rows = _rows(rows)
-        return _dr_rounds(ep, rows, ep.rho[rows], ep.rho_prev[rows])
+        return _dr_rounds(ep, rows, self._weights(ep.rho[rows]), self._weights(ep.rho_prev[rows]))
 
 
 @dataclass
-class WeightedSequentialDoublyRobust(BaseSequentialEstimator):
+class WeightedSequentialDoublyRobust(SequentialDoublyRobust):
     estimator_name: str = "SeqWDR"
-    requires_q = True
-
-    def rounds(self, ep: Episodes, rows=None) -> np.ndarray:
-        rows = _rows(rows)
-        return _dr_rounds(ep, rows, _self_normalised(ep.rho[rows]), _self_normalised(ep.rho_prev[rows]))
+    self_normalised = True
 
 
 SEQUENTIAL_ESTIMATORS = (PerDecisionIS(), PerDecisionWIS(), SequentialDoublyRobust(), WeightedSequentialDoublyRobust())
