@@ -20,18 +20,24 @@ from music_domain.prompts import PROMPT_BY_NAME
 from music_domain.tracker_replay import state_from_events
 
 logger = logging.getLogger(__name__)
-_engine = None
+HISTORY_SLOT = "history_in_use"  # set by the prompt policy from its use_history setting
+_engines: Dict[bool, MusicDialogueEngine] = {}
 
 
-def engine() -> MusicDialogueEngine:
-    global _engine
-    if _engine is None:
-        _engine = MusicDialogueEngine(load_assets(), use_history=True)
-    return _engine
+def engine(use_history: bool = True) -> MusicDialogueEngine:
+    if use_history not in _engines:
+        _engines[use_history] = MusicDialogueEngine(load_assets(), use_history=use_history)
+    return _engines[use_history]
+
+
+def tracker_engine(tracker: Tracker) -> MusicDialogueEngine:
+    """The engine with the history setting of the policy that chose the action (history on
+    when no policy said, as for conversations logged before the slot existed)."""
+    return engine(tracker.get_slot(HISTORY_SLOT) is not False)
 
 
 def current_state(tracker: Tracker):
-    return state_from_events(tracker.applied_events(), tracker.sender_id, engine())
+    return state_from_events(tracker.applied_events(), tracker.sender_id, tracker_engine(tracker))
 
 
 def describe(slots: Dict[str, Any]) -> str:
@@ -97,7 +103,7 @@ class PromptAction:
 
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         state = current_state(tracker)
-        return render(dispatcher, state, engine().execute(self.prompt, state))
+        return render(dispatcher, state, tracker_engine(tracker).execute(self.prompt, state))
 
 
 class ActionSuggestGenres(PromptAction, Action):
@@ -120,7 +126,7 @@ class ActionRelaxConstraint(Action):
 
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         state = current_state(tracker)
-        shown = engine().relax(state, tracker.get_slot("pending_relax"))
+        shown = tracker_engine(tracker).relax(state, tracker.get_slot("pending_relax"))
         return [SlotSet("pending_relax", None)] + render(dispatcher, state, shown)
 
 
@@ -130,7 +136,8 @@ class ActionStartStation(Action):
 
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         state = current_state(tracker)
-        station = [engine().assets.track(r)["track_id"] for r in engine().accepted_station(state)]
+        eng = tracker_engine(tracker)
+        station = [eng.assets.track(r)["track_id"] for r in eng.accepted_station(state)]
         dispatcher.utter_message(response="utter_station_started", description=describe(state.slots))
         return [SlotSet("outcome", "accepted"), SlotSet("station", station)]
 

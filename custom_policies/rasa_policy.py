@@ -44,6 +44,7 @@ SERVER_DOWN_RESPONSE = "utter_action_server_down"
 MODEL_FILE = "reward_model.pkl"
 CONFIRM_ACTION, FORGET_ACTION = "action_confirm_heard", "action_forget_heard"
 CONFIRMABLE = set(ATTRIBUTES)
+HISTORY_SLOT = "history_in_use"
 
 
 def _file_digest(path: Optional[str]) -> str:
@@ -177,7 +178,9 @@ class PromptSelectionPolicy(Policy):
         asr = parse.get("asr_confidence")
         empathy = state_closeness(state, asr)
         # The tone for whatever is said next (response variations conditioned on the band).
-        events = [SlotSet("empathy_score", round(empathy.score, 4)), SlotSet("closeness_band", empathy.band)]
+        events = [SlotSet("empathy_score", round(empathy.score, 4)), SlotSet("closeness_band", empathy.band),
+                  # the action server's sample retrieval follows this policy's history setting
+                  SlotSet(HISTORY_SLOT, bool(self.config["use_history"]))]
         confirm = self._confirmation(tracker, intent, parse, asr)
         if confirm:
             return self._prediction(self._one_hot(domain, confirm), events=events,

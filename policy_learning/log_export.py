@@ -135,7 +135,7 @@ def conversation_rows(events: List[Dict[str, Any]], sender_id: str, conversation
     assets = engine.assets
     state = DialogueState(user_id=listener_id(sender_id, assets))
     decisions: List[Dict[str, Any]] = []
-    outcome, station, n_user = "incomplete", None, 0
+    outcome, station, n_user, history_on = "incomplete", None, 0, True
     for i, e in enumerate(events):
         kind = e.get("event")
         if kind == "action" and e.get("name") in PROMPT_BY_ACTION:
@@ -153,6 +153,8 @@ def conversation_rows(events: List[Dict[str, Any]], sender_id: str, conversation
                 decisions[-1]["accepted"] = True
         elif kind == "slot" and e.get("name") == "station" and e.get("value"):
             station = e["value"]
+        elif kind == "slot" and e.get("name") == "history_in_use" and e.get("value") is not None:
+            history_on = bool(e["value"])  # the policy's history setting
         state, elicited = apply_event(state, e, engine)
         if kind == "user" and _listener_message(e):
             n_user += 1
@@ -169,7 +171,8 @@ def conversation_rows(events: List[Dict[str, Any]], sender_id: str, conversation
             accepted_row = state.samples[-1]
     rewards = label_conversation(assets.arrays, decisions, outcome, accepted_row)
     report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
-    return decision_rows(conversation_id, user_hash, state.user_id is not None, decisions, outcome, n_user, rewards)
+    history_used = history_on and state.user_id is not None
+    return decision_rows(conversation_id, user_hash, history_used, decisions, outcome, n_user, rewards)
 
 
 def export_trackers(trackers, engine, salt: str) -> Tuple[pd.DataFrame, ExportReport]:

@@ -74,13 +74,18 @@ def user_id(assets):
     return next(u for u in assets.tastes if u in assets.profiles)
 
 
+@pytest.fixture(scope="module", params=[True, False], ids=["history", "no-history"])
+def history(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def simulated(assets, user_id):
+def simulated(assets, user_id, history):
     from simulator.fast_path import Conversation, conversations_to_frame, converse
 
     listener = ScriptedListener(user_id)
-    conv = Conversation("scripted", user_id, policy().name, True)
-    state = converse(MusicDialogueEngine(assets, use_history=True), policy(), listener, listener.first,
+    conv = Conversation("scripted", user_id, policy().name, history)
+    state = converse(MusicDialogueEngine(assets, use_history=history), policy(), listener, listener.first,
                      listener.reply, conv)
     return state, conversations_to_frame(assets, [conv], salt=SALT), listener
 
@@ -110,7 +115,7 @@ def _run_action(action, events, sender):
 
 
 @pytest.fixture(scope="module")
-def deployed(assets, user_id, tmp_path_factory):
+def deployed(assets, user_id, history, tmp_path_factory):
     """The conversation through Rasa's policy, Rasa's rules and the rasa-sdk actions."""
     from rasa.engine.graph import ExecutionContext, GraphSchema
     from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -124,7 +129,7 @@ def deployed(assets, user_id, tmp_path_factory):
 
     domain = Domain.load(str(ROOT / "domain.yml"))
     rasa_policy = PromptSelectionPolicy.create(
-        {**PromptSelectionPolicy.get_default_config(), "use_history": True},
+        {**PromptSelectionPolicy.get_default_config(), "use_history": history},
         LocalModelStorage(tmp_path_factory.mktemp("storage")), Resource("p"), ExecutionContext(GraphSchema({}), "t"))
     rasa_policy._prompt_policy = policy()
     by_name = {cls().name(): cls() for cls in (acts.ActionSuggestGenres, acts.ActionPlaySample, acts.ActionOfferStation,
@@ -191,10 +196,11 @@ def test_the_script_goes_where_it_should(simulated, deployed):
     assert said.index("utter_nothing_matches") < said.index("utter_relaxed") < said.index("utter_offer_station")
 
 
-def test_same_states(assets, simulated, deployed):
+def test_same_states(assets, simulated, deployed, history):
     state, _, _ = simulated
     events, _, _ = deployed
-    replayed = state_from_events(events, state.user_id, MusicDialogueEngine(assets, use_history=True))
+    assert [e["value"] for e in events if e.get("name") == "history_in_use"] == [history] * len(PROMPTS)
+    replayed = state_from_events(events, state.user_id, MusicDialogueEngine(assets, use_history=history))
     assert _comparable(replayed) == _comparable(state)
 
 
@@ -209,3 +215,13 @@ def test_same_logged_rows(assets, simulated, deployed, user_id):
     pd.testing.assert_frame_equal(sim_frame.drop(columns="conversation_id"),
                                   rasa_frame.drop(columns="conversation_id"))
     assert list(sim_frame["reward"]) == list(rasa_frame["reward"]) and sim_frame["reward"].sum() > 0
+
+
+@pytest.mark.parametrize("slot, expected", [(True, True), (False, False), (None, True)])
+def test_the_action_server_retrieves_with_the_policys_history_setting(slot, expected):
+    from rasa_sdk import Tracker
+
+    import actions.actions as acts
+
+    tracker = Tracker("someone", {"history_in_use": slot}, {}, [], False, None, None, "action_listen")
+    assert acts.tracker_engine(tracker).use_history is expected

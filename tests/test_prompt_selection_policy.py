@@ -62,6 +62,8 @@ def test_learned_mode_predicts_the_reward_models_best_prompt_then_listens(logs_p
     expected = PROMPT_ACTIONS[int(np.argmax(policy.reward_model.predict(features)[0]))]
     assert action == expected and meta["policy"] == "learned" and meta["propensity"] == 1.0
     assert features[0, list(BASE_FEATURES).index("filled_genre")] == 1.0
+    # the action server is told the history setting (False in this config) with the prediction
+    assert [e.value for e in prediction.events if e.key == "history_in_use"] == [False]
 
     tracker.update(ActionExecuted(action))
     tracker.update(BotUttered("How about this?"))  # what the action server answered
