@@ -37,6 +37,10 @@ test: test-python validate test-stories   ## everything CI runs
 test-python:
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
+.PHONY: test-fast
+test-fast:        ## the pytest tests not marked slow (no trained model, agent or server), under 2 minutes
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests
+
 validate:
 	$(RASA) data validate --data rasa_project/data $(RASA_ARGS)
 
@@ -63,13 +67,13 @@ nlu-eval:         ## held-out NLU test set: intent and attribute F1 -> results/n
 	$(RASA) test nlu --nlu tests/nlu/test_nlu.yml --model models --out results/nlu
 
 export:           ## prompt decisions in the tracker store -> data/logs/exported.parquet
-	$(WITH_SECRETS) $(PY) -m custom_policies.log_export --endpoints rasa_project/endpoints.yml --out data/logs/exported.parquet
+	$(WITH_SECRETS) $(PY) -m policy_learning.log_export --endpoints rasa_project/endpoints.yml --out data/logs/exported.parquet
 
 experiment:       ## the reference experiment (rule-based vs learned vs + history, OPE vs truth) -> results/experiment
 	$(PY) benchmarks/reference_experiment.py --conversations 5000 --out results/experiment
 
 gate:             ## train a candidate, OPE on held-out logs, promote or refuse -> results/gate
-	$(PY) -m custom_policies.deployment_gate --logs data/logs/simulated.parquet --candidate learned_history --out results/gate
+	$(PY) -m policy_learning.gate --logs data/logs/simulated.parquet --candidate learned_history --out results/gate
 
 faults:           ## fault checks on the running stack (PostgreSQL + Redis + 2 Rasa processes)
 	$(PY) benchmarks/fault_test.py

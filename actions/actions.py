@@ -1,8 +1,8 @@
 """The rasa-sdk action server: samples, genre suggestions, stations, outcomes.
 
 Every action rebuilds the dialogue state from the tracker's events (the same replay the
-policy uses) and asks the shared ``MusicDialogueEngine`` what to play or suggest, so the
-running assistant behaves like the simulated one.
+policy uses), lets the shared prompt executor (``MusicDialogueEngine.execute``) carry out the
+prompt, and only renders what it returns, so the running assistant is the simulated one.
 """
 from __future__ import annotations
 
@@ -14,23 +14,30 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from embeddings.assets import load_assets
-from music_domain.attributes import display_genre
-from music_domain.dialogue_engine import MusicDialogueEngine
-from custom_policies.tracker_state import state_from_events
+from music_domain.attributes import ATTRIBUTES, display_genre
+from music_domain.dialogue_engine import MusicDialogueEngine, Shown
+from music_domain.prompts import PROMPT_BY_NAME
+from music_domain.tracker_replay import state_from_events
 
 logger = logging.getLogger(__name__)
-_engine = None
+HISTORY_SLOT = "history_in_use"  # set by the prompt policy from its use_history setting
+_engines: Dict[bool, MusicDialogueEngine] = {}
 
 
-def engine() -> MusicDialogueEngine:
-    global _engine
-    if _engine is None:
-        _engine = MusicDialogueEngine(load_assets(), use_history=True)
-    return _engine
+def engine(use_history: bool = True) -> MusicDialogueEngine:
+    if use_history not in _engines:
+        _engines[use_history] = MusicDialogueEngine(load_assets(), use_history=use_history)
+    return _engines[use_history]
+
+
+def tracker_engine(tracker: Tracker) -> MusicDialogueEngine:
+    """The engine with the history setting of the policy that chose the action (history on
+    when no policy said, as for conversations logged before the slot existed)."""
+    return engine(tracker.get_slot(HISTORY_SLOT) is not False)
 
 
 def current_state(tracker: Tracker):
-    return state_from_events(tracker.applied_events(), tracker.sender_id, engine())
+    return state_from_events(tracker.applied_events(), tracker.sender_id, tracker_engine(tracker))
 
 
 def describe(slots: Dict[str, Any]) -> str:
@@ -57,74 +64,70 @@ def sample_message(dispatcher: CollectingDispatcher, track: Dict[str, Any], resp
                              **extra)
 
 
-class ActionSuggestGenres(Action):
+def render(dispatcher: CollectingDispatcher, state, shown: Shown) -> List[Dict[Text, Any]]:
+    """Say what the engine's prompt executor did (``MusicDialogueEngine.execute``/``relax``);
+    returns the slot events that record it for the tracker replay."""
+    events: List[Dict[Text, Any]] = []
+    if shown.dropped:
+        events.append(SlotSet(shown.dropped, None))
+        if shown.dropped == "genre":
+            events.append(SlotSet("subgenre", None))
+        dispatcher.utter_message(response="utter_relaxed", attribute=shown.dropped)
+    if shown.genres:
+        names = [display_genre(g).capitalize() for g in shown.genres]
+        dispatcher.utter_message(response="utter_suggest_genres", genre_a=names[0], genre_b=names[-1])
+        return events + [SlotSet("offered_genres", state.offered_genres)]
+    if shown.rows:
+        assets = engine().assets
+        sample_message(dispatcher, assets.track(shown.rows[0]), "utter_offer_station",
+                       description=describe(state.slots))
+        return events + [SlotSet("station", [assets.track(r)["track_id"] for r in shown.rows])]
+    if shown.exhausted or shown.relax:
+        dispatcher.utter_message(response="utter_nothing_matches", description=describe(state.slots),
+                                 attribute=shown.relax or "constraints")
+        return events + ([] if shown.exhausted else [SlotSet("pending_relax", shown.relax)])
+    if shown.row is not None:
+        track = engine().assets.track(shown.row)
+        sample_message(dispatcher, track, "utter_sample")
+        return events + [SlotSet("last_sample", track["track_id"])]
+    return events
+
+
+class PromptAction:
+    """A prompt the policy chose: the engine carries it out, the action says it. (A mixin, so
+    rasa-sdk registers only the concrete actions below.)"""
+    prompt = ""
+
     def name(self) -> Text:
-        return "action_suggest_genres"
+        return PROMPT_BY_NAME[self.prompt].action
 
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         state = current_state(tracker)
-        pair = engine().suggest_genres(state)
-        names = [display_genre(g).capitalize() for g in pair]
-        dispatcher.utter_message(response="utter_suggest_genres", genre_a=names[0], genre_b=names[-1])
-        return [SlotSet("offered_genres", state.offered_genres)]
+        return render(dispatcher, state, tracker_engine(tracker).execute(self.prompt, state))
 
 
-def play_sample(dispatcher, state) -> List[Dict[Text, Any]]:
-    eng = engine()
-    dropped = eng.relax_if_empty(state)
-    if dropped:
-        dispatcher.utter_message(response="utter_nothing_matches", description=describe(state.slots),
-                                 attribute=dropped)
-        return [SlotSet("pending_relax", dropped)]
-    row = eng.pick_sample(state)
-    if row is None:  # every matching track was already played
-        dispatcher.utter_message(response="utter_nothing_matches", description=describe(state.slots),
-                                 attribute=eng.arrays.relaxation(state.slots) or "constraints")
-        return []
-    track = eng.assets.track(row)
-    sample_message(dispatcher, track, "utter_sample")
-    return [SlotSet("last_sample", track["track_id"])]
+class ActionSuggestGenres(PromptAction, Action):
+    prompt = "suggest_genres"
 
 
-class ActionPlaySample(Action):
-    def name(self) -> Text:
-        return "action_play_sample"
+class ActionPlaySample(PromptAction, Action):
+    prompt = "play_sample"
 
-    def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
-        return play_sample(dispatcher, current_state(tracker))
+
+class ActionOfferStation(PromptAction, Action):
+    prompt = "offer_station"
 
 
 class ActionRelaxConstraint(Action):
+    """The listener agreed to drop the constraint offered when nothing matched."""
+
     def name(self) -> Text:
         return "action_relax_constraint"
 
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
-        attribute = tracker.get_slot("pending_relax")
         state = current_state(tracker)
-        events = [SlotSet("pending_relax", None)]
-        if attribute in state.slots:
-            state.slots[attribute] = None
-            events.append(SlotSet(attribute, None))
-            if attribute == "genre":
-                state.slots["subgenre"] = None
-                events.append(SlotSet("subgenre", None))
-            dispatcher.utter_message(response="utter_relaxed", attribute=attribute)
-        return events + play_sample(dispatcher, state)
-
-
-class ActionOfferStation(Action):
-    def name(self) -> Text:
-        return "action_offer_station"
-
-    def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
-        state = current_state(tracker)
-        rows = engine().station(state)
-        if not rows:
-            return play_sample(dispatcher, state)
-        track = engine().assets.track(rows[0])
-        sample_message(dispatcher, track, "utter_offer_station", description=describe(state.slots))
-        ids = [engine().assets.track(r)["track_id"] for r in rows]
-        return [SlotSet("station", ids)]
+        shown = tracker_engine(tracker).relax(state, tracker.get_slot("pending_relax"))
+        return [SlotSet("pending_relax", None)] + render(dispatcher, state, shown)
 
 
 class ActionStartStation(Action):
@@ -133,11 +136,10 @@ class ActionStartStation(Action):
 
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         state = current_state(tracker)
-        station = tracker.get_slot("station")
-        if not station and state.samples:
-            station = [engine().assets.track(state.samples[-1])["track_id"]]
+        eng = tracker_engine(tracker)
+        station = [eng.assets.track(r)["track_id"] for r in eng.accepted_station(state)]
         dispatcher.utter_message(response="utter_station_started", description=describe(state.slots))
-        return [SlotSet("outcome", "accepted"), SlotSet("station", station or [])]
+        return [SlotSet("outcome", "accepted"), SlotSet("station", station)]
 
 
 class ActionAbandon(Action):
@@ -149,7 +151,7 @@ class ActionAbandon(Action):
         return [SlotSet("outcome", "abandoned")]
 
 
-HEARD_ATTRIBUTES = ("genre", "subgenre", "energy", "mood", "era", "activity", "artist")
+HEARD_ATTRIBUTES = ATTRIBUTES
 
 
 def _say(attribute: str, value: str) -> str:

@@ -18,11 +18,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from custom_policies.fitted_q import FittedQ  # noqa: E402
-from custom_policies.learned_policy import LearnedPromptPolicy  # noqa: E402
-from custom_policies.reward_model import RewardModel  # noqa: E402
-from custom_policies.training import (design, read_logs, split_by_conversation, train_reward_model,  # noqa: E402
-                                      training_subset)
+from policy_learning.fitted_q import FittedQ  # noqa: E402
+from prompt_policies.learned import LearnedPromptPolicy  # noqa: E402
+from policy_learning.reward_model import RewardModel  # noqa: E402
+from policy_learning.log_schema import read_logs  # noqa: E402
+from policy_learning.training import design, split_by_conversation, train_reward_model, training_subset  # noqa: E402
 from embeddings.assets import load_assets  # noqa: E402
 from music_domain.dialogue_state import feature_names  # noqa: E402
 from simulator.fast_path import simulate  # noqa: E402

@@ -53,8 +53,8 @@ def main(argv=None):
     ap.add_argument("--logs", default=str(ROOT / "data/logs/simulated.parquet"))
     ap.add_argument("--conversations", type=int, default=300)
     a = ap.parse_args(argv)
-    from custom_policies.learned_policy import LearnedPromptPolicy
-    from custom_policies.training import train_reward_model
+    from prompt_policies.learned import LearnedPromptPolicy
+    from policy_learning.training import train_reward_model
     from embeddings.assets import load_assets
     from music_domain.dialogue_engine import MusicDialogueEngine
     from simulator.fast_path import simulate

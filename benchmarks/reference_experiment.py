@@ -22,11 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from custom_policies.fitted_q import FittedQ
-from custom_policies.learned_policy import FittedQPolicy, LearnedPromptPolicy
-from custom_policies import ope_from_logs
-from custom_policies.prompt_policy import RuleBasedPromptPolicy
-from custom_policies.training import design, read_logs, split_by_conversation, train_reward_model, training_subset
+from policy_learning.fitted_q import FittedQ
+from prompt_policies.learned import FittedQPolicy, LearnedPromptPolicy
+from policy_learning.ope import from_logs as ope_from_logs
+from prompt_policies import RuleBasedPromptPolicy
+from policy_learning.log_schema import read_logs
+from policy_learning.training import design, split_by_conversation, train_reward_model, training_subset
 from embeddings.assets import load_assets
 from music_domain.dialogue_state import feature_names
 from music_domain.prompts import PROMPT_NAMES
@@ -89,10 +90,8 @@ def main(argv=None):
                          "ms_per_conversation": 1000 * elapsed / a.conversations}
         if name.startswith("learned"):
             sub = training_subset(ope_logs, hist)
-            X, _, _ = design(sub, hist)
-            target = policy.probabilities_batch(X)
-            pd_rep = ope_from_logs.per_decision(sub, hist, target, policy.model, n_bootstrap=200)
-            seq = ope_from_logs.conversation_success(sub, hist, target, n_bootstrap=200)
+            pd_rep = ope_from_logs.per_decision(sub, hist, policy, policy.model, n_bootstrap=200)
+            seq = ope_from_logs.conversation_success(sub, hist, policy, n_bootstrap=200)
             truth = results[name]["on_policy_usefulness"]
             dr = pd_rep.get("DR")
             results[name]["ope_dr"] = dr.as_dict()

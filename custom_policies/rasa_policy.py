@@ -33,18 +33,18 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 
+from music_domain.attributes import ATTRIBUTES
 from music_domain.prompts import PROMPT_ACTIONS
 from rasa_runtime import action_response_validation, request_validation
 
 logger = logging.getLogger(__name__)
-action_response_validation.install()
-request_validation.install()
 
 DIALOGUE_INTENTS = {"request_music", "affirm", "deny", "choose_option", "surprise_me", "dont_know"}
 SERVER_DOWN_RESPONSE = "utter_action_server_down"
 MODEL_FILE = "reward_model.pkl"
 CONFIRM_ACTION, FORGET_ACTION = "action_confirm_heard", "action_forget_heard"
-CONFIRMABLE = {"genre", "subgenre", "energy", "mood", "era", "activity", "artist"}
+CONFIRMABLE = set(ATTRIBUTES)
+HISTORY_SLOT = "history_in_use"
 
 
 def _file_digest(path: Optional[str]) -> str:
@@ -84,6 +84,10 @@ class PromptSelectionPolicy(Policy):
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  execution_context: ExecutionContext, reward_model=None) -> None:
         super().__init__(config, model_storage, resource, execution_context)
+        # The server-side fixes (``rasa_runtime``) go in when the policy is built for a model,
+        # not as a side effect of importing this module.
+        action_response_validation.install()
+        request_validation.install()
         self.reward_model = reward_model
         self._prompt_policy = None
         self._engine = None
@@ -92,14 +96,14 @@ class PromptSelectionPolicy(Policy):
     # -- training --------------------------------------------------------------------
     def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
         if self.config["mode"] == "learned":
-            from custom_policies.training import train_reward_model
+            from policy_learning.training import train_reward_model
 
             path = self.config["training_data"]
             if not path or not Path(path).exists():
                 raise RasaException(
                     f"PromptSelectionPolicy(mode=learned) needs logged conversations at '{path}'; "
                     f"create them with `python -m simulator.fast_path` or export them with "
-                    f"`python -m custom_policies.log_export`.")
+                    f"`python -m policy_learning.log_export`.")
             self.reward_model = train_reward_model(path, with_history=self.config["use_history"])
         with self._model_storage.write_to(self._resource) as d:
             if self.reward_model is not None:
@@ -109,7 +113,7 @@ class PromptSelectionPolicy(Policy):
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> "PromptSelectionPolicy":
-        from custom_policies.reward_model import RewardModel
+        from policy_learning.reward_model import RewardModel
 
         model = None
         try:
@@ -136,8 +140,8 @@ class PromptSelectionPolicy(Policy):
     @property
     def prompt_policy(self):
         if self._prompt_policy is None:
-            from custom_policies.learned_policy import LearnedPromptPolicy
-            from custom_policies.prompt_policy import ExplorationPolicy, RuleBasedPromptPolicy
+            from prompt_policies.learned import LearnedPromptPolicy
+            from prompt_policies import ExplorationPolicy, RuleBasedPromptPolicy
 
             if self.config["mode"] == "learned":
                 base = LearnedPromptPolicy(self.reward_model, with_history=self.config["use_history"])
@@ -165,7 +169,7 @@ class PromptSelectionPolicy(Policy):
         if intent not in DIALOGUE_INTENTS:
             # Not a dialogue move this policy handles; leave it to the rules (low confidence).
             return self._prediction(self._default_predictions(domain))
-        from custom_policies.tracker_state import state_from_events
+        from music_domain.tracker_replay import state_from_events
         from music_domain.dialogue_state import state_features
         from music_domain.empathy import state_closeness
 
@@ -175,7 +179,9 @@ class PromptSelectionPolicy(Policy):
         asr = parse.get("asr_confidence")
         empathy = state_closeness(state, asr)
         # The tone for whatever is said next (response variations conditioned on the band).
-        events = [SlotSet("empathy_score", round(empathy.score, 4)), SlotSet("closeness_band", empathy.band)]
+        events = [SlotSet("empathy_score", round(empathy.score, 4)), SlotSet("closeness_band", empathy.band),
+                  # the action server's sample retrieval follows this policy's history setting
+                  SlotSet(HISTORY_SLOT, bool(self.config["use_history"]))]
         confirm = self._confirmation(tracker, intent, parse, asr)
         if confirm:
             return self._prediction(self._one_hot(domain, confirm), events=events,

@@ -1,7 +1,14 @@
 """What the system does for each prompt, and how a listener's reply changes the state.
 
-Shared by the Rasa action server (``actions/``), the Rasa prompt policies (to compute
-candidate features) and the fast simulator, so all three behave identically.
+The one prompt executor: ``MusicDialogueEngine.execute(prompt, state)`` carries out a prompt
+(genre suggestions, sample choice, stations, relaxation when nothing matches) and returns
+what the listener is shown (``Shown``). The Rasa action server (``actions/``) only renders it,
+and the fast simulator hands it to the simulated listener, so the deployed and the simulated
+assistant are the same code. The Rasa prompt policy uses the engine for candidate features.
+
+Relaxation asks first: when nothing matches the slots, ``execute`` returns the constraint it
+would drop (``Shown.relax``) and plays nothing; if the listener agrees,
+``relax(state, attribute)`` drops it and plays a sample.
 """
 from __future__ import annotations
 
@@ -11,9 +18,9 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from music_domain.attributes import SUBGENRE_TO_FAMILY
-from music_domain.dialogue_state import DialogueState, LIKED_SENTIMENT
+from music_domain.dialogue_state import DialogueState
+from music_domain.reactions import is_liked, is_negative
 
-REJECTED_SENTIMENT = 0.0  # a sample reaction below this counts as a rejection
 DECLINED_STATION_SEEDS = 3  # a declined station's first tracks count as rejected samples
 STATION_SIZE = 10
 
@@ -30,6 +37,22 @@ class UserMeaning:
     def to_dict(self) -> dict:
         return {"intent": self.intent, "attributes": dict(self.attributes), "sentiment": self.sentiment,
                 "confidence": self.confidence, "choice": self.choice}
+
+
+@dataclass
+class Shown:
+    """What a prompt showed the listener."""
+    prompt: str
+    genres: List[str] = field(default_factory=list)  # suggest_genres: the two genre families offered
+    row: Optional[int] = None  # the sample played (catalogue row)
+    rows: List[int] = field(default_factory=list)  # offer_station: the station's rows
+    relax: Optional[str] = None  # nothing matches: the constraint offered to be dropped (not dropped yet)
+    exhausted: bool = False  # every matching track was already played
+    dropped: Optional[str] = None  # the constraint dropped (after the listener agreed) before this sample
+
+    @property
+    def asks_to_relax(self) -> bool:
+        return self.relax is not None and not self.exhausted
 
 
 class MusicDialogueEngine:
@@ -76,6 +99,49 @@ class MusicDialogueEngine:
         pair = ranked[:2]
         state.offered_genres.extend(pair)
         return pair
+
+    # -- the prompt executor -------------------------------------------------------------
+    def execute(self, prompt: str, state: DialogueState) -> Shown:
+        """Carry out ``prompt`` on the system side and record it in ``state``."""
+        if prompt == "suggest_genres":
+            shown = Shown(prompt, genres=self.suggest_genres(state))
+        elif prompt == "play_sample":
+            shown = self._sample(state, prompt)
+        elif prompt == "offer_station":
+            rows = self.station(state)
+            shown = Shown(prompt, rows=rows) if rows else self._sample(state, prompt)  # no station: a sample
+        else:
+            shown = Shown(prompt)  # a question: nothing to look up
+        state.record_prompt(prompt)
+        return shown
+
+    def relax(self, state: DialogueState, attribute: Optional[str]) -> Shown:
+        """The listener agreed to drop ``attribute`` (offered by ``execute``): drop it (a genre
+        family takes its subgenre with it) and play a sample."""
+        dropped = None
+        if attribute in state.slots:
+            state.slots[attribute] = None
+            if attribute == "genre":
+                state.slots["subgenre"] = None
+            dropped = attribute
+        shown = self._sample(state, "play_sample")
+        shown.dropped = dropped
+        return shown
+
+    def _sample(self, state: DialogueState, prompt: str) -> Shown:
+        relax = self.relax_if_empty(state)
+        if relax:  # "Nothing matches upbeat 90s rock. Shall I drop the era?"
+            return Shown(prompt, relax=relax)
+        row = self.pick_sample(state)
+        if row is None:  # every matching track was already played
+            return Shown(prompt, relax=self.arrays.relaxation(state.slots), exhausted=True)
+        return Shown(prompt, row=row)
+
+    def accepted_station(self, state: DialogueState) -> List[int]:
+        """The rows of what the listener accepted: the station just offered, else the last sample."""
+        if state.last_prompt == "offer_station" and state.station:
+            return list(state.station)
+        return state.samples[-1:]
 
     def relax_if_empty(self, state: DialogueState) -> Optional[str]:
         """If nothing matches the slots, the constraint to drop (the caller asks first)."""
@@ -128,21 +194,21 @@ class MusicDialogueEngine:
             state.slots[attr] = value
         if state.last_prompt == "play_sample" and state.samples:
             last = state.samples[-1]
-            if meaning.sentiment >= LIKED_SENTIMENT:
+            if is_liked(meaning.sentiment):
                 state.liked_sample = last
-            elif meaning.sentiment < REJECTED_SENTIMENT or elicited:
+            elif is_negative(meaning.sentiment) or elicited:
                 state.rejected.append(last)
                 state.liked_sample = None
-        if state.last_prompt == "offer_station" and state.station and meaning.sentiment < LIKED_SENTIMENT:
+        if state.last_prompt == "offer_station" and state.station and not is_liked(meaning.sentiment):
             # A declined station: its seed tracks count as rejected, so the next station or
             # sample moves away from it instead of offering the same one again.
             state.rejected.extend(r for r in state.station[:DECLINED_STATION_SEEDS] if r not in state.rejected)
             state.liked_sample = None
             state.station = []
         if state.last_prompt in ("play_sample", "offer_station"):
-            if meaning.sentiment < 0:
+            if is_negative(meaning.sentiment):
                 state.negative_streak += 1
-            elif meaning.sentiment >= LIKED_SENTIMENT:
+            elif is_liked(meaning.sentiment):
                 state.negative_streak = 0
         return new
 

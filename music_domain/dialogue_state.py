@@ -1,6 +1,6 @@
 """The dialogue state every prompt policy sees, and its feature vector.
 
-The same ``DialogueState`` is built from a Rasa tracker (``custom_policies.tracker_state``)
+The same ``DialogueState`` is built from a Rasa tracker (``music_domain.tracker_replay``)
 and by the fast simulator (``simulator.fast_path``), so a policy trained on simulated or
 logged conversations acts on exactly the features it sees in ``rasa run``.
 """
@@ -11,10 +11,11 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from music_domain.attributes import ATTRIBUTES
 from music_domain.prompts import PROMPT_NAMES
+from music_domain.reactions import is_negative
 
-SLOT_ATTRIBUTES = ("genre", "subgenre", "energy", "mood", "era", "activity", "artist")
-LIKED_SENTIMENT = 0.3  # a sample reaction at or above this counts as liked
+SLOT_ATTRIBUTES = ATTRIBUTES  # every attribute is a slot
 
 
 @dataclass
@@ -39,9 +40,12 @@ class DialogueState:
         return {a: bool(self.slots.get(a)) for a in SLOT_ATTRIBUTES}
 
     def record_prompt(self, prompt: str) -> None:
+        """A prompt was carried out (live by the engine, or replayed from a tracker)."""
         self.turn += 1
         self.asked[prompt] = self.asked.get(prompt, 0) + 1
         self.last_prompt = prompt
+        if prompt == "offer_station":
+            self.stations_offered += 1
 
 
 BASE_FEATURES = (
@@ -69,7 +73,7 @@ def state_features(state: DialogueState, with_history: bool = True) -> np.ndarra
     values = [
         float(state.turn), float(sum(filled.values())),
         *(float(filled[a]) for a in SLOT_ATTRIBUTES),
-        float(last), float(trend), float(sum(1 for x in s if x < -0.2)), float(state.negative_streak),
+        float(last), float(trend), float(sum(1 for x in s if is_negative(x))), float(state.negative_streak),
         float(state.nlu_confidence),
         float(len(state.samples)), float(len(state.rejected)), float(state.liked_sample is not None),
         float(state.stations_offered), c.get("log_candidates", 0.0), c.get("match_quality", 0.0),

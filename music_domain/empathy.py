@@ -22,10 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from music_domain.reactions import NEGATIVE_RUN, is_negative
+
 W_SENTIMENT, W_CONFIDENCE, W_MATCH = 0.45, 0.25, 0.30
 DECAY = 0.6
 FRUSTRATED_BELOW, CLOSE_FROM = 0.4, 0.7
-NEGATIVE_RUN = 3
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,10 @@ def closeness(sentiments: Sequence[float], nlu_confidence: float, candidates: di
         c *= max(0.0, min(1.0, float(asr_confidence)))
     m = match_part(candidates)
     score = W_SENTIMENT * s + W_CONFIDENCE * c + W_MATCH * m
-    negative_run = len(sentiments) >= NEGATIVE_RUN and all(x < 0 for x in sentiments[-NEGATIVE_RUN:])
+    negative_run = len(sentiments) >= NEGATIVE_RUN and all(is_negative(x) for x in sentiments[-NEGATIVE_RUN:])
     if score < FRUSTRATED_BELOW or negative_run:
         band = "frustrated"
-    elif score >= CLOSE_FROM and (not sentiments or sentiments[-1] >= 0):
+    elif score >= CLOSE_FROM and (not sentiments or not is_negative(sentiments[-1])):
         band = "close"
     else:
         band = "neutral"

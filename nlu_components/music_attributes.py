@@ -27,11 +27,11 @@ from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from music_domain.attributes import Vocabulary, display_genre
+from music_domain.attributes import ATTRIBUTES, Vocabulary, display_genre
 from music_domain.catalog import load_catalog
 
 EXTRACTOR = "MusicAttributeExtractor"
-ATTRIBUTE_ENTITIES = ("genre", "energy", "mood", "era", "activity", "artist")
+ATTRIBUTE_ENTITIES = tuple(a for a in ATTRIBUTES if a != "subgenre")  # DIET entities; subgenre comes from genre
 OPTION_WORDS = {"first": 0, "1": 0, "one": 0, "former": 0, "option one": 0, "the first one": 0,
                 "second": 1, "2": 1, "two": 1, "latter": 1, "last": 1, "option two": 1, "number two": 1,
                 "the second one": 1}

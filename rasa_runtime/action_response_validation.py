@@ -39,4 +39,5 @@ def validate_action_result(self: RemoteAction, result: Dict[Text, Any]) -> bool:
 
 
 def install() -> None:
+    """Replace Rasa's validation (idempotent); called when ``PromptSelectionPolicy`` is built."""
     RemoteAction._validate_action_result = validate_action_result

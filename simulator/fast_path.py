@@ -9,19 +9,20 @@ logging (tens of thousands of conversations) and for the reference experiment.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import numpy as np
 import pandas as pd
 
-from custom_policies.log_export import hash_user
-from custom_policies.prompt_policy import ExplorationPolicy, PromptPolicy, RuleBasedPromptPolicy
-from custom_policies.rewards import label_conversation
-from music_domain.dialogue_engine import MusicDialogueEngine
+from policy_learning.log_export import hash_user
+from prompt_policies import ExplorationPolicy, PromptPolicy, RuleBasedPromptPolicy
+from policy_learning.log_schema import decision_rows, to_frame
+from policy_learning.rewards import label_conversation
+from music_domain.dialogue_engine import MusicDialogueEngine, Shown, UserMeaning
 from music_domain.dialogue_state import DialogueState, state_features
+from music_domain.empathy import state_closeness
 from simulator.listener import draw_listener, opening, respond
 
 MAX_TURNS = 100
@@ -44,22 +45,45 @@ class Conversation:
         return self.outcome == "accepted"
 
 
-def execute_prompt(engine: MusicDialogueEngine, state: DialogueState, prompt: str) -> dict:
-    """Carry out a prompt on the system side; returns what the listener is shown."""
-    if prompt == "suggest_genres":
-        return {"genres": engine.suggest_genres(state)}
-    if prompt == "play_sample":
-        row = engine.pick_sample(state)
-        if row is None:
-            dropped = engine.relax_if_empty(state)
-            if dropped:  # "Nothing matches all of that; without the era, how about this?"
-                state.slots[dropped] = None
-                row = engine.pick_sample(state)
-        return {"row": row}
-    if prompt == "offer_station":
-        state.stations_offered += 1
-        return {"rows": engine.station(state)}
-    return {}
+def converse(engine: MusicDialogueEngine, policy: PromptPolicy, listener, first: Callable[[], UserMeaning],
+             reply: Callable[[str, Shown], UserMeaning], conv: Conversation,
+             policy_rng: Optional[np.random.Generator] = None, max_turns: int = MAX_TURNS) -> DialogueState:
+    """The conversation loop, as the deployed assistant runs it.
+
+    ``listener`` is the user model (``done``, ``turns``, ``accepted_row``, ``user_id``); it is
+    asked for its ``first`` message and to ``reply`` to what each prompt showed. The system side
+    is the shared prompt executor (``MusicDialogueEngine.execute``): when nothing matches it
+    asks before dropping a constraint, and a "yes" drops it and plays a sample, exactly as the
+    rule ``affirm`` -> ``action_relax_constraint`` does in Rasa. Fills ``conv`` (decisions,
+    outcome, turns, accepted row) and returns the final state.
+    """
+    state = DialogueState(user_id=listener.user_id)
+    engine.apply_user(state, first())
+    while listener.done is None and listener.turns < max_turns:
+        engine.refresh_candidates(state)
+        features = state_features(state, with_history=True)
+        empathy = state_closeness(state)
+        decision = policy.choose(state, policy_rng)
+        shown = engine.execute(decision.prompt, state)
+        meaning = reply(decision.prompt, shown)
+        record = {"turn": state.turn, "prompt": decision.prompt, "propensity": decision.propensity,
+                  "probabilities": decision.probabilities, "features": features, "policy": decision.policy,
+                  "policy_version": decision.version, "empathy_score": round(empathy.score, 4),
+                  "closeness_band": empathy.band, "reply": meaning.to_dict(), "sample_row": shown.row,
+                  "accepted": False}
+        record["elicited"] = engine.apply_user(state, meaning)
+        conv.decisions.append(record)
+        while shown.asks_to_relax and meaning.intent == "affirm" and listener.done is None:
+            shown = engine.relax(state, shown.relax)  # not a prompt decision: Rasa's rule runs it
+            if shown.row is not None:
+                record["sample_row"] = shown.row
+            meaning = reply("play_sample", shown)
+            engine.apply_user(state, meaning)
+        record["accepted"] = listener.done == "accepted"
+    conv.outcome = listener.done or "abandoned"  # hitting max_turns is giving up
+    conv.turns = listener.turns
+    conv.accepted_row = listener.accepted_row
+    return state
 
 
 def run_conversation(assets, policy: PromptPolicy, seed: int, use_history: bool,
@@ -69,48 +93,20 @@ def run_conversation(assets, policy: PromptPolicy, seed: int, use_history: bool,
     listener_rng = np.random.default_rng(seed)
     listener = draw_listener(assets, listener_rng)
     engine = MusicDialogueEngine(assets, use_history=use_history)
-    state = DialogueState(user_id=listener.user_id)
     conv = Conversation(conversation_id, listener.user_id, policy.name, use_history)
-    engine.apply_user(state, opening(listener))
-    while listener.done is None and listener.turns < max_turns:
-        engine.refresh_candidates(state)
-        features = state_features(state, with_history=True)
-        decision = policy.choose(state, policy_rng)
-        shown = execute_prompt(engine, state, decision.prompt)
-        state.record_prompt(decision.prompt)
-        reply = respond(listener, decision.prompt, assets.arrays, shown)
-        elicited = engine.apply_user(state, reply) if listener.done != "abandoned" else {}
-        conv.decisions.append({
-            "turn": state.turn, "prompt": decision.prompt, "propensity": decision.propensity,
-            "probabilities": decision.probabilities, "features": features,
-            "reply_intent": reply.intent, "reply_sentiment": reply.sentiment, "elicited": elicited,
-            "sample_row": shown.get("row"), "accepted": listener.done == "accepted",
-            "policy_version": decision.version,
-        })
-    conv.outcome = listener.done or "abandoned"  # hitting max_turns is giving up
-    conv.turns = listener.turns
-    conv.accepted_row = listener.accepted_row
+    converse(engine, policy, listener, lambda: opening(listener),
+             lambda prompt, shown: respond(listener, prompt, assets.arrays, shown), conv, policy_rng, max_turns)
     return conv
 
 
 def conversations_to_frame(assets, conversations: List[Conversation], salt: str = "sim") -> pd.DataFrame:
-    """One row a prompt decision, with rewards (the export schema, see ``logging_export``)."""
+    """One row a prompt decision, with rewards, in the one log schema (``policy_learning.log_schema``)."""
     rows = []
     for conv in conversations:
         rewards = label_conversation(assets.arrays, conv.decisions, conv.outcome, conv.accepted_row)
-        for d, r in zip(conv.decisions, rewards):
-            rows.append({
-                "conversation_id": conv.conversation_id, "user_hash": hash_user(conv.user_id, salt),
-                "turn": d["turn"], "policy": conv.policy, "policy_version": d["policy_version"],
-                "history_used": conv.use_history, "prompt": d["prompt"], "propensity": d["propensity"],
-                "probabilities": np.asarray(d["probabilities"], dtype=np.float32),
-                "features": np.asarray(d["features"], dtype=np.float32),
-                "reply_intent": d["reply_intent"], "reply_sentiment": d["reply_sentiment"],
-                "elicited": json.dumps(d["elicited"], sort_keys=True),
-                "outcome": conv.outcome, "success": conv.success, "n_turns": conv.turns,
-                "reward": int(r),
-            })
-    return pd.DataFrame(rows)
+        rows += decision_rows(conv.conversation_id, hash_user(conv.user_id, salt), conv.use_history, conv.decisions,
+                              conv.outcome, conv.turns, rewards)
+    return to_frame(rows)
 
 
 def simulate(assets, policy: PromptPolicy, n: int, seed: int = 0, use_history=True,

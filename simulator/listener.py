@@ -30,12 +30,13 @@ genre family 0.35, energy 0.25, era 0.15, catalogue genre 0.10, activity 0.10, m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import numpy as np
 
 from music_domain.attributes import ACTIVITY_VALUES, MOOD_VALUES
-from music_domain.dialogue_engine import UserMeaning
+from music_domain.dialogue_engine import Shown, UserMeaning
+from music_domain.reactions import NEGATIVE_RUN, is_negative
 from embeddings.histories import taste_scores
 
 WEIGHTS = {"genre": 0.35, "energy": 0.25, "era": 0.15, "subgenre": 0.10, "activity": 0.10, "mood": 0.05}
@@ -142,16 +143,21 @@ def _volunteer(listener: Listener, n: int) -> Dict[str, str]:
     return out
 
 
-def respond(listener: Listener, prompt: str, arrays, shown: Optional[dict] = None) -> UserMeaning:
-    """The listener's reply to a prompt. ``shown``: what the prompt showed them
-    (``genres`` for a suggestion, ``row`` for a sample, ``rows`` for a station)."""
+def respond(listener: Listener, prompt: str, arrays, shown: Optional[Shown] = None) -> UserMeaning:
+    """The listener's reply to a prompt and what it showed them (``MusicDialogueEngine.execute``).
+
+    Offered to drop a constraint because nothing matches, the listener agrees (there is
+    nothing else to hear). A station offer that found no station plays a sample instead, and
+    gets a sample's reaction."""
     rng, goal, known = listener.rng, listener.goal, listener.known
-    shown = shown or {}
+    shown = shown or Shown(prompt)
+    if prompt == "offer_station" and not shown.rows and (shown.row is not None or shown.relax or shown.exhausted):
+        prompt = "play_sample"
     listener.turns += 1
     if not listener.changed_mind and rng.random() < listener.traits.p_change_mind:
         listener.changed_mind = True
         goal["energy"] = "laid_back" if goal["energy"] == "upbeat" else "upbeat"
-    if listener.turns > listener.traits.patience or listener.negative_streak >= 3:
+    if listener.turns > listener.traits.patience or listener.negative_streak >= NEGATIVE_RUN:
         listener.done = "abandoned"
         return UserMeaning("stop", {}, sentiment=-0.4)
 
@@ -164,14 +170,16 @@ def respond(listener: Listener, prompt: str, arrays, shown: Optional[dict] = Non
             return UserMeaning("request_music", {attr: goal[attr]}, 0.1)
         return UserMeaning("dont_know", {}, -0.05)
     if prompt == "suggest_genres":
-        offered = shown.get("genres", [])
+        offered = shown.genres
         if goal["genre"] in offered:
             return UserMeaning("choose_option", {}, 0.3, choice=offered.index(goal["genre"]))
         if known.get("genre"):
             return UserMeaning("request_music", {"genre": goal["genre"]}, -0.1)
         return UserMeaning("deny", {}, -0.2)
     if prompt == "play_sample":
-        row = shown.get("row")
+        if shown.asks_to_relax:
+            return UserMeaning("affirm", {}, 0.1)
+        row = shown.row
         if row is None:
             return UserMeaning("dont_know", {}, -0.1)
         c = listener.closeness(arrays, row)
@@ -182,7 +190,7 @@ def respond(listener: Listener, prompt: str, arrays, shown: Optional[dict] = Non
                 listener.done, listener.accepted_row = "accepted", row
                 return UserMeaning("accept", {}, max(s, 0.6))
             return UserMeaning("affirm", {}, max(s, LIKED))
-        listener.negative_streak += 1 if s < 0 else 0
+        listener.negative_streak += 1 if is_negative(s) else 0
         attrs = {}
         if rng.random() < listener.traits.p_refine:
             wrong = [a for a in WEIGHTS if goal.get(a) and not arrays.matches(row, a, goal[a])
@@ -191,7 +199,7 @@ def respond(listener: Listener, prompt: str, arrays, shown: Optional[dict] = Non
                 attrs = {wrong[0]: goal[wrong[0]]}
         return UserMeaning("request_music" if attrs else "deny", attrs, min(s, 0.2))
     if prompt == "offer_station":
-        rows = shown.get("rows") or []
+        rows = shown.rows
         if not rows:
             return UserMeaning("deny", {}, -0.3)
         c = float(np.mean([listener.closeness(arrays, r) for r in rows[:5]]))

@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from music_domain.prompts import PROMPT_BY_ACTION
+from music_domain.dialogue_engine import Shown
 from simulator.listener import draw_listener, opening, respond
 from simulator.utterances import realise
 
@@ -96,24 +97,30 @@ class RasaConversation:
 
 
 def what_was_shown(events: List[Dict[str, Any]], assets) -> tuple:
-    """(prompt, shown) for the assistant's last turn: the events after the last user message."""
+    """(prompt, shown, outcome) for the assistant's last turn: the events after the last user
+    message, read back into the engine's ``Shown``."""
     last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=-1)
-    prompt, shown, outcome = None, {}, None
+    prompt, outcome = None, None
+    shown = Shown("")
     for e in events[last_user + 1:]:
         if e.get("event") == "action" and e.get("name") in PROMPT_BY_ACTION:
             prompt = PROMPT_BY_ACTION[e["name"]].name
+        elif e.get("event") == "action" and e.get("name") == "action_relax_constraint":
+            prompt = "play_sample"  # the listener agreed to drop a constraint: a sample follows
         elif e.get("event") == "slot":
             name, value = e.get("name"), e.get("value")
             if name == "last_sample" and value:
-                shown["row"] = assets.row_of(value)
+                shown.row = assets.row_of(value)
             elif name == "offered_genres" and value:
-                shown["genres"] = list(value)[-2:]
+                shown.genres = list(value)[-2:]
             elif name == "station" and value:
-                shown["rows"] = [r for r in (assets.row_of(t) for t in value) if r is not None]
+                shown.rows = [r for r in (assets.row_of(t) for t in value) if r is not None]
+            elif name == "pending_relax" and value:
+                shown.relax = value
             elif name == "outcome" and value:
                 outcome = value
-    if prompt == "offer_station" and "rows" not in shown and "row" in shown:
-        prompt = "play_sample"  # no station to build: the assistant played a sample instead
+    if prompt is not None:
+        shown.prompt = prompt
     return prompt, shown, outcome
 
 

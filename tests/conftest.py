@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from rasa_runtime.environment import apply_defaults
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+apply_defaults()
 # Fresh secrets for each test session, inherited by the servers the tests start: the tests sign
 # and authenticate with these, never with a developer's .secrets/local.env.
 TEST_SECRETS = {"RASA_AUTH_TOKEN": secrets.token_hex(16), "ACTION_SERVER_TOKEN": secrets.token_hex(16),

@@ -12,6 +12,8 @@ from conftest import TEST_SECRETS, api
 from test_security import ACTION_CALL, call
 from test_voice import envelope, twilio_post, twilio_signature
 
+pytestmark = pytest.mark.slow  # running servers
+
 HUGE = 2 << 20  # over the server's 1 MiB request limit
 
 

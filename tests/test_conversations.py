@@ -4,6 +4,10 @@ import asyncio
 import pytest
 
 from conftest import free_port, trained_model
+from embeddings.assets import load_assets
+from music_domain.dialogue_state import ALL_FEATURES
+
+pytestmark = pytest.mark.slow  # a trained model, an agent or a running server
 
 
 def run(coro):
@@ -85,22 +89,35 @@ def test_abandonment(action_server, db):
     assert outcome == "abandoned" and "bye" in replies[-1].lower()
 
 
+def _decisions(tracker):
+    return [e.metadata["prompt_policy"] for e in tracker.events
+            if getattr(e, "metadata", None) and "prompt_policy" in e.metadata]
+
+
 def test_restart_keeps_every_event(action_server, db):
     async def main():
         agent = await _agent(action_server, db)
         await _talk(agent, "restarter", ["help me find music", "jazz"])
-        before = len((await agent.tracker_store.retrieve("restarter")).events)
+        before_tracker = await agent.tracker_store.retrieve("restarter")
+        before = len(before_tracker.events)
         del agent
         agent2 = await _agent(action_server, db)  # a fresh server process on the same store
         tracker = await agent2.tracker_store.retrieve("restarter")
         after = len(tracker.events)
         replies = await _talk(agent2, "restarter", ["upbeat"])
-        return before, after, tracker.get_slot("genre"), replies
+        final = await agent2.tracker_store.retrieve("restarter")
+        return before, after, tracker.get_slot("genre"), replies, _decisions(before_tracker), final
 
-    before, after, genre, replies = run(main())
+    before, after, genre, replies, earlier, final = run(main())
     assert before == after > 5
     assert genre == "soul and jazz"
-    assert replies[0]  # the conversation carries on
+    # the conversation carries on where it was: both slots kept, the next prompt is the next turn
+    assert final.get_slot("genre") == "soul and jazz" and final.get_slot("energy") == "upbeat"
+    latest = _decisions(final)[-1]
+    assert latest["turn"] == earlier[-1]["turn"] + 1 and replies[0].strip()
+    names = list(ALL_FEATURES)
+    assert latest["features"][names.index("filled_genre")] == 1.0
+    assert latest["features"][names.index("filled_energy")] == 1.0
 
 
 def test_empty_and_very_long_messages_get_a_graceful_reply(action_server, db):
@@ -120,8 +137,17 @@ def test_dead_action_server_gets_a_graceful_reply_and_resumes(action_server, db)
         replies = await _talk(agent, "unlucky", ["play some upbeat rock from the 2010s", "2010s"])
         agent2 = await _agent(action_server, db)  # the action server is back
         replies += await _talk(agent2, "unlucky", ["rock please"])
-        return replies
+        return replies, await agent2.tracker_store.retrieve("unlucky")
 
-    replies = run(main())
+    replies, tracker = run(main())
     assert "can't reach the music library" in replies[0]
-    assert "by" in replies[-1]  # a sample is played once the server is back
+    # once the server is back, a sample that meets what was asked is played and named
+    track_id = tracker.get_slot("last_sample")
+    assets = load_assets()
+    row = assets.row_of(track_id)
+    assert row is not None
+    track = assets.track(row)
+    assert f"{track['track_name']} by {track['artist_name']}" in replies[-1]
+    for attribute in ("genre", "era", "energy"):
+        value = tracker.get_slot(attribute)
+        assert value and assets.arrays.matches(row, attribute, value), (attribute, value)

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from custom_policies.log_export import export_trackers, read_tracker_store, split_sessions
+from policy_learning.log_export import export_trackers, read_tracker_store, split_sessions
 from music_domain.dialogue_state import ALL_FEATURES
+from music_domain.prompts import N_PROMPTS, PROMPT_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,8 @@ def engine(assets):
 
 
 def _meta(prompt, propensity=0.8, turn=1):
-    probs = [0.025] * 8
+    probs = [(1 - propensity) / (N_PROMPTS - 1)] * N_PROMPTS
+    probs[PROMPT_NAMES.index(prompt)] = propensity
     return {"prompt_policy": {"prompt": prompt, "propensity": propensity, "probabilities": probs,
                               "candidates": [], "policy": "rule_based+eps", "policy_version": "test",
                               "features": [0.5] * len(ALL_FEATURES), "turn": turn}}
@@ -85,6 +87,22 @@ def test_corrupt_or_missing_metadata_is_reported_with_the_conversation(assets, e
     cid = frame["conversation_id"].iat[0]
     assert all(cid in p for p in report.problems)
     assert "no prompt_policy metadata" in report.problems[0] and "propensity" in report.problems[1]
+
+
+@pytest.mark.parametrize("spoil, reason", [
+    (lambda d: d.pop("policy_version"), "no policy_version"),
+    (lambda d: d.update(probabilities=[float("nan")] * N_PROMPTS), "NaN"),
+    (lambda d: d.update(probabilities=[0.5] * N_PROMPTS), "not a distribution"),
+    (lambda d: d.update(probabilities=d["probabilities"][:3]), "probabilities must be"),
+    (lambda d: d.update(propensity=0.1), "not the probability of the logged prompt"),
+])
+def test_a_decision_off_policy_work_cannot_use_is_reported_not_exported(assets, engine, spoil, reason):
+    events = accepted_conversation(assets)
+    spoil(events[6]["metadata"]["prompt_policy"])  # the play_sample decision
+    frame, report = export_trackers([("listener-5", events)], engine, salt="s")
+    assert list(frame["prompt"]) == ["ask_open", "offer_station"]
+    assert len(report.problems) == 1 and reason in report.problems[0]
+    assert frame["conversation_id"].iat[0] in report.problems[0] and "event 6" in report.problems[0]
 
 
 def test_export_is_idempotent_and_carries_no_raw_sender_id(assets, engine, tmp_path):

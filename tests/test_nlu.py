@@ -5,6 +5,8 @@ import pytest
 
 from conftest import trained_model
 
+pytestmark = pytest.mark.slow  # a trained model, an agent or a running server
+
 
 @pytest.fixture(scope="module")
 def parse():

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from custom_policies.ope import (DoublyRobust, InverseProbabilityWeighting, OPEError,
+from policy_learning.ope.per_decision import (DoublyRobust, InverseProbabilityWeighting, OPEError,
                                  SelfNormalizedInverseProbabilityWeighting, evaluate)
 
 
@@ -56,3 +56,49 @@ def test_bad_inputs_raise_or_warn():
     assert report.unsupported_mass == 1.0
     assert any("support" in w for w in report.warnings) and any("overlap" in w for w in report.warnings)
     assert all(np.isfinite(e.value) for e in report.estimates)
+
+
+def _bandit(n=5000, seed=4):
+    rng = np.random.default_rng(seed)
+    logging = np.array([0.5, 0.3, 0.2])
+    action = rng.choice(3, size=n, p=logging)
+    reward = (rng.random(n) < np.array([0.2, 0.6, 0.4])[action]).astype(float)
+    target = np.tile([0.1, 0.7, 0.2], (n, 1))
+    return reward, action, logging[action], target, np.tile([0.25, 0.55, 0.45], (n, 1))
+
+
+@pytest.mark.parametrize("estimator", [InverseProbabilityWeighting(), SelfNormalizedInverseProbabilityWeighting(),
+                                       DoublyRobust()])
+def test_each_estimator_has_obps_shape(estimator):
+    from dataclasses import is_dataclass
+
+    args = _bandit()
+    assert is_dataclass(estimator) and estimator.estimator_name in ("IPS", "SNIPS", "DR")
+    rounds = estimator.estimate_round_rewards(*args)
+    value = estimator.estimate_policy_value(*args)
+    assert rounds.shape == (len(args[0]),) and rounds.mean() == pytest.approx(value)
+    ci = estimator.estimate_interval(*args, alpha=0.1, n_bootstrap=200, seed=1)
+    assert ci["mean"] == value and ci["lower"] < value < ci["upper"]
+    assert estimator.estimate_interval(*args, alpha=0.1, n_bootstrap=200, seed=1) == ci  # seeded
+    narrower = estimator.estimate_interval(*args, alpha=0.5, n_bootstrap=200, seed=1)
+    assert ci["lower"] <= narrower["lower"] <= narrower["upper"] <= ci["upper"]
+
+
+def test_evaluate_reports_each_estimators_own_interval():
+    args = _bandit()
+    report = evaluate(*args, n_bootstrap=150, seed=2)
+    for est in (InverseProbabilityWeighting(), SelfNormalizedInverseProbabilityWeighting(), DoublyRobust()):
+        ci = est.estimate_interval(*args, n_bootstrap=150, seed=2)
+        got = report.get(est.estimator_name)
+        assert (got.value, got.ci_low, got.ci_high) == (ci["mean"], ci["lower"], ci["upper"])
+
+
+def test_shared_input_checks_apply_to_every_estimator():
+    reward, action, pscore, target, q = _bandit(10)
+    for est in (InverseProbabilityWeighting(), SelfNormalizedInverseProbabilityWeighting(), DoublyRobust()):
+        with pytest.raises(OPEError, match="same length"):
+            est.estimate_policy_value(reward[:-1], action, pscore, target, q)
+        with pytest.raises(OPEError, match="out of range"):
+            est.estimate_policy_value(reward, np.full(10, 5), pscore, target, q)
+        with pytest.raises(OPEError, match="NaN"):
+            est.estimate_interval(np.full(10, np.nan), action, pscore, target, q)

@@ -11,7 +11,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 
 from conftest import ROOT
-from custom_policies.prompt_policy import ExplorationPolicy, RuleBasedPromptPolicy
+from prompt_policies import ExplorationPolicy, RuleBasedPromptPolicy
 from custom_policies.rasa_policy import PromptSelectionPolicy
 from music_domain.dialogue_state import BASE_FEATURES
 from music_domain.prompts import PROMPT_ACTIONS
@@ -62,6 +62,8 @@ def test_learned_mode_predicts_the_reward_models_best_prompt_then_listens(logs_p
     expected = PROMPT_ACTIONS[int(np.argmax(policy.reward_model.predict(features)[0]))]
     assert action == expected and meta["policy"] == "learned" and meta["propensity"] == 1.0
     assert features[0, list(BASE_FEATURES).index("filled_genre")] == 1.0
+    # the action server is told the history setting (False in this config) with the prediction
+    assert [e.value for e in prediction.events if e.key == "history_in_use"] == [False]
 
     tracker.update(ActionExecuted(action))
     tracker.update(BotUttered("How about this?"))  # what the action server answered

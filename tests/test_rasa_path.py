@@ -2,12 +2,15 @@
 import asyncio
 
 import numpy as np
+import pytest
 
 from conftest import trained_model
 
+pytestmark = pytest.mark.slow  # a trained model, an agent or a running server
+
 
 def test_simulated_listeners_talk_to_the_agent_and_their_decisions_export(assets, action_server, tmp_path):
-    from custom_policies.log_export import export_trackers
+    from policy_learning.log_export import export_trackers
     from music_domain.dialogue_engine import MusicDialogueEngine
     from simulator.rasa_path import AgentBackend, simulate, summarise
 

@@ -13,6 +13,8 @@ import pytest
 
 from conftest import ROOT, free_port, trained_model
 
+pytestmark = pytest.mark.slow  # a trained model, an agent or a running server
+
 pexpect = pytest.importorskip("pexpect", reason="pexpect is in requirements.txt; run ./setup.sh")
 
 PROMPT = "Your input ->"
@@ -60,7 +62,7 @@ def test_scripted_rasa_shell_session(action_server, tmp_path):
     said = " ".join(reply for _, reply in transcript)
     assert "How about this" in said or "Did you like it" in said, "samples were offered in the shell"
 
-    from custom_policies.log_export import read_tracker_store, split_sessions
+    from policy_learning.log_export import read_tracker_store, split_sessions
 
     trackers = asyncio.run(read_tracker_store(str(endpoints), str(ROOT / "domain.yml")))
     assert len(trackers) == 1, "one shell session, one sender"

@@ -9,6 +9,8 @@ import pytest
 
 from conftest import ROOT, api
 
+pytestmark = pytest.mark.slow  # a trained model, an agent or a running server
+
 INJECTIONS = ["x'; DROP TABLE events;--", "../../../../etc/passwd", "<script>alert(1)</script>",
               "$(rm -rf /)", "%00%2e%2e%2f", "user\u202eevil", "🎵" * 50]
 

@@ -41,6 +41,7 @@ def stored_senders(db):
 
 
 # -- Rasa's HTTP API ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_api_refuses_without_the_token_and_answers_with_it(rasa_stack):
     url = rasa_stack["url"]
     sender = "api-" + uuid.uuid4().hex
@@ -71,6 +72,7 @@ def _twilio_form(caller, speech="play some jazz"):
     return {"From": caller, "CallStatus": "in-progress", "CallSid": "CA" + uuid.uuid4().hex, "SpeechResult": speech}
 
 
+@pytest.mark.slow
 def test_twilio_signature_valid_missing_tampered_and_wrong_url(rasa_stack):
     from test_voice import twilio_post, twilio_signature
 
@@ -212,6 +214,7 @@ def test_alexa_verification_is_on_by_default_and_off_only_with_a_warning(caplog,
     assert off.signatures is None and "NOT checked" in caplog.text
 
 
+@pytest.mark.slow
 def test_alexa_unsigned_forged_and_replayed_requests_are_refused_by_the_server(rasa_stack):
     from test_voice import alexa, envelope
 
@@ -238,6 +241,7 @@ ACTION_CALL = {"next_action": "action_suggest_genres", "sender_id": "act-1", "ve
                            "latest_action_name": "action_listen"}, "domain": {}}
 
 
+@pytest.mark.slow
 def test_action_server_runs_actions_only_for_callers_with_the_shared_secret(action_server):
     header = {"X-Action-Token": TEST_SECRETS["ACTION_SERVER_TOKEN"]}
     for name, headers in {"no token": {}, "wrong token": {"X-Action-Token": "nope"},
@@ -262,6 +266,7 @@ def test_action_server_authorisation_rules():
     assert not authorised(None, None, "")
 
 
+@pytest.mark.slow
 def test_action_server_refuses_to_listen_beyond_loopback_without_a_token():
     env = {k: v for k, v in os.environ.items() if k != "ACTION_SERVER_TOKEN"}
     out = subprocess.run([sys.executable, "-m", "actions.server", "--interface", "0.0.0.0", "--port",
@@ -380,6 +385,7 @@ def test_retention_deletes_only_conversations_idle_past_the_limit(tmp_path):
     assert [e.text for e in kept.events if isinstance(e, UserUttered)] == ["hello", "again"], "kept whole"
 
 
+@pytest.mark.slow
 def test_servers_are_not_started_without_their_secrets(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in TEST_SECRETS}
     env["MUSIC_SECRETS_FILE"] = str(tmp_path / "none.env")

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from custom_policies.ope import OPEError
-from custom_policies.sequential_ope import (evaluate_sequential, layout, per_decision_is, sequential_dr,
+from policy_learning.ope.per_decision import OPEError
+from policy_learning.ope.sequential import (evaluate_sequential, layout, per_decision_is, sequential_dr,
                                            weighted_sequential_dr)
 
 # A two-step problem. Step 0: action 0 ends the episode with reward ~ Bernoulli(0.3);
@@ -82,3 +82,37 @@ def test_bad_inputs_raise():
         evaluate_sequential([0, 0], [0, 0], [1.0, 0.0], [0, 0], [0.5, 0.5], np.array([[1.0, 0.0]] * 2))
     with pytest.raises(OPEError, match="no logged"):
         evaluate_sequential([], [], [], [], [], np.zeros((0, 2)))
+
+
+def test_estimators_have_obps_shape_with_per_conversation_rounds():
+    from dataclasses import is_dataclass
+
+    from policy_learning.ope.sequential import SEQUENTIAL_ESTIMATORS
+
+    ep, step = np.array(["A", "A", "B"]), np.array([0, 1, 0])
+    args = (ep, step, np.array([0.0, 1.0, 1.0]), np.array([1, 1, 0]), np.array([0.5, 0.5, 0.5]),
+            np.array([[0.0, 1.0]] * 3), np.array([[0.1, 0.6], [0.2, 0.8], [0.3, 0.7]]))
+    rounds = {e.estimator_name: e.estimate_round_rewards(*args) for e in SEQUENTIAL_ESTIMATORS}
+    assert all(is_dataclass(e) for e in SEQUENTIAL_ESTIMATORS)
+    # per conversation, as in test_hand_computed_two_episodes
+    assert rounds["PDIS"] == pytest.approx([4.0, 0.0])
+    assert rounds["SeqDR"] == pytest.approx([1.8, 0.7])
+    assert rounds["SeqWDR"] == pytest.approx([1.4, 0.7])
+    for e in SEQUENTIAL_ESTIMATORS:
+        value = e.estimate_policy_value(*args)
+        assert value == pytest.approx(rounds[e.estimator_name].mean())
+
+
+def test_interval_agrees_with_evaluate_sequential():
+    from policy_learning.ope.sequential import SequentialDoublyRobust
+
+    rng = np.random.default_rng(5)
+    ep, step, reward, action, pscore = simulate(3000, rng)
+    target = np.tile([0.2, 0.8], (len(ep), 1))
+    q = np.full((len(ep), 2), 0.5)
+    ci = SequentialDoublyRobust().estimate_interval(ep, step, reward, action, pscore, target, q, n_bootstrap=60, seed=3)
+    got = evaluate_sequential(ep, step, reward, action, pscore, target, q, n_bootstrap=60, seed=3).get("SeqDR")
+    assert (got.value, got.ci_low, got.ci_high) == (ci["mean"], ci["lower"], ci["upper"])
+    assert ci["lower"] < ci["mean"] < ci["upper"]
+    with pytest.raises(OPEError, match="q_hat"):
+        SequentialDoublyRobust().estimate_policy_value(ep, step, reward, action, pscore, target)

@@ -16,6 +16,8 @@ from twilio.request_validator import RequestValidator
 
 from conftest import TEST_SECRETS, api
 
+pytestmark = pytest.mark.slow  # a trained model, an agent or a running server
+
 APP_ID = TEST_SECRETS["ALEXA_APPLICATION_ID"]
 SIGNER = {}
 

@@ -1,49 +1,14 @@
-"""Training the learned prompt policies from logged Parquet decisions."""
+"""Training the learned prompt policies from logged decisions (``policy_learning.log_schema``):
+design matrices, the held-out split by conversation, the arm's subset, the reward model."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from custom_policies.prompt_policy import PROMPT_INDEX
-from custom_policies.reward_model import RewardModel
 from music_domain.dialogue_state import ALL_FEATURES, BASE_FEATURES, feature_names
-
-REQUIRED_LOG_COLUMNS = ("conversation_id", "turn", "prompt", "propensity", "features", "reward", "outcome")
-
-
-class LogError(ValueError):
-    """Logged decisions that cannot be learned from or evaluated, with the reason."""
-
-
-def read_logs(path) -> pd.DataFrame:
-    path = Path(path)
-    if not path.exists():
-        raise LogError(f"no logs at {path}")
-    try:
-        logs = pd.read_parquet(path)
-    except Exception as e:
-        raise LogError(f"{path}: not a readable Parquet file ({e})") from e
-    return validate_logs(logs, str(path))
-
-
-def validate_logs(logs: pd.DataFrame, source: str = "logs") -> pd.DataFrame:
-    missing = [c for c in REQUIRED_LOG_COLUMNS if c not in logs.columns]
-    if missing:
-        raise LogError(f"{source}: missing column(s) {', '.join(missing)}")
-    if logs.empty:
-        raise LogError(f"{source}: no logged decisions")
-    unknown = ~logs["prompt"].isin(PROMPT_INDEX)
-    if unknown.any():
-        raise LogError(f"{source}: unknown prompt(s) {sorted(logs.loc[unknown, 'prompt'].unique())[:5]}")
-    prop = pd.to_numeric(logs["propensity"], errors="coerce")
-    bad = prop.isna() | (prop <= 0) | (prop > 1)
-    if bad.any():
-        ids = logs.loc[bad, "conversation_id"].unique()[:5]
-        raise LogError(f"{source}: {int(bad.sum())} decision(s) with a missing, zero or out-of-range "
-                       f"propensity (conversations {', '.join(map(str, ids))})")
-    return logs
+from policy_learning.log_schema import LogError, read_logs
+from policy_learning.reward_model import RewardModel
+from prompt_policies import PROMPT_INDEX
 
 
 def design(logs: pd.DataFrame, with_history: bool):

@@ -1,4 +1,6 @@
-"""Off-policy evaluation on plain arrays (obp-style: one class per estimator, arrays in, number out).
+"""Off-policy evaluation of single decisions on plain arrays, in obp's shape: one dataclass per
+estimator with ``estimate_round_rewards``, ``estimate_policy_value`` and ``estimate_interval``,
+and one input check shared by all (``_check``).
 
 Inputs, for n logged decisions over K prompts:
 - ``reward`` (n,): observed prompt-usefulness rewards;
@@ -9,8 +11,8 @@ Inputs, for n logged decisions over K prompts:
 
 Estimators: IPS  V = mean(w r);  SNIPS  V = sum(w r) / sum(w);
 DR  V = mean( sum_a pi(a|x) q(x, a) + w (r - q(x, a_logged)) ),  with w = pi(a_logged|x) / pscore.
-``evaluate`` adds bootstrap 95% confidence intervals, the effective sample size
-(sum w)^2 / sum w^2 and support warnings.
+``evaluate`` runs every estimator with its bootstrap 95% interval (the same bootstrap draws for
+all), and adds the effective sample size (sum w)^2 / sum w^2 and support warnings.
 """
 from __future__ import annotations
 
@@ -52,41 +54,98 @@ def importance_weights(action, pscore, action_dist) -> np.ndarray:
     return action_dist[np.arange(len(action)), action] / pscore
 
 
-class InverseProbabilityWeighting:
-    name = "IPS"
-
-    def estimate_round_rewards(self, reward, action, pscore, action_dist, estimated_rewards=None):
-        reward, action, pscore, action_dist, _ = _check(reward, action, pscore, action_dist)
-        return importance_weights(action, pscore, action_dist) * reward
-
-    def estimate_policy_value(self, reward, action, pscore, action_dist, estimated_rewards=None) -> float:
-        return float(self.estimate_round_rewards(reward, action, pscore, action_dist).mean())
+def bootstrap_rows(n: int, n_bootstrap: int, seed: int) -> np.ndarray:
+    """(n_bootstrap, n) row indices drawn with replacement; the same seed gives the same draws."""
+    return np.random.default_rng(seed).integers(0, n, size=(n_bootstrap, n))
 
 
-class SelfNormalizedInverseProbabilityWeighting(InverseProbabilityWeighting):
-    name = "SNIPS"
-
-    def estimate_policy_value(self, reward, action, pscore, action_dist, estimated_rewards=None) -> float:
-        reward, action, pscore, action_dist, _ = _check(reward, action, pscore, action_dist)
-        w = importance_weights(action, pscore, action_dist)
-        if w.sum() == 0:
-            raise OPEError("all importance weights are zero: the logs never took an action the target takes")
-        return float((w * reward).sum() / w.sum())
+def _interval(samples, alpha: float) -> Dict[str, float]:
+    lo, hi = np.quantile(samples, [alpha / 2, 1 - alpha / 2])
+    return {"lower": float(lo), "upper": float(hi)}
 
 
-class DoublyRobust:
-    name = "DR"
+@dataclass
+class BaseOffPolicyEstimator:
+    """obp's shape: arrays in, numbers out; inputs checked once, here, for every estimator.
 
-    def estimate_round_rewards(self, reward, action, pscore, action_dist, estimated_rewards=None):
-        if estimated_rewards is None:
-            raise OPEError("doubly robust needs estimated_rewards from a reward model")
-        reward, action, pscore, action_dist, q = _check(reward, action, pscore, action_dist, estimated_rewards)
-        idx = np.arange(len(action))
-        w = importance_weights(action, pscore, action_dist)
-        return (action_dist * q).sum(axis=1) + w * (reward - q[idx, action])
+    - ``estimate_round_rewards``: one value per logged decision whose mean is the estimate;
+    - ``estimate_policy_value``: the estimate;
+    - ``estimate_interval``: a bootstrap (1 - alpha) interval, ``{"mean", "lower", "upper"}``.
+    """
+    estimator_name: str = "base"
+    requires_estimated_rewards = False
+
+    def _inputs(self, reward, action, pscore, action_dist, estimated_rewards):
+        if self.requires_estimated_rewards and estimated_rewards is None:
+            raise OPEError(f"{self.estimator_name} needs estimated_rewards from a reward model")
+        return _check(reward, action, pscore, action_dist, estimated_rewards)
+
+    def _round_rewards(self, reward, action, pscore, action_dist, q) -> np.ndarray:
+        raise NotImplementedError
+
+    def estimate_round_rewards(self, reward, action, pscore, action_dist, estimated_rewards=None) -> np.ndarray:
+        return self._round_rewards(*self._inputs(reward, action, pscore, action_dist, estimated_rewards))
 
     def estimate_policy_value(self, reward, action, pscore, action_dist, estimated_rewards=None) -> float:
         return float(self.estimate_round_rewards(reward, action, pscore, action_dist, estimated_rewards).mean())
+
+    def _bootstrap(self, reward, action, pscore, action_dist, q, rows: np.ndarray) -> np.ndarray:
+        return self._round_rewards(reward, action, pscore, action_dist, q)[rows].mean(axis=1)
+
+    def estimate_interval(self, reward, action, pscore, action_dist, estimated_rewards=None, alpha: float = 0.05,
+                          n_bootstrap: int = 300, seed: int = 0) -> Dict[str, float]:
+        inputs = self._inputs(reward, action, pscore, action_dist, estimated_rewards)
+        samples = self._bootstrap(*inputs, bootstrap_rows(len(inputs[0]), n_bootstrap, seed))
+        return {"mean": self.estimate_policy_value(*inputs), **_interval(samples, alpha)}
+
+
+@dataclass
+class InverseProbabilityWeighting(BaseOffPolicyEstimator):
+    """IPS: V = mean(w r)."""
+    estimator_name: str = "IPS"
+
+    def _round_rewards(self, reward, action, pscore, action_dist, q) -> np.ndarray:
+        return importance_weights(action, pscore, action_dist) * reward
+
+
+@dataclass
+class SelfNormalizedInverseProbabilityWeighting(BaseOffPolicyEstimator):
+    """SNIPS: V = sum(w r) / sum(w). Round rewards are w r / mean(w), as obp's; the interval
+    re-normalises in every bootstrap sample."""
+    estimator_name: str = "SNIPS"
+
+    @staticmethod
+    def _weights(action, pscore, action_dist) -> np.ndarray:
+        w = importance_weights(action, pscore, action_dist)
+        if w.sum() == 0:
+            raise OPEError("all importance weights are zero: the logs never took an action the target takes")
+        return w
+
+    def _round_rewards(self, reward, action, pscore, action_dist, q) -> np.ndarray:
+        w = self._weights(action, pscore, action_dist)
+        return w * reward / w.mean()
+
+    def estimate_policy_value(self, reward, action, pscore, action_dist, estimated_rewards=None) -> float:
+        reward, action, pscore, action_dist, _ = self._inputs(reward, action, pscore, action_dist, estimated_rewards)
+        w = self._weights(action, pscore, action_dist)
+        return float((w * reward).sum() / w.sum())
+
+    def _bootstrap(self, reward, action, pscore, action_dist, q, rows: np.ndarray) -> np.ndarray:
+        w = self._weights(action, pscore, action_dist)
+        num, den = (w * reward)[rows].sum(axis=1), w[rows].sum(axis=1)
+        return num[den > 0] / den[den > 0]
+
+
+@dataclass
+class DoublyRobust(BaseOffPolicyEstimator):
+    """DR: V = mean( sum_a pi(a|x) q(x, a) + w (r - q(x, a_logged)) )."""
+    estimator_name: str = "DR"
+    requires_estimated_rewards = True
+
+    def _round_rewards(self, reward, action, pscore, action_dist, q) -> np.ndarray:
+        idx = np.arange(len(action))
+        w = importance_weights(action, pscore, action_dist)
+        return (action_dist * q).sum(axis=1) + w * (reward - q[idx, action])
 
 
 ESTIMATORS = (InverseProbabilityWeighting(), SelfNormalizedInverseProbabilityWeighting(), DoublyRobust())
@@ -135,22 +194,14 @@ def evaluate(reward, action, pscore, action_dist, estimated_rewards=None, loggin
         warnings.append("overlap: no logged decision matches the target policy; IPS/SNIPS are uninformative")
     if ess < 0.01 * n:
         warnings.append(f"overlap: effective sample size {ess:.0f} is under 1% of {n} decisions")
-    rng = np.random.default_rng(seed)
-    boots = rng.integers(0, n, size=(n_bootstrap, n))
     estimates = []
     for est in ESTIMATORS:
-        if est.name == "DR" and q is None:
+        if est.requires_estimated_rewards and q is None:
             continue
-        if est.name == "SNIPS" and w.sum() == 0:
+        try:
+            ci = est.estimate_interval(reward, action, pscore, action_dist, q, alpha=alpha, n_bootstrap=n_bootstrap,
+                                       seed=seed)
+        except OPEError:  # SNIPS without any matching decision: already warned about above
             continue
-        value = est.estimate_policy_value(reward, action, pscore, action_dist, q)
-        if est.name == "SNIPS":
-            wr = w * reward
-            num, den = wr[boots].sum(axis=1), w[boots].sum(axis=1)
-            samples = num[den > 0] / den[den > 0]
-        else:
-            rounds = est.estimate_round_rewards(reward, action, pscore, action_dist, q)
-            samples = rounds[boots].mean(axis=1)
-        lo, hi = np.quantile(samples, [alpha / 2, 1 - alpha / 2])
-        estimates.append(Estimate(est.name, value, float(lo), float(hi)))
+        estimates.append(Estimate(est.estimator_name, ci["mean"], ci["lower"], ci["upper"]))
     return OPEReport(estimates, ess, n, float(w.max()), unsupported, warnings)

@@ -40,6 +40,15 @@ def meaning_from_parse(parse: Dict[str, Any]) -> UserMeaning:
     return UserMeaning(intent, attributes, score, confidence, choice)
 
 
+def parse_data(meaning: UserMeaning) -> Dict[str, Any]:
+    """The NLU parse a message with this meaning gets (the inverse of ``meaning_from_parse``)."""
+    entities = [{"entity": a, "value": v} for a, v in meaning.attributes.items()]
+    if meaning.choice is not None:
+        entities.append({"entity": "option", "value": str(meaning.choice)})
+    return {"intent": {"name": meaning.intent, "confidence": meaning.confidence}, "entities": entities,
+            "sentiment": {"score": meaning.sentiment}}
+
+
 def apply_event(state: DialogueState, event: Dict[str, Any], engine: MusicDialogueEngine
                 ) -> Tuple[DialogueState, Optional[Dict[str, str]]]:
     """Replay one event dict. Returns the (possibly new) state and, for a user message, the
@@ -50,8 +59,6 @@ def apply_event(state: DialogueState, event: Dict[str, Any], engine: MusicDialog
         prompt = PROMPT_BY_ACTION.get(event.get("name"))
         if prompt is not None:
             state.record_prompt(prompt.name)
-            if prompt.name == "offer_station":
-                state.stations_offered += 1
     elif kind == "user":
         return state, engine.apply_user(state, meaning_from_parse(event.get("parse_data") or {}))
     elif kind == "slot":

@@ -95,18 +95,35 @@ class FittedQ:
 
 
 class FittedQEvaluation(FittedQ):
-    """Fitted Q evaluation: the Q function of a *given* target policy, for sequential OPE.
+    """Fitted Q evaluation: the Q function of the ``policy`` it is given, for sequential OPE
+    (as d3rlpy's ``FQE(algo=policy)``).
 
-    As ``FittedQ`` but the next state's value is sum_a pi(a|s') Q(s', a) under the target's
-    action probabilities ``target_dist`` (n, N_PROMPTS) on the logged states, not the max.
+    As ``FittedQ`` but the next state's value is sum_a pi(a|s') Q(s', a) under the policy's
+    action probabilities, not the max. ``policy`` has ``probabilities_batch(X) -> (n, N_PROMPTS)``
+    (``prompt_policies.learned``, or ``policy_learning.ope.from_logs.LoggedStatesPolicy`` for a
+    policy known only on the logged states); ``fit`` asks it once for the logged states.
     Defaults value conversation success: reward 1 at an accepted end, no turn cost, gamma 1.
     """
 
-    def __init__(self, feature_names: Sequence[str], target_dist: np.ndarray, iterations: int = 8,
+    def __init__(self, policy, feature_names: Sequence[str], iterations: int = 8,
                  gamma: float = 1.0, success_reward: float = 1.0, turn_cost: float = 0.0,
                  params: Optional[dict] = None, seed: int = 0):
         super().__init__(feature_names, iterations, gamma, success_reward, turn_cost, params, seed)
-        self.target_dist = np.asarray(target_dist, float)
+        if not hasattr(policy, "probabilities_batch"):
+            raise TypeError("FittedQEvaluation needs the policy it evaluates (with probabilities_batch(X))")
+        self.policy = policy
+        self.target_dist_ = None
+
+    def fit(self, X: np.ndarray, actions: np.ndarray, conversation_ids: np.ndarray, turns: np.ndarray,
+            success: np.ndarray) -> "FittedQEvaluation":
+        dist = np.asarray(self.policy.probabilities_batch(np.asarray(X, np.float32)), float)
+        if dist.shape != (len(X), N_PROMPTS):
+            raise ValueError(f"the evaluated policy gave probabilities of shape {dist.shape}, "
+                             f"expected {(len(X), N_PROMPTS)}")
+        if not np.isfinite(dist).all() or np.abs(dist.sum(axis=1) - 1.0).max() > 1e-6:
+            raise ValueError("the evaluated policy's probabilities are not distributions over the prompts")
+        self.target_dist_ = dist
+        return super().fit(X, actions, conversation_ids, turns, success)
 
     def _next_value(self, q_next: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return (self.target_dist[rows] * q_next).sum(axis=1)
+        return (self.target_dist_[rows] * q_next).sum(axis=1)

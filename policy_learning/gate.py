@@ -1,15 +1,15 @@
 """The deployment gate: train a candidate prompt policy from logs, evaluate it off-policy
 against the current policy on held-out logged conversations, promote only if it wins.
 
-    python -m custom_policies.deployment_gate --logs data/logs/simulated.parquet \
+    python -m policy_learning.gate --logs data/logs/simulated.parquet \
         --candidate learned_history --out results/gate
 
 The value compared is the **success rate of whole conversations** run by each policy,
-estimated by sequential doubly robust OPE (``custom_policies.sequential_ope``) with a fitted
+estimated by sequential doubly robust OPE (``policy_learning.ope.sequential``) with a fitted
 Q evaluation of each policy, on conversations held out from training. Promotion rule: the
 candidate's lower 95% bound must exceed the current policy's point estimate. The current
 policy is the logging policy without its exploration (the rule-based policy). The report
-(JSON + Markdown + a plot) also has the per-decision prompt-usefulness estimates (IPS,
+(JSON, and Markdown + a plot from ``gate_report``) also has the per-decision prompt-usefulness estimates (IPS,
 SNIPS, DR) and every support/overlap warning, and says why a candidate was refused.
 """
 from __future__ import annotations
@@ -20,10 +20,11 @@ import shutil
 from pathlib import Path
 
 
-from custom_policies import ope_from_logs
-from custom_policies.learned_policy import LearnedPromptPolicy
-from custom_policies.training import (design, read_logs, split_by_conversation, train_reward_model,
-                                      training_subset)
+from policy_learning.gate_report import plot_estimates, write_markdown
+from policy_learning.ope import from_logs as ope_from_logs
+from prompt_policies.learned import LearnedPromptPolicy
+from policy_learning.log_schema import read_logs
+from policy_learning.training import design, split_by_conversation, train_reward_model, training_subset
 from music_domain.prompts import PROMPT_NAMES
 
 
@@ -34,12 +35,13 @@ def run_gate(logs_path, candidate="learned_history", out="results/gate", deploy_
     train, test = split_by_conversation(logs, seed=seed)
     model = train_reward_model(train, with_history, seed=seed)
     X, _, _ = design(test, with_history)
-    target = LearnedPromptPolicy(model, with_history).probabilities_batch(X)
-    current_dist = ope_from_logs.greedy_logging_dist(test)
-    cand = ope_from_logs.conversation_success(test, with_history, target, n_bootstrap, seed)
-    current = ope_from_logs.conversation_success(test, with_history, current_dist, n_bootstrap, seed)
-    cand_pd = ope_from_logs.per_decision(test, with_history, target, model, n_bootstrap, seed)
-    current_pd = ope_from_logs.per_decision(test, with_history, current_dist, model, n_bootstrap, seed)
+    candidate_policy = LearnedPromptPolicy(model, with_history)
+    target = candidate_policy.probabilities_batch(X)
+    current_policy = ope_from_logs.LoggedStatesPolicy(ope_from_logs.greedy_logging_dist(test))
+    cand = ope_from_logs.conversation_success(test, with_history, candidate_policy, n_bootstrap, seed)
+    current = ope_from_logs.conversation_success(test, with_history, current_policy, n_bootstrap, seed)
+    cand_pd = ope_from_logs.per_decision(test, with_history, candidate_policy, model, n_bootstrap, seed)
+    current_pd = ope_from_logs.per_decision(test, with_history, current_policy, model, n_bootstrap, seed)
     cand_dr, cur_dr = cand.get("SeqDR"), current.get("SeqDR")
     promote = bool(cand_dr.ci_low > cur_dr.value)
     reason = (f"candidate success (sequential DR) lower 95% bound {cand_dr.ci_low:.4f} "
@@ -56,23 +58,8 @@ def run_gate(logs_path, candidate="learned_history", out="results/gate", deploy_
               "candidate_decision_ess": cand_pd.effective_sample_size, "warnings": warnings,
               "candidate_prompt_share": dict(zip(PROMPT_NAMES, map(float, target.mean(axis=0))))}
     (out / "gate_report.json").write_text(json.dumps(report, indent=1))
-    _plot(cand, current, candidate, out / "gate_estimates.png")
-    lines = [f"# Deployment gate: {candidate}", "", f"**{'PROMOTED' if promote else 'REFUSED'}**: {reason}", "",
-             f"Held-out logged conversations: {report['test_conversations']} ({len(test)} decisions).", "",
-             "Conversation success rate (sequential OPE):", "",
-             "| policy | estimator | value | 95% CI |", "|---|---|---|---|"]
-    for label, rep in (("candidate", cand), ("current (rule-based)", current)):
-        for e in rep.estimates:
-            lines.append(f"| {label} | {e.estimator} | {e.value:.4f} | [{e.ci_low:.4f}, {e.ci_high:.4f}] |")
-    lines += ["", f"Effective conversations (candidate's trajectory weights): {cand.effective_episodes:.0f} "
-              f"of {cand.n_episodes}", "", "Mean prompt usefulness on the logged states (per-decision OPE):", "",
-              "| policy | estimator | value | 95% CI |", "|---|---|---|---|"]
-    for label, rep in (("candidate", cand_pd), ("current (rule-based)", current_pd)):
-        for e in rep.estimates:
-            lines.append(f"| {label} | {e.estimator} | {e.value:.4f} | [{e.ci_low:.4f}, {e.ci_high:.4f}] |")
-    lines += [""] + ([f"- warning: {w}" for w in warnings] or ["No support or overlap warnings."])
-    lines += ["", "![estimates](gate_estimates.png)"]
-    (out / "gate_report.md").write_text("\n".join(lines) + "\n")
+    plot_estimates(cand, current, candidate, out / "gate_estimates.png")
+    write_markdown(report, cand, current, cand_pd, current_pd, out / "gate_report.md")
     if promote:
         model_path = out / f"{candidate}.pkl"
         model.save(model_path)
@@ -81,26 +68,6 @@ def run_gate(logs_path, candidate="learned_history", out="results/gate", deploy_
             shutil.copy(model_path, deploy_to)
     print(("PROMOTED: " if promote else "REFUSED: ") + reason + f" (report: {out / 'gate_report.md'})")
     return report
-
-
-def _plot(cand, current, name, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3))
-    for i, (label, rep) in enumerate(((name, cand), ("rule-based", current))):
-        for j, e in enumerate(rep.estimates):
-            x = j + 0.15 * (1 if i == 0 else -1)
-            ax.errorbar(x, e.value, yerr=[[e.value - e.ci_low], [e.ci_high - e.value]], fmt="o",
-                        color="C0" if i == 0 else "C1", label=label if j == 0 else None, capsize=3)
-    ax.set_xticks(range(len(cand.estimates)), [e.estimator for e in cand.estimates])
-    ax.set_ylabel("conversation success rate")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def main(argv=None):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from custom_policies.prompt_policy import PromptPolicy
+from prompt_policies.base import PromptPolicy
 from music_domain.dialogue_state import DialogueState, state_features
 from music_domain.prompts import N_PROMPTS
 

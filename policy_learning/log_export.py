@@ -1,13 +1,13 @@
 """Export logged prompt decisions from the tracker store to Parquet, with rewards.
 
-    python -m custom_policies.log_export --endpoints rasa_project/endpoints.yml \\
+    python -m policy_learning.log_export --endpoints rasa_project/endpoints.yml \\
         --out data/logs/exported.parquet
 
 Reads every conversation in the tracker store configured in ``endpoints.yml`` (SQLite by
 default; PostgreSQL with ``--endpoints rasa_project/endpoints.postgres.yml``), replays its events exactly as the
-policy and the action server do (``custom_policies.tracker_state``), and writes one row per
-prompt decision: the schema of the simulator's logs (``simulator.fast_path``), so the same
-training and off-policy evaluation read both.
+policy and the action server do (``music_domain.tracker_replay``), and writes one row per
+prompt decision in the one log schema (``policy_learning.log_schema``) that the simulator's
+logs (``simulator.fast_path``) also use, so the same training and off-policy evaluation read both.
 
 - Every session of a sender is one conversation. Its ``outcome`` is ``accepted``
   (``action_start_station``), ``abandoned`` (``action_abandon``) or ``incomplete`` (cut off:
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import sys
@@ -35,13 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-import numpy as np
 import pandas as pd
 
-from custom_policies.rewards import label_conversation
-from custom_policies.tracker_state import apply_event, listener_id, meaning_from_parse
+from policy_learning.log_schema import decision_problem, decision_rows, to_frame
+from policy_learning.rewards import label_conversation
+from music_domain.tracker_replay import apply_event, listener_id, meaning_from_parse
 from music_domain.dialogue_state import ALL_FEATURES, DialogueState
-from music_domain.prompts import PROMPT_BY_ACTION, PROMPTS
+from music_domain.prompts import PROMPT_BY_ACTION
 from security.secrets import load_into_environ, require, sender_hash
 
 RASA_COMMAND_INTENTS = {"restart", "back", "session_start"}
@@ -83,8 +82,6 @@ def _check_metadata(meta: Any, action: str) -> Tuple[Optional[dict], Optional[st
         propensity = float(d["propensity"])
     except (KeyError, TypeError, ValueError):
         return None, f"{action}: missing or non-numeric propensity"
-    if not (0.0 < propensity <= 1.0) or math.isnan(propensity):
-        return None, f"{action}: propensity {propensity} outside (0, 1]"
     feats = d.get("features")
     if not isinstance(feats, list) or len(feats) != len(ALL_FEATURES):
         return None, f"{action}: features missing or not {len(ALL_FEATURES)} long"
@@ -95,12 +92,15 @@ def _check_metadata(meta: Any, action: str) -> Tuple[Optional[dict], Optional[st
         return None, f"{action}: non-numeric features or probabilities"
     if not all(math.isfinite(x) for x in feats):
         return None, f"{action}: non-finite features"
-    if len(probs) != len(PROMPTS):
-        probs = [float("nan")] * len(PROMPTS)
+    if not d.get("policy_version"):
+        return None, f"{action}: no policy_version"
+    problem = decision_problem(prompt, propensity, probs)
+    if problem:
+        return None, f"{action}: {problem}"
     empathy = meta.get("empathy") if isinstance(meta.get("empathy"), dict) else {}
     return {"prompt": prompt, "propensity": propensity, "features": feats, "probabilities": probs,
             "empathy_score": float(empathy.get("score", float("nan"))), "closeness_band": empathy.get("band"),
-            "policy": str(d.get("policy", "unknown")), "policy_version": str(d.get("policy_version", "unknown")),
+            "policy": str(d.get("policy", "unknown")), "policy_version": str(d["policy_version"]),
             "turn": d.get("turn")}, None
 
 
@@ -128,7 +128,7 @@ def conversation_rows(events: List[Dict[str, Any]], sender_id: str, conversation
     assets = engine.assets
     state = DialogueState(user_id=listener_id(sender_id, assets))
     decisions: List[Dict[str, Any]] = []
-    outcome, station, n_user = "incomplete", None, 0
+    outcome, station, n_user, history_on = "incomplete", None, 0, True
     for i, e in enumerate(events):
         kind = e.get("event")
         if kind == "action" and e.get("name") in PROMPT_BY_ACTION:
@@ -146,6 +146,8 @@ def conversation_rows(events: List[Dict[str, Any]], sender_id: str, conversation
                 decisions[-1]["accepted"] = True
         elif kind == "slot" and e.get("name") == "station" and e.get("value"):
             station = e["value"]
+        elif kind == "slot" and e.get("name") == "history_in_use" and e.get("value") is not None:
+            history_on = bool(e["value"])  # the policy's history setting
         state, elicited = apply_event(state, e, engine)
         if kind == "user" and _listener_message(e):
             n_user += 1
@@ -163,22 +165,11 @@ def conversation_rows(events: List[Dict[str, Any]], sender_id: str, conversation
             accepted_row = state.samples[-1]
     rewards = label_conversation(assets.arrays, decisions, outcome, accepted_row)
     report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
-    rows = []
-    for d, r in zip(decisions, rewards):
-        reply = d["reply"] or {}
-        text = {"reply_text": d.get("reply_text")} if include_text else {}
-        rows.append({**text,
-            "conversation_id": conversation_id, "user_hash": user_hash, "turn": int(d["turn"]),
-            "policy": d["policy"], "policy_version": d["policy_version"],
-            "history_used": state.user_id is not None, "prompt": d["prompt"], "propensity": d["propensity"],
-            "probabilities": np.asarray(d["probabilities"], dtype=np.float32),
-            "features": np.asarray(d["features"], dtype=np.float32),
-            "empathy_score": d["empathy_score"], "closeness_band": d["closeness_band"],
-            "reply_intent": reply.get("intent"), "reply_sentiment": float(reply.get("sentiment", 0.0)),
-            "reply_meaning": json.dumps(reply, sort_keys=True),
-            "elicited": json.dumps(d["elicited"], sort_keys=True),
-            "outcome": outcome, "success": outcome == "accepted", "n_turns": n_user, "reward": int(r),
-        })
+    history_used = history_on and state.user_id is not None
+    rows = decision_rows(conversation_id, user_hash, history_used, decisions, outcome, n_user, rewards)
+    if include_text:
+        for row, d in zip(rows, decisions):
+            row["reply_text"] = d.get("reply_text")
     return rows
 
 
@@ -192,7 +183,9 @@ def export_trackers(trackers, engine, salt: str, include_text: bool = False) -> 
             report.conversations += 1
             rows += conversation_rows(session, sender_id, f"{user_hash}-{k}", user_hash, engine, report, include_text)
     report.decisions = len(rows)
-    frame = pd.DataFrame(rows)
+    frame = to_frame(rows)
+    if include_text:
+        frame["reply_text"] = [r.get("reply_text") for r in rows]
     if not frame.empty:
         frame = frame.sort_values(["conversation_id", "turn"], kind="stable").reset_index(drop=True)
     return frame, report

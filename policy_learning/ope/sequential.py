@@ -1,7 +1,7 @@
 """Off-policy evaluation of whole conversations, on plain arrays.
 
 A prompt changes the states that follow it, so the per-decision estimators in
-``custom_policies.ope`` value a target policy on the *logging* policy's state
+``policy_learning.ope.per_decision`` value a target policy on the *logging* policy's state
 distribution. The figures the experiment reports (success rate, turns) are properties of
 whole conversations run by the target. These estimators value them from logs.
 
@@ -9,9 +9,9 @@ Inputs, for n logged decisions in E conversations over K prompts:
 
 - ``episode`` (n,): conversation ids; ``step`` (n,): order within the conversation;
 - ``reward`` (n,): per-decision reward, e.g. 1 on the decision the listener accepted;
-- ``action`` (n,), ``pscore`` (n,), ``action_dist`` (n, K): as in ``custom_policies.ope``;
+- ``action`` (n,), ``pscore`` (n,), ``action_dist`` (n, K): as in ``policy_learning.ope.per_decision``;
 - ``q_hat`` (n, K): an estimate of the target's Q function (fitted Q evaluation,
-  ``custom_policies.fitted_q.FittedQEvaluation``), for doubly robust only.
+  ``policy_learning.fitted_q.FittedQEvaluation``), for doubly robust only.
 
 With rho_t = pi(a_t|s_t) / mu(a_t|s_t) and rho_{0:t} their running product in a conversation:
 
@@ -25,17 +25,18 @@ With rho_t = pi(a_t|s_t) / mu(a_t|s_t) and rho_{0:t} their running product in a 
   at each step (Thomas & Brunskill 2016): slightly biased, consistent, and far less variable
   when a few conversations carry most of the weight.
 
-``evaluate_sequential`` adds conversation-level bootstrap CIs, the effective number of
+Each is a dataclass in obp's shape (``estimate_round_rewards``, ``estimate_policy_value``,
+``estimate_interval``). ``evaluate_sequential`` runs them all with conversation-level bootstrap CIs, the effective number of
 conversations of the final weights, and overlap warnings.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 
-from custom_policies.ope import Estimate, OPEError, _check
+from policy_learning.ope.per_decision import Estimate, OPEError, _check, bootstrap_rows
 
 
 @dataclass
@@ -91,9 +92,8 @@ def layout(episode, step, reward, action, pscore, action_dist, q_hat=None, gamma
     return Episodes(r, rho, rho_prev, alive, q_logged, v, gamma ** np.arange(T))
 
 
-def per_decision_is(ep: Episodes, rows=None) -> float:
-    rows = slice(None) if rows is None else rows
-    return float(((ep.rho[rows] * ep.reward[rows]) * ep.discount).sum(axis=1).mean())
+def _rows(rows):
+    return slice(None) if rows is None else rows
 
 
 def _self_normalised(rho: np.ndarray) -> np.ndarray:
@@ -104,30 +104,114 @@ def _self_normalised(rho: np.ndarray) -> np.ndarray:
     return rho / norm
 
 
-def per_decision_wis(ep: Episodes, rows=None) -> float:
-    rows = slice(None) if rows is None else rows
-    return float(((_self_normalised(ep.rho[rows]) * ep.reward[rows]) * ep.discount).sum(axis=1).mean())
-
-
-def _dr(ep: Episodes, rows, w: np.ndarray, w_prev: np.ndarray) -> float:
+def _dr_rounds(ep: Episodes, rows, w: np.ndarray, w_prev: np.ndarray) -> np.ndarray:
     if ep.q_logged is None:
         raise OPEError("doubly robust estimates need q_hat from a fitted Q evaluation")
     terms = w * (ep.reward[rows] - ep.q_logged[rows]) + w_prev * ep.v[rows]
-    return float((np.where(ep.alive[rows], terms, 0.0) * ep.discount).sum(axis=1).mean())
+    return (np.where(ep.alive[rows], terms, 0.0) * ep.discount).sum(axis=1)
+
+
+@dataclass
+class BaseSequentialEstimator:
+    """obp's shape for whole conversations: arrays in (see the module docstring), numbers out.
+
+    - ``estimate_round_rewards``: one value per conversation whose mean is the estimate;
+    - ``estimate_policy_value``: the estimate;
+    - ``estimate_interval``: a conversation-level bootstrap (1 - alpha) interval,
+      ``{"mean", "lower", "upper"}``; self-normalised estimators re-normalise in every sample.
+    The inputs are checked and laid out once (``layout``); ``rows`` selects conversations.
+    """
+    estimator_name: str = "base"
+    requires_q = False
+    self_normalised = False  # weights divided by their mean over conversations at each step
+
+    def _weights(self, rho: np.ndarray) -> np.ndarray:
+        return _self_normalised(rho) if self.self_normalised else rho
+
+    def rounds(self, ep: Episodes, rows=None) -> np.ndarray:
+        raise NotImplementedError
+
+    def value(self, ep: Episodes, rows=None) -> float:
+        return float(self.rounds(ep, rows).mean())
+
+    def interval(self, ep: Episodes, alpha: float = 0.05, n_bootstrap: int = 300, seed: int = 0) -> Dict[str, float]:
+        value = self.value(ep)
+        samples = []
+        for b in bootstrap_rows(ep.n_episodes, n_bootstrap, seed):
+            try:
+                samples.append(self.value(ep, b))
+            except OPEError:  # a resample in which no conversation follows the target at some step
+                continue
+        lo, hi = np.quantile(samples, [alpha / 2, 1 - alpha / 2])
+        return {"mean": value, "lower": float(lo), "upper": float(hi)}
+
+    def _layout(self, episode, step, reward, action, pscore, action_dist, q_hat, gamma) -> Episodes:
+        if self.requires_q and q_hat is None:
+            raise OPEError(f"{self.estimator_name}: doubly robust estimates need q_hat from a fitted Q evaluation")
+        return layout(episode, step, reward, action, pscore, action_dist, q_hat, gamma)
+
+    def estimate_round_rewards(self, episode, step, reward, action, pscore, action_dist, q_hat=None,
+                               gamma: float = 1.0) -> np.ndarray:
+        return self.rounds(self._layout(episode, step, reward, action, pscore, action_dist, q_hat, gamma))
+
+    def estimate_policy_value(self, episode, step, reward, action, pscore, action_dist, q_hat=None,
+                              gamma: float = 1.0) -> float:
+        return self.value(self._layout(episode, step, reward, action, pscore, action_dist, q_hat, gamma))
+
+    def estimate_interval(self, episode, step, reward, action, pscore, action_dist, q_hat=None, gamma: float = 1.0,
+                          alpha: float = 0.05, n_bootstrap: int = 300, seed: int = 0) -> Dict[str, float]:
+        ep = self._layout(episode, step, reward, action, pscore, action_dist, q_hat, gamma)
+        return self.interval(ep, alpha, n_bootstrap, seed)
+
+
+@dataclass
+class PerDecisionIS(BaseSequentialEstimator):
+    estimator_name: str = "PDIS"
+
+    def rounds(self, ep: Episodes, rows=None) -> np.ndarray:
+        rows = _rows(rows)
+        return ((self._weights(ep.rho[rows]) * ep.reward[rows]) * ep.discount).sum(axis=1)
+
+
+@dataclass
+class PerDecisionWIS(PerDecisionIS):
+    estimator_name: str = "PDWIS"
+    self_normalised = True
+
+
+@dataclass
+class SequentialDoublyRobust(BaseSequentialEstimator):
+    estimator_name: str = "SeqDR"
+    requires_q = True
+
+    def rounds(self, ep: Episodes, rows=None) -> np.ndarray:
+        rows = _rows(rows)
+        return _dr_rounds(ep, rows, self._weights(ep.rho[rows]), self._weights(ep.rho_prev[rows]))
+
+
+@dataclass
+class WeightedSequentialDoublyRobust(SequentialDoublyRobust):
+    estimator_name: str = "SeqWDR"
+    self_normalised = True
+
+
+SEQUENTIAL_ESTIMATORS = (PerDecisionIS(), PerDecisionWIS(), SequentialDoublyRobust(), WeightedSequentialDoublyRobust())
+
+
+def per_decision_is(ep: Episodes, rows=None) -> float:
+    return PerDecisionIS().value(ep, rows)
+
+
+def per_decision_wis(ep: Episodes, rows=None) -> float:
+    return PerDecisionWIS().value(ep, rows)
 
 
 def sequential_dr(ep: Episodes, rows=None) -> float:
-    rows = slice(None) if rows is None else rows
-    return _dr(ep, rows, ep.rho[rows], ep.rho_prev[rows])
+    return SequentialDoublyRobust().value(ep, rows)
 
 
 def weighted_sequential_dr(ep: Episodes, rows=None) -> float:
-    rows = slice(None) if rows is None else rows
-    return _dr(ep, rows, _self_normalised(ep.rho[rows]), _self_normalised(ep.rho_prev[rows]))
-
-
-SEQUENTIAL_ESTIMATORS = (("PDIS", per_decision_is), ("PDWIS", per_decision_wis), ("SeqDR", sequential_dr),
-                         ("SeqWDR", weighted_sequential_dr))
+    return WeightedSequentialDoublyRobust().value(ep, rows)
 
 
 @dataclass
@@ -160,23 +244,14 @@ def evaluate_sequential(episode, step, reward, action, pscore, action_dist, q_ha
     elif ess < 0.01 * ep.n_episodes:
         warnings.append(f"overlap: {ess:.0f} effective conversations of {ep.n_episodes} (under 1%); "
                         "importance-weighted estimates are high-variance")
-    rng = np.random.default_rng(seed)
-    boots = rng.integers(0, ep.n_episodes, size=(n_bootstrap, ep.n_episodes))
     estimates = []
-    for name, fn in SEQUENTIAL_ESTIMATORS:
-        if name in ("SeqDR", "SeqWDR") and ep.q_logged is None:
+    for est in SEQUENTIAL_ESTIMATORS:
+        if est.requires_q and ep.q_logged is None:
             continue
         try:
-            value = fn(ep)
+            ci = est.interval(ep, alpha, n_bootstrap, seed)
         except OPEError as e:
-            warnings.append(f"{name}: {e}")
+            warnings.append(f"{est.estimator_name}: {e}")
             continue
-        samples = []
-        for b in boots:
-            try:
-                samples.append(fn(ep, b))
-            except OPEError:
-                continue
-        lo, hi = np.quantile(samples, [alpha / 2, 1 - alpha / 2])
-        estimates.append(Estimate(name, value, float(lo), float(hi)))
+        estimates.append(Estimate(est.estimator_name, ci["mean"], ci["lower"], ci["upper"]))
     return SequentialReport(estimates, ep.n_episodes, ess, float(final.max()), warnings)

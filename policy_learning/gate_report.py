@@ -1,0 +1,44 @@
+"""The deployment gate's human-readable report: Markdown and a plot of the estimates."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def write_markdown(report: dict, cand, current, cand_pd, current_pd, path) -> None:
+    candidate, promote, reason = report["candidate"], report["promoted"], report["reason"]
+    lines = [f"# Deployment gate: {candidate}", "", f"**{'PROMOTED' if promote else 'REFUSED'}**: {reason}", "",
+             f"Held-out logged conversations: {report['test_conversations']} ({report['test_decisions']} decisions).", "",
+             "Conversation success rate (sequential OPE):", "",
+             "| policy | estimator | value | 95% CI |", "|---|---|---|---|"]
+    for label, rep in (("candidate", cand), ("current (rule-based)", current)):
+        for e in rep.estimates:
+            lines.append(f"| {label} | {e.estimator} | {e.value:.4f} | [{e.ci_low:.4f}, {e.ci_high:.4f}] |")
+    lines += ["", f"Effective conversations (candidate's trajectory weights): {cand.effective_episodes:.0f} "
+              f"of {cand.n_episodes}", "", "Mean prompt usefulness on the logged states (per-decision OPE):", "",
+              "| policy | estimator | value | 95% CI |", "|---|---|---|---|"]
+    for label, rep in (("candidate", cand_pd), ("current (rule-based)", current_pd)):
+        for e in rep.estimates:
+            lines.append(f"| {label} | {e.estimator} | {e.value:.4f} | [{e.ci_low:.4f}, {e.ci_high:.4f}] |")
+    lines += [""] + ([f"- warning: {w}" for w in report["warnings"]] or ["No support or overlap warnings."])
+    lines += ["", "![estimates](gate_estimates.png)"]
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def plot_estimates(cand, current, name, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for i, (label, rep) in enumerate(((name, cand), ("rule-based", current))):
+        for j, e in enumerate(rep.estimates):
+            x = j + 0.15 * (1 if i == 0 else -1)
+            ax.errorbar(x, e.value, yerr=[[e.value - e.ci_low], [e.ci_high - e.value]], fmt="o",
+                        color="C0" if i == 0 else "C1", label=label if j == 0 else None, capsize=3)
+    ax.set_xticks(range(len(cand.estimates)), [e.estimator for e in cand.estimates])
+    ax.set_ylabel("conversation success rate")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,103 @@
+"""InputGuard on its own: which messages are not understandable, what it does to their parse,
+how speech confidence scales intents, and that its vocabulary survives persistence."""
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from nlu_components.input_guard import InputGuard, known_word
+
+
+@pytest.fixture()
+def storage(tmp_path):
+    return LocalModelStorage(tmp_path)
+
+
+def guard(storage, **config):
+    return InputGuard.create({**InputGuard.get_default_config(), **config}, storage, Resource("guard"),
+                             ExecutionContext(GraphSchema({}), "test"))
+
+
+@pytest.mark.parametrize("text", ["", "   ", "🎵🎶🎸", "?!?!", "x" * 1001, "play \x1b[2J rock",
+                                  "¿Dónde está la biblioteca?", "Où est la gare, s'il vous plaît",
+                                  "Ich möchte bitte etwas Musik hören", "qwzx vbnm plok trazz"])
+def test_not_understandable(storage, text):
+    assert guard(storage).not_understandable(text)
+
+
+@pytest.mark.parametrize("text", ["play some upbeat rock", "help me find music", "yes please", "no, not that",
+                                  "somthing laid back", "I htink the second one", "hmm ok"])
+def test_understandable(storage, text):
+    assert not guard(storage).not_understandable(text)
+
+
+def test_catalogue_names_in_exact_entities_count_as_known(storage):
+    text = "play Sertanejo"
+    assert guard(storage).not_understandable("Sertanejo Zouglou")  # unknown words alone
+    entity = {"entity": "genre", "value": "sertanejo", "start": 5, "end": 14, "confidence_normalisation": 1.0}
+    assert not guard(storage).not_understandable(text, [entity])
+    weak = {**entity, "confidence_normalisation": 0.5}  # a fuzzy match does not vouch for the words
+    assert guard(storage).not_understandable("Sertanejo Zouglou", [weak])
+
+
+def test_typos_one_swap_or_deletion_away():
+    vocab = {"think", "music"}
+    assert known_word("htink", vocab) and known_word("musiic", vocab) and known_word("music", vocab)
+    assert not known_word("mzsic", vocab) and not known_word("musc", vocab) and not known_word("thx", vocab)
+
+
+def test_max_chars_and_known_share_are_configurable(storage):
+    assert guard(storage, max_chars=10).not_understandable("play some rock")
+    mixed = "play zorblat quenx fribble"  # 1 known word of 4
+    assert guard(storage).not_understandable(mixed)
+    assert not guard(storage, min_known_share=0.2).not_understandable(mixed)
+
+
+def _message(text, confidence=0.9, asr=None, entities=()):
+    m = Message(data={"text": text, "intent": {"name": "request_music", "confidence": confidence},
+                      "intent_ranking": [{"name": "request_music", "confidence": confidence},
+                                         {"name": "affirm", "confidence": 0.05}],
+                      "entities": list(entities), **({"metadata": {"asr_confidence": asr}} if asr is not None else {})})
+    return m
+
+
+def test_process_lowers_confidence_and_drops_entities_of_what_it_cannot_understand(storage):
+    g = guard(storage)
+    bad = _message("🎵🎶", entities=[{"entity": "genre", "value": "rock", "start": 0, "end": 2}])
+    good = _message("play some rock", entities=[{"entity": "genre", "value": "rock", "start": 10, "end": 14}])
+    g.process([bad, good])
+    assert bad.get("intent")["confidence"] == 0.05 and bad.get("input_guard") == "not_understood"
+    assert all(r["confidence"] <= 0.05 for r in bad.get("intent_ranking"))
+    assert [e["entity"] for e in bad.get("entities")] == ["sentiment"]
+    assert bad.get("sentiment")["label"] == "neutral"
+    assert good.get("intent")["confidence"] == 0.9 and good.get("entities")[0]["value"] == "rock"
+    assert good.get("input_guard") is None
+
+
+@pytest.mark.parametrize("asr, factor", [(1.0, 1.0), (0.4, 0.7), (0.0, 0.5), (1.7, 1.0), (-3, 0.5)])
+def test_speech_confidence_scales_intents_and_is_reported(storage, asr, factor):
+    m = _message("play some rock", confidence=0.8, asr=asr)
+    guard(storage).process([m])
+    assert m.get("intent")["confidence"] == pytest.approx(0.8 * factor)
+    assert m.get("intent_ranking")[0]["confidence"] == pytest.approx(0.8 * factor)
+    assert m.get("asr_confidence") == min(1.0, max(0.0, asr))
+
+
+@pytest.mark.parametrize("metadata", [{"asr_confidence": "loud"}, {"asr_confidence": float("nan")}, "not a dict"])
+def test_bad_speech_confidence_is_ignored(storage, metadata):
+    m = Message(data={"text": "play some rock", "intent": {"name": "request_music", "confidence": 0.8},
+                      "metadata": metadata})
+    guard(storage).process([m])
+    assert m.get("intent")["confidence"] == 0.8 and m.get("asr_confidence") is None
+
+
+def test_training_vocabulary_is_persisted_and_loaded(storage):
+    g = guard(storage)
+    word = "zorblatics"
+    assert g.not_understandable(f"{word} {word}")
+    resource = g.train(TrainingData([Message(data={"text": f"play {word} please"})]))
+    loaded = InputGuard.load({**InputGuard.get_default_config()}, storage, resource,
+                             ExecutionContext(GraphSchema({}), "test"))
+    assert not loaded.not_understandable(f"{word} {word}")
