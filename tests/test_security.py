@@ -343,7 +343,7 @@ def test_no_credentials_in_the_repository():
 
 def test_the_secret_scan_finds_what_it_looks_for():
     leaks = ["TWILIO_ACCOUNT_SID=AC" + "0123456789abcdef" * 2, "auth_token: " + "ab12" * 8,
-             "-----BEGIN RSA PRIVATE KEY-----", "aws = AKIA" + "ABCDEFGHIJKLMNOP"]
+             "-----BEGIN RSA " + "PRIVATE KEY-----", "aws = AKIA" + "ABCDEFGHIJKLMNOP"]
     for leak in leaks:
         assert any(rx.search(leak) for rx in SECRET_PATTERNS.values()), leak
     assert not any(rx.search("auth_token: ${TWILIO_AUTH_TOKEN}") for rx in SECRET_PATTERNS.values())
