@@ -72,8 +72,10 @@ class TwilioVoiceInput(RasaTwilioVoiceInput):
 
     def signature_problem(self, request: Request) -> Optional[str]:
         """Why a webhook request is refused, or None when it is Twilio's."""
-        validator = getattr(self, "validator", None)
-        if validator is None:
+        if not hasattr(self, "validator"):  # built without from_credentials: fail closed
+            return "signature checking is not configured (build the channel with from_credentials)"
+        validator = self.validator
+        if validator is None:  # verify: false, warned about at start-up
             return None
         signature = request.headers.get(SIGNATURE_HEADER)
         if not signature:

@@ -107,6 +107,8 @@ def test_twilio_channel_needs_an_auth_token_unless_explicitly_turned_off(caplog)
     with caplog.at_level(logging.WARNING):
         TwilioVoiceInput.from_credentials({"verify": "false"})
     assert "NOT checked" in caplog.text
+    unconfigured = TwilioVoiceInput("hi", "sorry", "woman", "5", "default", "false")
+    assert "not configured" in unconfigured.signature_problem(request=None), "a channel built by hand fails closed"
 
 
 # -- Alexa ----------------------------------------------------------------------------------------
