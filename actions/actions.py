@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from embeddings.assets import load_assets
 from music_domain.attributes import display_genre
 from music_domain.dialogue_engine import MusicDialogueEngine
+from music_domain.mentions import unknown_reply
 from custom_policies.tracker_state import state_from_events
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,13 @@ def describe(slots: Dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def say_unknown_mentions(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """An artist or song the listener named that the catalogue lacks: said, never silently matched."""
+    note = unknown_reply((tracker.latest_message or {}).get("entities"))
+    if note:
+        dispatcher.utter_message(text=note)
+
+
 def sample_message(dispatcher: CollectingDispatcher, track: Dict[str, Any], response: str, **extra) -> None:
     dispatcher.utter_message(response=response, track=track["track_name"], artist=track["artist_name"],
                              json_message={"audio_url": track.get("preview_url"), "track_id": track["track_id"]},
@@ -62,6 +70,7 @@ class ActionSuggestGenres(Action):
         return "action_suggest_genres"
 
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        say_unknown_mentions(dispatcher, tracker)
         state = current_state(tracker)
         pair = engine().suggest_genres(state)
         names = [display_genre(g).capitalize() for g in pair]
@@ -91,6 +100,7 @@ class ActionPlaySample(Action):
         return "action_play_sample"
 
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        say_unknown_mentions(dispatcher, tracker)
         return play_sample(dispatcher, current_state(tracker))
 
 
@@ -117,6 +127,7 @@ class ActionOfferStation(Action):
         return "action_offer_station"
 
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        say_unknown_mentions(dispatcher, tracker)
         state = current_state(tracker)
         rows = engine().station(state)
         if not rows:
