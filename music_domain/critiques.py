@@ -109,8 +109,50 @@ def _word_re(body: str) -> re.Pattern:
 _COMPILED = {k: [_word_re(p) for p in ps] for k, ps in PATTERNS.items()}
 
 
-def _normalise(text: str) -> str:
-    return (text or "").replace("’", "'").lower()
+def _vocabulary_words() -> frozenset:
+    words = set()
+    for ps in PATTERNS.values():
+        for p in ps:
+            words.update(w for w in re.findall(r"[a-z]{4,}", p))
+    return frozenset(words)
+
+
+_WORDS = _vocabulary_words()
+
+
+def _fix_word(m: re.Match) -> str:
+    """A word one swap, deletion or insertion away from a critique word ("slwo", "faser")."""
+    w = m.group(0)
+    if len(w) < 4 or w in _WORDS:
+        return w
+    swaps = {w[:i] + w[i + 1] + w[i] + w[i + 2:] for i in range(len(w) - 1)}
+    deletions = {w[:i] + w[i + 1:] for i in range(len(w))}
+    for cand in (swaps | deletions) & _WORDS:
+        return cand
+    for cand in _WORDS:
+        if len(cand) == len(w) + 1 and any(cand[:i] + cand[i + 1:] == w for i in range(len(cand))):
+            return cand
+    return w
+
+
+def _normalise(text: str) -> Tuple[str, List[int]]:
+    """Lower case, one kind of apostrophe, a letter repeated 3+ times cut to two ("toooo" ->
+    "too"), and one-edit typos of critique words of 4+ letters corrected ("slwo" -> "slow").
+    Returns the text and, for each of its positions (and its end), the original position, so
+    spans point at the listener's own characters."""
+    t = (text or "").replace("’", "'").lower()
+    out, where, pos = [], [], 0
+    for m in re.finditer(r"[a-z]+", t):
+        out.append(t[pos:m.start()])
+        where.extend(range(pos, m.start()))
+        word = re.sub(r"([a-z])\1{2,}", r"\1\1", m.group(0))
+        word = _fix_word(re.match(r".+", word))
+        out.append(word)
+        where.extend(min(m.start() + i, m.end() - 1) for i in range(len(word)))
+        pos = m.end()
+    out.append(t[pos:])
+    where.extend(range(pos, len(t) + 1))
+    return "".join(out), where
 
 
 @dataclass(frozen=True)
@@ -156,7 +198,7 @@ def _exclude_re(vocabulary):
 
 def parse(text: str, vocabulary=None) -> List[Found]:
     """Critiques in ``text``, in order, each once; a span is claimed by one critique."""
-    t = _normalise(text)[:2000]
+    t, where = _normalise((text or "")[:2000])
     found: List[Found] = []
     taken: List[Tuple[int, int]] = []
 
@@ -181,7 +223,8 @@ def parse(text: str, vocabulary=None) -> List[Found]:
     for f in sorted(found, key=lambda f: f.start):
         if f.critique not in seen:
             seen.add(f.critique)
-            out.append(f)
+            end = where[f.end - 1] + 1 if f.end > 0 else where[0]
+            out.append(Found(f.critique, where[f.start], end))
     # contradictory pairs from one message ("not too fast, not too slow"): keep neither
     kinds = {f.critique for f in out}
     for a, b in (("faster", "slower"), ("calmer", "more_intense"), ("newer", "older"), ("happier", "sadder")):

@@ -4,8 +4,9 @@
 Runs after the attribute and mention extractors. Attribute entities inside a critique are
 removed, because the critique says what they would get backwards: "too slow" is not a request
 for slow music, "no more country" not one for country. A free description the attribute
-extractor guessed for the whole message ("too slow" -> laid back) goes too. A genre exclusion
-also becomes the critique's own ``genre`` value.
+extractor guessed for the whole message ("too slow" -> laid back) goes too. A message with a
+critique is a request for other music: its intent becomes ``request_music`` unless DIET already
+reads it as one or, for "more like this", as ``accept``.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from music_domain import critiques
@@ -29,7 +30,8 @@ ATTRIBUTES = ("genre", "subgenre", "energy", "mood", "era", "activity")
 class CritiqueExtractor(GraphComponent, EntityExtractorMixin):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"catalog": None}
+        # below min_intent_confidence (the fallback threshold) a critique makes it request_music
+        return {"catalog": None, "min_intent_confidence": 0.45, "critique_confidence": 0.9}
 
     def __init__(self, config: Dict[Text, Any]):
         self.config = config
@@ -65,4 +67,23 @@ class CritiqueExtractor(GraphComponent, EntityExtractorMixin):
                 kept.append({"entity": "critique", "value": f.critique, "start": f.start, "end": f.end,
                              "confidence": 1.0, "extractor": EXTRACTOR})
             m.set(ENTITIES, kept, add_to_output=True)
+            self._as_request(m, found)
         return messages
+
+    def _as_request(self, m: Message, found) -> None:
+        """A critique asks for different music: ``request_music`` (or ``accept`` for "more like
+        this"), as the simulated listeners mean it; not a bare rejection (``deny``), a greeting, a
+        goodbye or "please rephrase"."""
+        intent = dict(m.get(INTENT) or {})
+        name, conf = intent.get("name"), float(intent.get("confidence") or 0.0)
+        keep = {"request_music"} | ({"accept"} if all(f.critique == "more_like" for f in found) else set())
+        if name in keep and conf >= self.config["min_intent_confidence"]:
+            return
+        top = max(conf if name == "request_music" else 0.0, self.config["critique_confidence"])
+        m.set(INTENT, {"name": "request_music", "confidence": top}, add_to_output=True)
+        # the others share what is left, so the fallback's ambiguity check sees a clear winner
+        rest = [r for r in (m.get(INTENT_RANKING_KEY) or []) if r.get("name") != "request_music"]
+        total = sum(float(r.get("confidence") or 0.0) for r in rest)
+        scale = min(1.0, (1.0 - top) / total) if total > 0 else 1.0
+        rest = [{**r, "confidence": float(r.get("confidence") or 0.0) * scale} for r in rest]
+        m.set(INTENT_RANKING_KEY, [{"name": "request_music", "confidence": top}] + rest, add_to_output=True)

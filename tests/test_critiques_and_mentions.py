@@ -182,3 +182,15 @@ def test_training_data_has_no_template_nonsense(vocabulary):
              if l.strip().startswith("- ") and not l.strip().startswith("- intent")]
     bad = [l for l in lines if not make_nlu_data.check(l, vocabulary)]
     assert not bad, bad[:5]
+
+
+def test_an_unknown_mention_gets_an_honest_reply():
+    from music_domain.mentions import unknown_reply
+
+    ents = [{"entity": "unknown_mention", "value": "Aphex Twin", "mention_type": "artist"}]
+    assert "I don't have Aphex Twin" in unknown_reply(ents)
+    assert "same vein" in unknown_reply(ents + [{"entity": "genre", "value": "electronic"}])
+    assert unknown_reply([{"entity": "artist", "value": "Radiohead"}]) is None
+    assert unknown_reply([]) is None and unknown_reply(None) is None
+    long = unknown_reply([{"entity": "unknown_mention", "value": "x" * 500}])
+    assert len(long) < 200
