@@ -48,6 +48,7 @@ actions:
 
 nlu-eval:         ## held-out NLU test set: intent and attribute F1 -> results/nlu
 	$(RASA) test nlu --nlu tests/nlu/test_nlu.yml --model models --out results/nlu
+	$(PY) benchmarks/nlu_real_eval.py
 
 export:           ## prompt decisions in the tracker store -> data/logs/exported.parquet
 	$(PY) -m custom_policies.log_export --endpoints rasa_project/endpoints.yml --out data/logs/exported.parquet

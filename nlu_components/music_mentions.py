@@ -174,8 +174,8 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                                 "mention_type": "work", "confidence_normalisation": round(r.score / 100.0, 3)})
                 elif not overlaps and self._believable(x):
                     new.append({**base, "entity": "unknown_mention", "value": x["text"], "mention_type": "work"})
-        if intent in NOT_ABOUT_MUSIC:  # "Hi wizard" names no artist
-            new = [e for e in new if e["entity"] != "unknown_mention"]
+        if intent in NOT_ABOUT_MUSIC:  # "Hi wizard", "Good Morning" name no artist
+            new = []
         message.set(ENTITIES, entities + new, add_to_output=True)
         if intent == "accept" and any(e["entity"] in ("artist", "work", "unknown_mention") for e in new):
             # "play something like Aphex Twin" asks for music like a named artist, not to keep
