@@ -65,6 +65,7 @@ secrets:          ## create .secrets/local.env (kept if present); rotate with: p
 
 nlu-eval:         ## held-out NLU test set: intent and attribute F1 -> results/nlu
 	$(RASA) test nlu --nlu tests/nlu/test_nlu.yml --model models --out results/nlu
+	$(PY) benchmarks/nlu_real_eval.py
 
 export:           ## prompt decisions in the tracker store -> data/logs/exported.parquet
 	$(WITH_SECRETS) $(PY) -m policy_learning.log_export --endpoints rasa_project/endpoints.yml --out data/logs/exported.parquet

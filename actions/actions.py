@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from embeddings.assets import load_assets
 from music_domain.attributes import ATTRIBUTES, display_genre
 from music_domain.dialogue_engine import MusicDialogueEngine, Shown
+from music_domain.mentions import unknown_reply
 from music_domain.prompts import PROMPT_BY_NAME
 from music_domain.tracker_replay import state_from_events
 
@@ -56,6 +57,13 @@ def describe(slots: Dict[str, Any]) -> str:
     if slots.get("artist"):
         parts.append(f"like {slots['artist']}")
     return " ".join(parts)
+
+
+def say_unknown_mentions(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """An artist or song the listener named that the catalogue lacks: said, never silently matched."""
+    note = unknown_reply((tracker.latest_message or {}).get("entities"))
+    if note:
+        dispatcher.utter_message(text=note)
 
 
 def sample_message(dispatcher: CollectingDispatcher, track: Dict[str, Any], response: str, **extra) -> None:
@@ -102,6 +110,7 @@ class PromptAction:
         return PROMPT_BY_NAME[self.prompt].action
 
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        say_unknown_mentions(dispatcher, tracker)
         state = current_state(tracker)
         return render(dispatcher, state, tracker_engine(tracker).execute(self.prompt, state))
 

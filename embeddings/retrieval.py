@@ -62,8 +62,14 @@ class HistoryAwareRetriever:
 
     def rank(self, slots: Mapping[str, Optional[str]], user_id: Optional[str] = None,
              use_history: bool = True, exclude: Iterable[int] = (), rejected: Iterable[int] = (),
-             k: int = 5) -> Ranked:
+             k: int = 5, allowed: Optional[np.ndarray] = None, seeds: Iterable[int] = ()) -> Ranked:
+        """``allowed``: tracks that honour the listener's critiques (music_domain.critiques), applied
+        when some matching track honours them (a critique never empties the answer on its own).
+        ``seeds``: rows of tracks the listener pointed at ("more like that", a named song): the
+        seed direction is their mean vector, with the artist's centroid if one is named."""
         mask = self.arrays.mask(slots)
+        if allowed is not None and (mask & allowed).any():
+            mask = mask & allowed
         exclude = np.fromiter(exclude, dtype=int)
         if len(exclude):
             mask = mask.copy()
@@ -73,10 +79,21 @@ class HistoryAwareRetriever:
             return Ranked(np.zeros(0, int), np.zeros(0), 0, empty_features())
         profile = self.profile(user_id) if use_history else None
         seed = self.artist_centroid(slots["artist"]) if slots.get("artist") else None
-        pool = self._pool(mask, profile, seed)
+        seed_rows = [int(r) for r in seeds if 0 <= int(r) < len(self.vectors)]
+        track_seed = None
+        if seed_rows:
+            v = self.vectors[seed_rows].mean(axis=0)
+            track_seed = v / max(np.linalg.norm(v), 1e-9)
+            both = track_seed if seed is None else seed + track_seed
+            seed_query = both / max(np.linalg.norm(both), 1e-9)
+        else:
+            seed_query = seed
+        pool = self._pool(mask, profile, seed_query)
         vecs = self.vectors[pool]
         affinity = vecs @ profile if profile is not None else np.zeros(len(pool), np.float32)
         match = self._match(pool, vecs, slots, seed)
+        if track_seed is not None:
+            match = 0.5 * match + 0.5 * np.clip(vecs @ track_seed, 0, 1)
         score = W_MATCH * match + W_AFFINITY * affinity + W_POPULARITY * self._popularity[pool]
         rejected = np.fromiter(rejected, dtype=int)
         if len(rejected):

@@ -17,6 +17,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from music_domain import critiques as critique_rules
 from music_domain.attributes import SUBGENRE_TO_FAMILY
 from music_domain.dialogue_state import DialogueState
 from music_domain.reactions import is_liked, is_negative
@@ -33,10 +34,13 @@ class UserMeaning:
     sentiment: float = 0.0
     confidence: float = 1.0
     choice: Optional[int] = None  # "the second one" -> 1
+    critiques: List[str] = field(default_factory=list)  # "faster", "exclude_genre:country" (music_domain.critiques)
+    seeds: List[str] = field(default_factory=list)  # track ids of named songs
 
     def to_dict(self) -> dict:
         return {"intent": self.intent, "attributes": dict(self.attributes), "sentiment": self.sentiment,
-                "confidence": self.confidence, "choice": self.choice}
+                "confidence": self.confidence, "choice": self.choice, "critiques": list(self.critiques),
+                "seeds": list(self.seeds)}
 
 
 @dataclass
@@ -67,7 +71,9 @@ class MusicDialogueEngine:
     def rank(self, state: DialogueState, k: int = 5, slots: Optional[dict] = None):
         return self.retriever.rank(slots if slots is not None else state.slots, user_id=state.user_id,
                                    use_history=self.use_history, exclude=state.samples,
-                                   rejected=state.rejected, k=k)
+                                   rejected=state.rejected, k=k,
+                                   allowed=critique_rules.mask(self.arrays, state.directions),
+                                   seeds=state.directions.seeds)
 
     def refresh_candidates(self, state: DialogueState):
         ranked = self.rank(state)
@@ -162,6 +168,9 @@ class MusicDialogueEngine:
         if state.liked_sample is not None:
             seed = self.assets.index.vectors[state.liked_sample]
             mask = self.arrays.mask(state.slots)
+            directed = critique_rules.mask(self.arrays, state.directions)
+            if directed is not None and (mask & directed).sum() > 1:
+                mask &= directed
             mask[state.rejected] = False
             rows, _ = self.assets.index.search(seed, STATION_SIZE, allowed=mask if mask.any() else None)
             rows = [state.liked_sample] + [int(r) for r in rows if r != state.liked_sample]
@@ -184,6 +193,7 @@ class MusicDialogueEngine:
         for attr, value in meaning.attributes.items():
             if value:
                 elicited[attr] = value
+        critiqued = self.apply_critiques(state, meaning, elicited)
         if "subgenre" in elicited:
             elicited.setdefault("genre", SUBGENRE_TO_FAMILY.get(elicited["subgenre"], elicited["subgenre"]))
         if "genre" in elicited and state.slots.get("subgenre") and \
@@ -196,7 +206,7 @@ class MusicDialogueEngine:
             last = state.samples[-1]
             if is_liked(meaning.sentiment):
                 state.liked_sample = last
-            elif is_negative(meaning.sentiment) or elicited:
+            elif is_negative(meaning.sentiment) or elicited or critiqued:
                 state.rejected.append(last)
                 state.liked_sample = None
         if state.last_prompt == "offer_station" and state.station and not is_liked(meaning.sentiment):
@@ -211,4 +221,33 @@ class MusicDialogueEngine:
             elif is_liked(meaning.sentiment):
                 state.negative_streak = 0
         return new
+
+    def apply_critiques(self, state: DialogueState, meaning: UserMeaning, elicited: Dict[str, str]) -> List[str]:
+        """Critiques become directions relative to the track just played (the sample, or the
+        station's first track); a critique that implies the energy slot ("too slow" about a
+        laid-back track) also fills it, and named songs become seeds."""
+        reference = None
+        if state.last_prompt == "offer_station" and state.station:
+            reference = state.station[0]
+        elif state.samples:
+            reference = state.samples[-1]
+        done = critique_rules.apply(state.directions, meaning.critiques, reference)
+        if reference is not None:
+            level = self.arrays.catalog["energy_level"].iloc[reference] if "energy_level" in self.arrays.catalog \
+                else None
+            for c in done:
+                energy = critique_rules.implied_energy(c, level)
+                if energy and "energy" not in elicited:
+                    elicited["energy"] = energy
+            if "exclude_current_genre" in done and state.slots.get("genre") == self._families[reference]:
+                state.slots["genre"] = state.slots["subgenre"] = None
+        for g in state.directions.excluded:
+            if state.slots.get("genre") == g or state.slots.get("subgenre") == g:
+                state.slots["genre"] = state.slots["subgenre"] = None
+        for track_id in meaning.seeds:
+            row = self.assets.row_of(track_id)
+            if row is not None and row not in state.directions.seeds:
+                state.directions.seeds.insert(0, row)
+                done.append(f"seed:{track_id}")
+        return done
 

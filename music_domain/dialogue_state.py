@@ -12,6 +12,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from music_domain.attributes import ATTRIBUTES
+from music_domain.critiques import Directions
 from music_domain.prompts import PROMPT_NAMES
 from music_domain.reactions import is_negative
 
@@ -35,6 +36,8 @@ class DialogueState:
     offered_genres: List[str] = field(default_factory=list)
     user_id: Optional[str] = None
     candidates: Dict[str, float] = field(default_factory=dict)  # from the retriever
+    # critiques relative to played tracks ("faster than X"), excluded genres, seed tracks
+    directions: Directions = field(default_factory=Directions)
 
     def filled(self) -> Dict[str, bool]:
         return {a: bool(self.slots.get(a)) for a in SLOT_ATTRIBUTES}

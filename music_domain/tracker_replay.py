@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, Optional, Tuple
 
+from music_domain.critiques import from_entities as critiques_from_entities
 from music_domain.dialogue_engine import MusicDialogueEngine, UserMeaning
 from music_domain.dialogue_state import SLOT_ATTRIBUTES, DialogueState
 from music_domain.prompts import PROMPT_BY_ACTION
@@ -37,7 +38,8 @@ def meaning_from_parse(parse: Dict[str, Any]) -> UserMeaning:
                 pass
     sentiment = parse.get("sentiment")
     score = float(sentiment.get("score", 0.0)) if isinstance(sentiment, dict) else 0.0
-    return UserMeaning(intent, attributes, score, confidence, choice)
+    critiques, seeds = critiques_from_entities(parse.get("entities"))
+    return UserMeaning(intent, attributes, score, confidence, choice, critiques, seeds)
 
 
 def parse_data(meaning: UserMeaning) -> Dict[str, Any]:

@@ -87,11 +87,14 @@ def _gazetteer(catalog_path: Optional[str]):
     for artist in voc.artists:
         if len(artist) >= 4 and re.search(r"[A-Za-z]", artist):
             names[artist.lower()] = ("artist", artist)
+    # A catalogue genre named like an activity, a mood or an energy ("party", "sleep", "sad",
+    # "chill") is read as that, and the catch-all family "other" is never a word's genre.
+    other_meaning = {f for a in ("activity", "mood", "energy") for f in voc.surface_forms(a)} | {"other"}
     for form in voc.surface_forms("subgenre"):
-        if len(form) >= 3:
+        if len(form) >= 3 and form not in other_meaning:
             names.setdefault(form, ("genre", form))
     for form in voc.surface_forms("genre"):
-        if len(form) >= 3:
+        if len(form) >= 3 and form not in other_meaning:
             names.setdefault(form, ("genre", form))
     alternation = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     return names, re.compile(rf"(?<![\w]){'(?:' + alternation + ')'}(?![\w])", re.I)
@@ -232,9 +235,17 @@ class MusicAttributeExtractor(GraphComponent, EntityExtractorMixin):
                 if era:
                     found.append({"entity": "era", "value": era, "start": m.start(), "end": m.end(),
                                   "confidence": 1.0, "extractor": EXTRACTOR, "source": "era_pattern"})
+        # Words inside a critique ("too [slow]", "no more [country]") are not requests for them
+        # (nlu_components.critiques): dropped before one value per type is kept, so "not
+        # country, rock instead" keeps rock; and a critique is not a free description.
+        from music_domain import critiques
+
+        critiqued = [(f.start, f.end) for f in critiques.parse(text, self.vocabulary)] if text.strip() else []
+        found = [e for e in found if e["entity"] not in ATTRIBUTE_ENTITIES + ("subgenre",)
+                 or not any(a < e.get("end", 0) and e.get("start", 0) < b for a, b in critiqued)]
         intent = (message.get(INTENT) or {}).get("name")
         has_attribute = any(e["entity"] in ATTRIBUTE_ENTITIES for e in found)
-        if not has_attribute and intent == "request_music" and text.strip() and len(text) <= 2000:
+        if not has_attribute and not critiqued and intent == "request_music" and text.strip() and len(text) <= 2000:
             found.extend(self._describe(message))
         # one value per entity type: the first in the message
         unique, seen = [], set()

@@ -27,6 +27,7 @@ from embeddings.text_encoder import EMBEDDING_DIM, embed_with_tokens
 
 logger = logging.getLogger(__name__)
 SENTENCE_EMBEDDING = "sentence_embedding"  # message attribute other components reuse
+TOKEN_STATES = "minilm_token_states"  # (word-piece states, their character offsets), reused by the mention tagger
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -64,6 +65,7 @@ class SentenceTransformerFeaturizer(DenseFeaturizer, GraphComponent):
                         seq[t] = hidden[j][pieces].mean(axis=0)
                 self.add_features_to_message(seq, sent[j:j + 1], TEXT, m)
                 m.set(SENTENCE_EMBEDDING, sent[j])
+                m.set(TOKEN_STATES, (hidden[j][attn[j] == 1], offsets[j][attn[j] == 1]))
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self._featurize(training_data.training_examples)

@@ -191,13 +191,16 @@ def respond(listener: Listener, prompt: str, arrays, shown: Optional[Shown] = No
                 return UserMeaning("accept", {}, max(s, 0.6))
             return UserMeaning("affirm", {}, max(s, LIKED))
         listener.negative_streak += 1 if is_negative(s) else 0
-        attrs = {}
+        attrs, critiques = {}, []
         if rng.random() < listener.traits.p_refine:
             wrong = [a for a in WEIGHTS if goal.get(a) and not arrays.matches(row, a, goal[a])
                      and (known.get(a) or a in ("energy", "genre"))]
             if wrong:
-                attrs = {wrong[0]: goal[wrong[0]]}
-        return UserMeaning("request_music" if attrs else "deny", attrs, min(s, 0.2))
+                critiques = critique_of(wrong[0], goal[wrong[0]], known)
+                if not critiques:
+                    attrs = {wrong[0]: goal[wrong[0]]}
+        return UserMeaning("request_music" if attrs or critiques else "deny", attrs, min(s, 0.2),
+                           critiques=critiques)
     if prompt == "offer_station":
         rows = shown.rows
         if not rows:
@@ -212,3 +215,15 @@ def respond(listener: Listener, prompt: str, arrays, shown: Optional[Shown] = No
 
 
 LIKED = 0.45
+
+
+def critique_of(attribute: str, goal_value: str, known: Dict[str, bool]) -> List[str]:
+    """What was wrong with a sample, said relative to it as people do: the energy level is
+    always a critique ("too slow": the sample was laid back and the goal upbeat, so the assistant
+    reads it as "faster than that track"); a genre the listener cannot name is "not that genre".
+    Empty when the listener names the value instead ("rock instead")."""
+    if attribute == "energy":
+        return ["faster" if goal_value == "upbeat" else "calmer"]
+    if attribute == "genre" and not known.get("genre"):
+        return ["exclude_current_genre"]
+    return []

@@ -25,6 +25,28 @@ ACTIVITY_WORDS = {"workout": "working out", "study": "studying", "party": "a par
                   "focus": "focusing", "commute": "the commute"}
 OPTION_WORDS = ("the first one", "the second one")
 
+CRITIQUE_WORDS = {  # how listeners say a critique of what was just played (music_domain.critiques)
+    "faster": ("too slow", "that's a bit too slow", "faster please", "can you speed it up", "something quicker"),
+    "slower": ("too fast", "slow it down a bit", "something slower"),
+    "calmer": ("too intense", "less intense please", "more chill", "that's too loud", "something calmer"),
+    "more_intense": ("too mellow", "more energy please", "something livelier"),
+    "newer": ("too old", "something newer", "more recent stuff please"),
+    "older": ("too modern", "something older"),
+    "happier": ("too sad", "something happier"),
+    "sadder": ("too cheerful", "something darker"),
+    "more_like": ("more like that", "more of this please"),
+    "exclude_current_genre": ("not that genre", "a different genre please", "can we change the genre"),
+}
+
+
+def say_critique(critique: str, rng: np.random.Generator) -> str:
+    kind, _, value = critique.partition(":")
+    if kind == "exclude_genre":
+        return _pick(rng, (f"no more {display_genre(value)}", f"not {display_genre(value)}",
+                           f"anything but {display_genre(value)}"))
+    return _pick(rng, CRITIQUE_WORDS.get(kind, (kind.replace("_", " "),)))
+
+
 REACTIONS = [  # (lowest sentiment, phrases)
     (0.75, ("Brilliant, I love it", "I love this one!", "this is amazing")),
     (0.55, ("YES!", "yes, great", "really nice")),
@@ -77,7 +99,11 @@ def describe(attributes: Dict[str, str], rng: np.random.Generator) -> str:
 def realise(meaning: UserMeaning, rng: np.random.Generator, style: str = "chatty") -> str:
     """One utterance for a meaning representation."""
     intent, attrs, s = meaning.intent, meaning.attributes, meaning.sentiment
-    if intent == "request_music":
+    critiques = getattr(meaning, "critiques", None) or []
+    if intent == "request_music" and critiques:
+        said = ", ".join(say_critique(c, rng) for c in critiques)
+        text = f"{said}, {describe(attrs, rng)} instead" if attrs else said
+    elif intent == "request_music":
         if not attrs:
             text = _pick(rng, ("help me find music", "can you find me some music?", "I want something to listen to"))
         else:
@@ -103,7 +129,7 @@ def realise(meaning: UserMeaning, rng: np.random.Generator, style: str = "chatty
         text = intent.replace("_", " ")
     if style == "voice":
         text = re.sub(r"[?!.,]", "", text.lower())
-    elif style == "terse" and intent == "request_music" and attrs:
+    elif style == "terse" and intent == "request_music" and attrs and not critiques:
         text = describe(attrs, rng)
     return text
 

@@ -55,3 +55,62 @@ def test_bad_input_gives_low_confidence_and_neutral_sentiment(parse, text):
     assert r["intent"]["name"] == "nlu_fallback" or r["intent"]["confidence"] < 0.5
     assert r["sentiment"]["score"] == 0.0
     assert not [e for e in r["entities"] if e["entity"] not in ("sentiment",)]
+
+
+def kinds(result, entity):
+    return [e for e in result["entities"] if e["entity"] == entity]
+
+
+def test_named_artists_and_songs_from_real_phrasing(parse):
+    r = parse("I love Radiohead's stuff. Something similar? Kinda like Aphex Twin maybe.")
+    assert [e["value"] for e in kinds(r, "artist")] == ["Radiohead"]
+    unknown = kinds(r, "unknown_mention")
+    assert [e["value"] for e in unknown] == ["Aphex Twin"] and unknown[0]["mention_type"] == "artist"
+    r = parse("anything like radioheads")  # the corpus's own spelling of "Radiohead's"
+    assert [e["value"] for e in kinds(r, "artist")] == ["Radiohead"]
+    r = parse("songs similar to Locked out of Heaven by Bruno Mars")
+    works = kinds(r, "work")
+    assert works and works[0]["value"] == "Locked out of Heaven" and works[0]["track_id"] == "3w3y8KPTfNeOKPiqUTakBh"
+    assert [e["value"] for e in kinds(r, "artist")] == ["Bruno Mars"]
+
+
+def test_critiques_in_words_and_no_template_nonsense(parse):
+    r = parse("too slow")
+    assert [e["value"] for e in kinds(r, "critique")] == ["faster"]
+    assert not kinds(r, "energy"), "'too slow' is not a request for slow music"
+    assert r["intent"]["name"] in ("request_music", "deny")
+    r = parse("no more country")
+    assert [e["value"] for e in kinds(r, "critique")] == ["exclude_genre:country"] and not kinds(r, "genre")
+    r = parse("not country, rock instead")
+    assert [e["value"] for e in kinds(r, "critique")] == ["exclude_genre:country"]
+    assert [e["value"] for e in kinds(r, "genre")] == ["rock"]
+
+
+@pytest.mark.parametrize("text", [
+    "no rush, anything is fine",                 # Rush the band? not here
+    "I'm driving to Boston, play something upbeat",  # Boston the band? not here
+    "play something from the book of Genesis",
+    "something like Rush",                        # a band the catalogue lacks: unknown, not "Crush"
+    "like Genesis or Boston",
+])
+def test_artist_names_that_are_also_words_never_give_a_wrong_silent_seed(parse, text):
+    r = parse(text)
+    for e in kinds(r, "artist"):  # any artist seed must be a real catalogue match of the words said
+        assert e["value"].lower() in text.lower(), (text, e)
+    assert not [e for e in kinds(r, "artist") if e["value"] in ("Crush", "Boris", "Genesis Owusu")]
+
+
+@pytest.mark.parametrize("text", [
+    "", " ", "x" * 200, "like " + "a" * 200, "like " + "Radiohead " * 25,
+    "something like Édith Piaf et Stromae s'il vous plaît", "algo como Bad Bunny por favor 🎶",
+    "like 🎸🔥 please", "🎵", "play '; DROP TABLE tracks; --", "like <script>alert(1)</script>",
+    "similar to {{7*7}} and ${jndi:ldap://x}", "like Radiohead\x00\x1b[2J", "like \u202eRadiohead",
+])
+def test_bad_input_around_mentions_parses_gracefully(parse, text):
+    r = parse(text)  # never raises
+    assert r["intent"]["name"]
+    for e in kinds(r, "artist"):
+        assert e["value"] == "Radiohead" and "radiohead" in text.lower()
+    for e in kinds(r, "unknown_mention"):
+        assert len(e["value"]) <= 80 and e["value"] in text
+    assert not kinds(r, "work") or all(w["track_id"] for w in kinds(r, "work"))

@@ -1,21 +1,29 @@
-"""Writes the NLU training data (rasa_project/data/nlu.yml) and the held-out NLU test set
-(tests/nlu/test_nlu.yml) from phrasing templates and the catalogue's own vocabulary.
-
-Training and test sets use disjoint templates and disjoint artist names, so the test set
-measures generalisation to unseen phrasings. About 15% of examples get a typo and about
-25% are voice-style (lowercase, no punctuation). Deterministic for a seed:
+"""Writes the NLU training data (rasa_project/data/nlu.yml) from phrasing templates and the
+catalogue's own vocabulary. About 15% of examples get a typo and about 25% are voice-style
+(lowercase, no punctuation). Deterministic for a seed:
 
     python tools/make_nlu_data.py
+
+The test set (tests/nlu/test_nlu.yml) is not made here: it is written by hand from real phrasing
+(cpcd user turns, critiques), independently of these templates.
+
+Critiques of what was played ("too slow", "no more country") are literal phrasings without
+attribute annotations: the critique component (music_domain/critiques.py) reads them relative to
+the track played, and an attribute annotated inside one would teach DIET the opposite ("too
+slow, something more [slow](energy)"). ``check`` refuses any example where a critique and an
+annotated attribute overlap or contradict each other, so the templates cannot make such lines.
 """
 from __future__ import annotations
 
 import random
 import re
+import sys
 from pathlib import Path
 
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 GENRES = ["rock", "pop", "jazz", "hip hop", "rap", "country", "metal", "folk", "classical", "electronic",
           "techno", "house", "soul", "blues", "funk", "reggaeton", "salsa", "ambient", "lofi", "edm",
@@ -46,14 +54,14 @@ TRAIN = {
         # Answers to the assistant's questions state what the listener wants in the same way
         # (the policy treats a request and an answer alike), so they share the intent.
         "[{genre}](genre)", "[{subgenre}](genre)", "[{energy}](energy)", "[{era}](era)", "[{artist}](artist)",
-        "something [{energy}](energy)", "more [{energy}](energy)", "I like [{genre}](genre)",
+        "something [{energy}](energy)", "I like [{genre}](genre)",
         "maybe [{genre}](genre)", "I'm into [{subgenre}](genre)", "something from the [{era}](era)",
         "the [{era}](era) please", "it's for [{activity}](activity)", "for [{activity}](activity)",
         "music for [{activity}](activity)", "I'm [{activity}](activity)", "something like [{artist}](artist)",
         "I love [{artist}](artist)", "[{mood}](mood) stuff", "something [{mood}](mood)",
         "[{energy}](energy) [{genre}](genre) please", "[{genre}](genre) from the [{era}](era)",
-        "too slow, something more [{energy}](energy)", "not that, more like [{genre}](genre)",
-        "I'd prefer [{genre}](genre)", "how about [{subgenre}](genre)", "a bit more [{energy}](energy)",
+        "not that, more like [{genre}](genre)",
+        "I'd prefer [{genre}](genre)", "how about [{subgenre}](genre)",
         "[{mood}](mood) and [{energy}](energy)", "I want to hear [{artist}](artist)",
         "something [{energy}](energy) for [{activity}](activity)", "something for a rainy sunday",
         "music for a lazy afternoon", "something to get me pumped", "background music while I work",
@@ -67,6 +75,17 @@ TRAIN = {
         "[{energy}](energy) music for [{activity}](activity) please", "in the mood for [{genre}](genre)",
         "I'm in the mood for something [{energy}](energy)", "get me some [{genre}](genre)",
         "start some [{energy}](energy) [{genre}](genre)", "I fancy [{mood}](mood) music",
+        # critiques of the track just played: no attribute annotation (see the module docstring)
+        "too slow", "that one's too slow", "way too sleepy", "faster please", "can you speed it up",
+        "too fast for me", "slow it down a bit", "something slower", "this is too intense",
+        "too loud", "less aggressive please", "calmer please", "more mellow", "too mellow",
+        "more energy please", "something livelier", "harder please", "too old", "too dated",
+        "something more recent", "newer stuff please", "too modern", "something older", "too sad",
+        "happier please", "too cheerful", "something darker", "more like that", "more of this",
+        "something similar to that one", "same vibe please", "not that genre", "a different genre please",
+        "change the genre", "no more {genre}", "not {genre}", "anything but {genre}", "no {genre} please",
+        "I don't want {genre}", "enough {genre}", "less {genre}", "not {genre}, more [{subgenre}](genre)",
+        "no more {genre}, something [{energy}](energy)",
     ],
     "choose_option": [
         "the [first](option) one", "the [second](option) one", "[first](option)", "[second](option)",
@@ -125,33 +144,6 @@ TRAIN = {
     ],
 }
 
-TEST = {
-    "request_music": [
-        "could you help me find some songs", "i want music", "recommend me some tunes please",
-        "any music suggestions", "play me [{genre}](genre)", "find [{energy}](energy) [{genre}](genre) from the [{era}](era)",
-        "I'm in the mood for [{mood}](mood) music", "start me some [{subgenre}](genre)",
-        "tunes like [{artist}](artist)", "i need [{energy}](energy) music for [{activity}](activity)",
-        "umm [{genre}](genre) I think", "[{energy}](energy) please", "let's go [{era}](era)",
-        "I'm going [{activity}](activity)", "like [{artist}](artist) maybe", "definitely [{subgenre}](genre)",
-        "something a little [{energy}](energy)", "[{genre}](genre) would be good", "[{mood}](mood) vibes",
-        "stuff from the [{era}](era) would be nice",
-    ],
-    "choose_option": ["the [first](option)", "[second](option) one please", "I'd go with the [second](option)",
-                      "[the first one](option)"],
-    "affirm": ["yeah sure", "sounds great", "ok fine", "yes I do", "that's pretty good", "it's ok"],
-    "accept": ["start that station", "yes please play the station", "keep going with this",
-               "love it, more like this"],
-    "deny": ["nah not that", "I really don't like it", "no that's not it", "don't like that one", "nope not really"],
-    "surprise_me": ["whatever you want", "surprise me please", "pick anything"],
-    "dont_know": ["i'm not sure", "I really don't know", "no preference really"],
-    "stop": ["just stop", "forget about it", "i quit"],
-    "greet": ["hey hey", "hi there"],
-    "goodbye": ["goodbye then", "bye now"],
-    "bot_challenge": ["are you a real person?"],
-    "out_of_scope": ["what's the news today", "call my mum"],
-}
-
-
 def typo(rng: random.Random, text: str) -> str:
     plain = [m.start() for m in re.finditer(r"[a-z]", text)]
     # only outside entity annotations
@@ -170,6 +162,37 @@ def voice(text: str) -> str:
     return re.sub(r"\((\w+)\)", lambda m: f"({m.group(1)})", out)
 
 
+ENTITY = re.compile(r"\[([^\]]*)\]\((\w+)\)")
+
+
+def check(example: str, vocabulary) -> bool:
+    """False for an example whose critique overlaps or contradicts an annotated attribute."""
+    from music_domain import critiques
+
+    spans, plain, pos = [], [], 0
+    for m in ENTITY.finditer(example):
+        plain.append(example[pos:m.start()])
+        start = sum(map(len, plain))
+        plain.append(m.group(1))
+        spans.append((start, start + len(m.group(1)), m.group(2), m.group(1)))
+        pos = m.end()
+    plain.append(example[pos:])
+    text = "".join(plain)
+    found = critiques.parse(text, vocabulary)
+    for f in found:
+        for a, b, entity, raw in spans:
+            if a < f.end and f.start < b:
+                return False
+            energy = vocabulary.normalise("energy", raw) if entity == "energy" else None
+            if (f.critique in ("faster", "more_intense") and energy == "laid_back") or \
+                    (f.critique in ("slower", "calmer") and energy == "upbeat"):
+                return False
+            if f.critique.startswith("exclude_genre:") and entity == "genre" and \
+                    f.critique.split(":", 1)[1] in vocabulary.normalise_genre(raw):
+                return False
+    return True
+
+
 def expand(templates, values, rng, n_per):
     out = []
     for t in templates:
@@ -183,7 +206,20 @@ def expand(templates, values, rng, n_per):
             elif r < 0.40:
                 ex = voice(ex)
             out.append(ex)
-    return sorted(set(out), key=out.index)
+    voc = _vocabulary()
+    return [e for e in sorted(set(out), key=out.index) if check(e, voc)]
+
+
+def _vocabulary():
+    from music_domain.attributes import Vocabulary
+    from music_domain.catalog import load_catalog
+
+    global _VOC
+    try:
+        return _VOC
+    except NameError:
+        _VOC = Vocabulary.from_catalog(load_catalog())
+        return _VOC
 
 
 def yaml_block(data) -> str:
@@ -205,16 +241,9 @@ def main():
     base = {"genre": GENRES, "subgenre": SUBGENRES, "energy": ENERGY, "mood": MOOD, "era": ERA,
             "activity": ACTIVITY}
     train = {i: expand(t, {**base, "artist": split["train"]}, random.Random(1), 8) for i, t in TRAIN.items()}
-    test = {i: expand(t, {**base, "artist": split["test"]}, random.Random(2), 4) for i, t in TEST.items()}
-    train_set = {e for ex in train.values() for e in ex}
-    test = {i: [e for e in ex if e not in train_set] for i, ex in test.items()}
     (ROOT / "rasa_project" / "data" / "nlu.yml").write_text(
         "# Generated by tools/make_nlu_data.py from phrasing templates and catalogue vocabulary.\n" + yaml_block(train))
-    (ROOT / "tests" / "nlu").mkdir(parents=True, exist_ok=True)
-    (ROOT / "tests" / "nlu" / "test_nlu.yml").write_text(
-        "# Held-out NLU test set (disjoint templates and artists); generated by tools/make_nlu_data.py.\n"
-        + yaml_block(test))
-    print(sum(map(len, train.values())), "training examples;", sum(map(len, test.values())), "test examples")
+    print(sum(map(len, train.values())), "training examples")
 
 
 if __name__ == "__main__":

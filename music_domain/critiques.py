@@ -1,0 +1,336 @@
+"""Critiques of what was just played ("too slow", "something newer", "no more country") and what
+each means relative to that track's own features.
+
+A critique is a string: a kind, and for a genre exclusion the genre (``exclude_genre:country``).
+
+==========================  ===============================================  ==========================
+kind                        said as                                          relative to the track X
+==========================  ===============================================  ==========================
+``faster``                  too slow, speed it up, faster                    energy above X's, tempo not
+                                                                              more than 10 BPM below
+``slower``                  too fast, slow it down, slower                   energy below X's, tempo not
+                                                                              more than 10 BPM above
+``calmer``                  less intense, more chill, too loud, softer       energy at least 0.1 below X's
+``more_intense``            more energy, too mellow, harder, louder          energy at least 0.1 above X's
+``newer`` / ``older``       too old, something newer / too modern, older     release year after / before X's
+``happier`` / ``sadder``    too sad, brighter / too cheerful, darker         valence above / below X's
+``more_like``               more like that, similar to this one              a seed: near X in the vectors
+``exclude_current_genre``   not that genre, a different genre                not X's genre family
+``exclude_genre:<g>``       no more country, not country, anything but rap   not the genre g
+==========================  ===============================================  ==========================
+
+``parse(text, vocabulary)`` finds them in words (used by the NLU component and the tests);
+``Directions`` keeps them in the dialogue state, one per feature (a newer critique on the same
+feature replaces the older), each with the track it was said about; ``mask`` turns them into a
+catalogue filter that retrieval applies.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import numpy as np
+
+KINDS = ("faster", "slower", "calmer", "more_intense", "newer", "older", "happier", "sadder", "more_like",
+         "exclude_current_genre", "exclude_genre")
+
+_A = r"(?:a (?:bit|little|lot|tad) |bit |little |way |much |even |slightly |kinda |somewhat )?"
+_SOMETHING = r"(?:something|anything|songs?|tracks?|music|stuff|one|some)"
+PATTERNS: Dict[str, Tuple[str, ...]] = {
+    "faster": (
+        r"too (?:slow|sleepy|sluggish|draggy|plodding)", r"speed (?:it|things) up", r"pick up the (?:pace|tempo)",
+        rf"{_A}faster", rf"{_A}quicker", r"(?:more|higher|a faster) (?:tempo|bpm|pace)",
+        r"not (?:so|as) slow", r"less slow",
+    ),
+    "slower": (
+        r"too (?:fast|quick|hectic|frantic|rushed)", r"slow (?:it|things) down", rf"{_A}slower",
+        r"(?:lower|a slower|less) (?:tempo|bpm|pace)", r"not (?:so|as) fast", r"less fast",
+    ),
+    "calmer": (
+        r"too (?:intense|loud|aggressive|heavy|hard|harsh|noisy|energetic|hyper|much energy|busy|wild|crazy)",
+        r"less (?:intense|loud|aggressive|heavy|energetic|energy|hectic|busy|noisy)",
+        rf"{_A}more (?:chill|chilled|relaxed|mellow|laid back|laid-back|laidback|calm|peaceful|gentle|low key|relaxing|chilled out)",
+        rf"{_A}(?:calmer|mellower|softer|quieter|gentler|chiller)", r"tone it down", r"not (?:so|as) (?:loud|intense|heavy)",
+    ),
+    "more_intense": (
+        r"too (?:mellow|chill|calm|soft|quiet|relaxed|laid back|tame|gentle|boring|sleepy)",
+        rf"{_A}more (?:intense|energy|energetic|upbeat|lively|punch|power|oomph|drive|kick)",
+        rf"{_A}(?:harder|heavier|louder|livelier|punchier|more upbeat)", r"pump it up", r"turn it up",
+        r"not (?:so|as) (?:mellow|soft|calm|quiet)",
+    ),
+    "newer": (
+        r"too (?:old|dated|oldschool|old school|old-fashioned|retro)", rf"{_A}(?:newer|more recent|more modern|fresher|more current)",
+        r"something (?:recent|new|modern|current)", r"less old", r"not (?:so|as) old", r"from this decade",
+    ),
+    "older": (
+        r"too (?:new|modern|recent|current)", rf"{_A}(?:older|more classic|more old school|more vintage|more retro)",
+        r"something (?:old|older|classic|vintage)", r"less (?:modern|recent|new)", r"not (?:so|as) (?:new|modern)",
+    ),
+    "happier": (
+        r"too (?:sad|depressing|dark|gloomy|melancholic|melancholy|down|moody|somber|sombre|bleak)",
+        rf"{_A}(?:happier|more cheerful|brighter|more positive|more fun|more uplifting|more joyful|sunnier)",
+        r"less (?:sad|depressing|dark|gloomy|moody)", r"cheer (?:it|me) up",
+    ),
+    "sadder": (
+        r"too (?:happy|cheerful|cheesy|sunny|bubbly|poppy|upbeat and happy)",
+        rf"{_A}(?:sadder|more melancholic|darker|moodier|more emotional|more somber|more sombre|gloomier)",
+        r"less (?:happy|cheerful|cheesy|bubbly)",
+    ),
+    "more_like": (
+        r"more (?:like|of) (?:that|this|it)(?: one)?", rf"{_SOMETHING} (?:like|similar to) (?:that|this|it)(?: one| song| track)?",
+        r"(?:same|similar) (?:vibe|style|sound|feel)", r"like (?:that|this) one", r"in (?:that|this|the same) vein",
+        r"similar (?:ones|songs|tracks|stuff)", r"(?:keep|stay) (?:it )?(?:like|with) (?:that|this)",
+    ),
+    "exclude_current_genre": (
+        r"not (?:that|this) (?:genre|style|kind of music|type of music)",
+        r"(?:a |another |some )?(?:different|other) (?:genre|style|kind of music|type of music)",
+        r"another genre", r"(?:change|switch) (?:the )?(?:genre|style)",
+        r"(?:move|get|go|moving|getting) away from (?:this|that|the) (?:genre|style)",
+        r"(?:enough|tired|sick) of (?:this|that) (?:genre|style)",
+        r"not (?:a fan of|into) (?:this|that) (?:genre|style)",
+    ),
+}
+EXCLUDE_TRIGGERS = (
+    r"no more", r"not", r"no", r"without", r"anything but", r"anything except", r"except", r"other than",
+    r"not into", r"not a fan of", r"(?:i )?(?:don'?t|do not) (?:want|like|need|feel like|fancy)(?: any)?(?: more)?",
+    r"(?:i )?hate", r"less", r"enough(?: of)?(?: the)?", r"(?:i'?m )?(?:tired|sick) of(?: the)?",
+    r"(?:move|moving|get|getting|go) away from(?: the)?", r"stop(?: playing)?(?: the)?", r"skip(?: the)?",
+    r"avoid(?: the)?", r"nothing", r"none of(?: the)?", r"please no", r"instead of",
+)
+# "no, country instead" is a request for country, not an exclusion
+NOT_EXCLUSION_AFTER = r"(?:instead|please|then|would be|is better|is fine|sounds|is good|is great)"
+
+
+def _word_re(body: str) -> re.Pattern:
+    return re.compile(rf"(?<![\w'])(?:{body})(?![\w'])", re.I)
+
+
+_COMPILED = {k: [_word_re(p) for p in ps] for k, ps in PATTERNS.items()}
+
+
+def _vocabulary_words() -> frozenset:
+    words = set()
+    for ps in PATTERNS.values():
+        for p in ps:
+            words.update(w for w in re.findall(r"[a-z]{4,}", p))
+    return frozenset(words)
+
+
+_WORDS = _vocabulary_words()
+
+
+def _fix_word(m: re.Match) -> str:
+    """A word one swap, deletion or insertion away from a critique word ("slwo", "faser")."""
+    w = m.group(0)
+    if len(w) < 4 or w in _WORDS:
+        return w
+    swaps = {w[:i] + w[i + 1] + w[i] + w[i + 2:] for i in range(len(w) - 1)}
+    deletions = {w[:i] + w[i + 1:] for i in range(len(w))}
+    for cand in (swaps | deletions) & _WORDS:
+        return cand
+    for cand in _WORDS:
+        if len(cand) == len(w) + 1 and any(cand[:i] + cand[i + 1:] == w for i in range(len(cand))):
+            return cand
+    return w
+
+
+def _normalise(text: str) -> Tuple[str, List[int]]:
+    """Lower case, one kind of apostrophe, a letter repeated 3+ times cut to two ("toooo" ->
+    "too"), and one-edit typos of critique words of 4+ letters corrected ("slwo" -> "slow").
+    Returns the text and, for each of its positions (and its end), the original position, so
+    spans point at the listener's own characters."""
+    t = (text or "").replace("’", "'").lower()
+    out, where, pos = [], [], 0
+    for m in re.finditer(r"[a-z]+", t):
+        out.append(t[pos:m.start()])
+        where.extend(range(pos, m.start()))
+        word = re.sub(r"([a-z])\1{2,}", r"\1\1", m.group(0))
+        word = _fix_word(re.match(r".+", word))
+        out.append(word)
+        where.extend(min(m.start() + i, m.end() - 1) for i in range(len(word)))
+        pos = m.end()
+    out.append(t[pos:])
+    where.extend(range(pos, len(t) + 1))
+    return "".join(out), where
+
+
+@dataclass(frozen=True)
+class Found:
+    critique: str  # kind, or "exclude_genre:<family or subgenre>"
+    start: int
+    end: int
+
+
+def _genre_forms(vocabulary) -> Dict[str, str]:
+    """Surface form -> genre value (family, or catalogue genre) the vocabulary knows."""
+    forms = {}
+    if vocabulary is None:
+        return forms
+    for f, v in vocabulary.surface_forms("genre").items():
+        if len(f) >= 3:
+            forms[f] = v
+    from music_domain.attributes import GENRE_FAMILIES, SUBGENRE_TO_FAMILY
+
+    for f, v in vocabulary.surface_forms("subgenre").items():
+        family = SUBGENRE_TO_FAMILY.get(v, v)
+        if len(f) >= 3 and f not in vocabulary.families and len(GENRE_FAMILIES.get(family, ())) > 1:
+            forms[f] = v  # "jazz" is the catalogue genre, not all of soul and jazz; "rock", "rap" stay families
+    return forms
+
+
+_EXCLUDE_CACHE: Dict[int, Tuple[re.Pattern, Dict[str, str]]] = {}
+
+
+def _exclude_re(vocabulary):
+    key = id(vocabulary)
+    if key not in _EXCLUDE_CACHE:
+        forms = _genre_forms(vocabulary)
+        alternation = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)) or r"(?!x)x"
+        triggers = "|".join(EXCLUDE_TRIGGERS)
+        pattern = re.compile(
+            rf"(?<![\w'])(?:{triggers})\s+(?:(?:the|any|more|of|that|this|so much|all the|with the)\s+)*"
+            rf"(?P<genre>{alternation})(?:\s+(?:music|stuff|songs|tracks|genre|please|anymore|any more))*(?![\w'])"
+            rf"(?!\s*,?\s*{NOT_EXCLUSION_AFTER})", re.I)
+        _EXCLUDE_CACHE[key] = (pattern, forms)
+    return _EXCLUDE_CACHE[key]
+
+
+def parse(text: str, vocabulary=None) -> List[Found]:
+    """Critiques in ``text``, in order, each once; a span is claimed by one critique."""
+    t, where = _normalise((text or "")[:2000])
+    found: List[Found] = []
+    taken: List[Tuple[int, int]] = []
+
+    def free(a, b):
+        return not any(x < b and a < y for x, y in taken)
+
+    if vocabulary is not None:
+        pattern, forms = _exclude_re(vocabulary)
+        for m in pattern.finditer(t):
+            value = forms.get(m.group("genre").lower())
+            if value and free(m.start(), m.end()):
+                found.append(Found(f"exclude_genre:{value}", m.start(), m.end()))
+                taken.append((m.start(), m.end()))
+    for kind in ("exclude_current_genre", "more_like", "newer", "older", "faster", "slower", "calmer",
+                 "more_intense", "happier", "sadder"):
+        for rx in _COMPILED[kind]:
+            for m in rx.finditer(t):
+                if free(m.start(), m.end()):
+                    found.append(Found(kind, m.start(), m.end()))
+                    taken.append((m.start(), m.end()))
+    seen, out = set(), []
+    for f in sorted(found, key=lambda f: f.start):
+        if f.critique not in seen:
+            seen.add(f.critique)
+            end = where[f.end - 1] + 1 if f.end > 0 else where[0]
+            out.append(Found(f.critique, where[f.start], end))
+    # contradictory pairs from one message ("not too fast, not too slow"): keep neither
+    kinds = {f.critique for f in out}
+    for a, b in (("faster", "slower"), ("calmer", "more_intense"), ("newer", "older"), ("happier", "sadder")):
+        if a in kinds and b in kinds:
+            out = [f for f in out if f.critique not in (a, b)]
+    return out
+
+
+# -- the state and retrieval ---------------------------------------------------------------
+# kind -> [(feature, sign, margin)]: the track must move past X's value by the margin in that
+# direction; a negative margin is a tolerance (the feature may move against by that much).
+RELATIVE = {
+    "faster": [("energy", +1, 0.05), ("tempo", +1, -10.0)],
+    "slower": [("energy", -1, 0.05), ("tempo", -1, -10.0)],
+    "calmer": [("energy", -1, 0.1)],
+    "more_intense": [("energy", +1, 0.1)],
+    "newer": [("year", +1, 1)],
+    "older": [("year", -1, 1)],
+    "happier": [("valence", +1, 0.1)],
+    "sadder": [("valence", -1, 0.1)],
+}
+GROUP = {"faster": "pace", "slower": "pace", "calmer": "pace", "more_intense": "pace", "newer": "year",
+         "older": "year", "happier": "valence", "sadder": "valence"}
+
+
+@dataclass
+class Directions:
+    """What the listener asked for relative to tracks they heard: ``{group: (kind, row)}``, genres
+    excluded, and seed rows ("more like that", a named song)."""
+    relative: Dict[str, Tuple[str, int]] = field(default_factory=dict)
+    excluded: List[str] = field(default_factory=list)
+    seeds: List[int] = field(default_factory=list)
+
+    def describe(self, catalog=None) -> List[str]:
+        out = []
+        for kind, row in self.relative.values():
+            name = f"track {row}"
+            if catalog is not None:
+                name = f"{catalog['track_name'].iloc[row]!r}"
+            out.append(f"{kind.replace('_', ' ')} than {name}")
+        out += [f"not {g}" for g in self.excluded]
+        return out
+
+    def __bool__(self) -> bool:
+        return bool(self.relative or self.excluded or self.seeds)
+
+
+def apply(directions: Directions, critiques: Iterable[str], reference: Optional[int]) -> List[str]:
+    """Record critiques said about the track at row ``reference`` (None: nothing played yet, only
+    genre exclusions apply). Returns the critiques recorded."""
+    done = []
+    for c in critiques:
+        kind, _, value = str(c).partition(":")
+        if kind == "exclude_genre" and value:
+            if value not in directions.excluded:
+                directions.excluded.append(value)
+            done.append(c)
+        elif reference is None:
+            continue
+        elif kind == "exclude_current_genre":
+            directions.relative["genre"] = (kind, int(reference))
+            done.append(c)
+        elif kind == "more_like":
+            directions.seeds = [int(reference)] + [s for s in directions.seeds if s != reference][:2]
+            done.append(c)
+        elif kind in RELATIVE:
+            directions.relative[GROUP[kind]] = (kind, int(reference))
+            done.append(c)
+    return done
+
+
+def implied_energy(kind: str, reference_energy_level: Optional[str]) -> Optional[str]:
+    """The energy slot a critique implies about a track of that energy level: "too slow" about a
+    laid-back track means upbeat; about an upbeat one, only "faster than it"."""
+    if kind in ("faster", "more_intense") and reference_energy_level == "laid_back":
+        return "upbeat"
+    if kind in ("slower", "calmer") and reference_energy_level == "upbeat":
+        return "laid_back"
+    return None
+
+
+def mask(arrays, directions: Directions) -> Optional[np.ndarray]:
+    """Tracks that honour every direction (None when there is none)."""
+    if not directions.relative and not directions.excluded:
+        return None
+    cols = arrays.columns
+    ok = np.ones(arrays.n, bool)
+    for kind, row in directions.relative.values():
+        if kind == "exclude_current_genre":
+            ok &= cols["genre"] != cols["genre"][row]
+            continue
+        for feature, sign, margin in RELATIVE[kind]:
+            values = np.asarray(cols[feature], dtype=float)
+            ref = float(values[row])
+            ok &= (values - ref) * sign >= margin
+    for g in directions.excluded:
+        ok &= (cols["genre"] != g) & (cols["subgenre"] != g)
+    return ok
+
+
+def from_entities(entities) -> Tuple[List[str], List[str]]:
+    """(critiques, seed track ids) in a parse's entities."""
+    critiques, seeds = [], []
+    for e in entities or []:
+        if e.get("entity") == "critique" and e.get("value"):
+            critiques.append(str(e["value"]))
+        elif e.get("entity") == "work" and e.get("track_id"):
+            seeds.append(str(e["track_id"]))
+    return critiques, seeds

@@ -1,0 +1,427 @@
+"""Named artists and works (songs, albums) in real requests: the tagger and the catalogue lookup.
+
+1. ``tokenize``: the text as MusicRecoNER preprocesses it (lower case, apostrophes and quotes
+   dropped, other punctuation a separator), with every token's span in the original text, so
+   "Radiohead's Kid A" gives ``radioheads``, ``kid``, ``a`` and the mention maps back to the
+   listener's own words.
+2. ``MentionTagger``: a linear-chain CRF (``sklearn-crfsuite``) over BIO tags ``Artist`` / ``WoA``,
+   trained on the real Reddit requests of MusicRecoNER (Epure & Hennequin, EACL 2023; MIT). Its
+   features are the words around a token, the token's shape and affixes, and two gazetteers from
+   the catalogue (artist names, track names), so the model learns how much a catalogue name
+   is worth in context ("rush" in "no rush" is not the band).
+3. ``MentionResolver``: a mention against the catalogue, normalised ("CCR's" -> "ccr", "the")
+   and fuzzy (``rapidfuzz``: "radioheads", typos). Returns the catalogue artist or track, or
+   ``None``: a mention that matches nothing is reported as unknown, never silently matched.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+ROOT = Path(__file__).resolve().parents[1]
+NER_DATA_DIR = ROOT / "rasa_project" / "data" / "music_ner"
+TYPES = ("Artist", "WoA")
+MAX_TEXT = 2000  # characters tagged; longer text is cut (the input guard handles it)
+MAX_MENTION = 80  # characters; a longer "mention" is not a name
+
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[&$+@]", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str  # normalised as in the corpus: lower case, apostrophes dropped
+    start: int
+    end: int
+
+
+def tokenize(text: str) -> List[Token]:
+    """Tokens with their spans in ``text``; "|"-like separators ("." "?" "!" ";") are dropped."""
+    out = []
+    for m in _TOKEN.finditer((text or "")[:MAX_TEXT]):
+        norm = re.sub(r"['’]", "", m.group(0).lower())
+        if norm:
+            out.append(Token(norm, m.start(), m.end()))
+    return out
+
+
+def read_bio(path: Path) -> List[Tuple[List[str], List[str]]]:
+    """[(tokens, tags)] from a CoNLL-style BIO file (token, tab, tag; blank line between queries)."""
+    sents, toks, tags = [], [], []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line:
+            if toks:
+                sents.append((toks, tags))
+            toks, tags = [], []
+            continue
+        parts = line.split()
+        if len(parts) < 2:
+            continue
+        toks.append(parts[0])
+        tags.append(parts[-1])
+    if toks:
+        sents.append((toks, tags))
+    return sents
+
+
+def spans_of(tags: Sequence[str]) -> List[Tuple[str, int, int]]:
+    """[(type, first token, last token + 1)] of a BIO tag sequence (an I- without B- starts one)."""
+    out, cur = [], None
+    for i, t in enumerate(list(tags) + ["O"]):
+        if t.startswith("B-") or t == "O" or (t.startswith("I-") and (cur is None or cur[0] != t[2:])):
+            if cur is not None:
+                out.append((cur[0], cur[1], i))
+                cur = None
+            if t.startswith("B-") or t.startswith("I-"):
+                cur = (t[2:], i)
+    return out
+
+
+# -- gazetteers ------------------------------------------------------------------------
+def name_key(name: str) -> str:
+    """A name as the tokenizer sees it: 'Guns N\\' Roses' -> 'guns n roses'."""
+    return " ".join(t.text for t in tokenize(strip_accents(name)))
+
+
+def strip_accents(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+class Gazetteer:
+    """Token sequences of known names (longest match first), as BIO-like tags per token."""
+
+    def __init__(self, names: Iterable[str], max_len: int = 6):
+        self.names = set()
+        for n in names:
+            k = name_key(str(n))
+            if k and len(k) >= 2 and len(k.split()) <= max_len:
+                self.names.add(k)
+        self.max_len = max_len
+
+    def tags(self, words: Sequence[str]) -> List[str]:
+        out = ["O"] * len(words)
+        i = 0
+        while i < len(words):
+            for n in range(min(self.max_len, len(words) - i), 0, -1):
+                if " ".join(words[i:i + n]) in self.names:
+                    out[i] = "B" if n > 1 else "S"
+                    for j in range(i + 1, i + n):
+                        out[j] = "I"
+                    i += n
+                    break
+            else:
+                i += 1
+        return out
+
+
+def _shape(w: str) -> str:
+    s = re.sub(r"[a-z]+", "a", re.sub(r"[0-9]+", "0", w))
+    return s[:4]
+
+
+def token_features(words: Sequence[str], gaz_artist: Sequence[str], gaz_work: Sequence[str],
+                   common: frozenset) -> List[Dict[str, object]]:
+    feats = []
+    n = len(words)
+    for i, w in enumerate(words):
+        f: Dict[str, object] = {
+            "bias": 1.0, "w": w, "suf3": w[-3:], "pre3": w[:3], "shape": _shape(w), "len": min(len(w), 8),
+            "common": w in common, "digit": w.isdigit(), "ascii": w.isascii(),
+            "ga": gaz_artist[i], "gw": gaz_work[i],
+            "bos": i == 0, "eos": i == n - 1,
+        }
+        for d in (-3, -2, -1, 1, 2, 3):
+            j = i + d
+            if 0 <= j < n:
+                f[f"w{d:+d}"] = words[j]
+                if abs(d) <= 2:
+                    f[f"ga{d:+d}"] = gaz_artist[j]
+                    f[f"gw{d:+d}"] = gaz_work[j]
+                    f[f"common{d:+d}"] = words[j] in common
+            else:
+                f[f"w{d:+d}"] = "<pad>"
+        if i > 0:
+            f["w-1|w"] = words[i - 1] + "|" + w
+        if i > 1:
+            f["w-2|w-1"] = words[i - 2] + "|" + words[i - 1]
+        if i < n - 1:
+            f["w|w+1"] = w + "|" + words[i + 1]
+        if i < n - 2:
+            f["w+1|w+2"] = words[i + 1] + "|" + words[i + 2]
+        feats.append(f)
+    return feats
+
+
+def common_words() -> frozenset:
+    """Common English words (the input guard's list), a sign a token is not a name."""
+    try:
+        from nlu_components.input_guard import english_words
+
+        return english_words()
+    except Exception:  # noqa: BLE001 - the feature is optional
+        return frozenset()
+
+
+def token_vectors(tokens: Sequence[Token], hidden, offsets):
+    """Per token, the mean MiniLM state of the word pieces overlapping its span ([n, d])."""
+    import numpy as np
+
+    hidden = np.asarray(hidden)
+    offsets = np.asarray(offsets)
+    out = np.zeros((len(tokens), hidden.shape[-1]), dtype=np.float32)
+    valid = offsets[:, 1] > offsets[:, 0]
+    for i, t in enumerate(tokens):
+        m = valid & (offsets[:, 0] < t.end) & (offsets[:, 1] > t.start)
+        if m.any():
+            out[i] = hidden[m].mean(axis=0)
+    return out
+
+
+def minilm_states(texts: Sequence[str]):
+    """[(hidden [pieces, d], offsets [pieces, 2])] for each text (padding removed)."""
+    from nlu_components.sentence_featurizer import embed_with_tokens
+
+    out = []
+    for i in range(0, len(texts), 32):
+        _, hidden, offsets, attn = embed_with_tokens(list(texts[i:i + 32]))
+        for j in range(len(texts[i:i + 32])):
+            keep = attn[j] == 1
+            out.append((hidden[j][keep], offsets[j][keep]))
+    return out
+
+
+class MentionTagger:
+    """A CRF over BIO tags for ``Artist`` and ``WoA``: lexical, gazetteer and MiniLM features.
+
+    The MiniLM token states (the same all-MiniLM-L6-v2 pass the featurizer already makes for
+    DIET, so tagging costs no second transformer pass) are projected on their ``dims`` leading
+    principal directions, fitted on the training queries."""
+
+    def __init__(self, artist_names: Iterable[str] = (), work_names: Iterable[str] = (), dims: int = 32,
+                 c1: float = 0.05, c2: float = 0.05, max_iterations: int = 150):
+        self.gaz_artist = Gazetteer(artist_names)
+        self.gaz_work = Gazetteer(work_names)
+        self.dims = dims
+        self.params = {"c1": c1, "c2": c2, "max_iterations": max_iterations}
+        self.crf = None
+        self.projection = None  # (mean [d], components [dims, d], scale)
+        self._common = None
+
+    @classmethod
+    def with_gazetteers(cls, catalog=None, directory: Path = NER_DATA_DIR, **kwargs) -> "MentionTagger":
+        """Gazetteers: the catalogue's artists and tracks plus the shipped name lists."""
+        artists, works = [], []
+        if catalog is not None:
+            artists += list(catalog["artist_name"].unique())
+            works += list(catalog["track_name"].unique())
+        for name, target in (("gazetteer_artists.txt", artists), ("gazetteer_works.txt", works)):
+            path = Path(directory) / name
+            if path.exists():
+                target += path.read_text(encoding="utf-8").splitlines()
+        return cls(artists, works, **kwargs)
+
+    @property
+    def common(self) -> frozenset:
+        if self._common is None:
+            self._common = common_words()
+        return self._common
+
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        d["_common"] = None
+        return d
+
+    def features(self, words: Sequence[str], vectors=None):
+        feats = token_features(words, self.gaz_artist.tags(words), self.gaz_work.tags(words), self.common)
+        if vectors is not None and self.projection is not None:
+            mean, comps, scale = self.projection
+            z = (vectors - mean) @ comps.T / scale
+            for i, f in enumerate(feats):
+                for k in range(z.shape[1]):
+                    f[f"e{k}"] = float(z[i, k])
+        return feats
+
+    @staticmethod
+    def sentence_vectors(sentences: Sequence[Sequence[str]]):
+        """MiniLM token vectors for corpus sentences (tokens joined by spaces)."""
+        texts = [" ".join(w) for w in sentences]
+        out = []
+        for words, (hidden, offsets) in zip(sentences, minilm_states(texts)):
+            tokens, pos = [], 0
+            for w in words:
+                tokens.append(Token(w, pos, pos + len(w)))
+                pos += len(w) + 1
+            out.append(token_vectors(tokens, hidden, offsets))
+        return out
+
+    def fit(self, sentences: Sequence[Tuple[List[str], List[str]]], vectors=None) -> "MentionTagger":
+        import numpy as np
+        import sklearn_crfsuite
+
+        sentences = [(w, t) for w, t in sentences if w]
+        if self.dims:
+            vectors = vectors if vectors is not None else self.sentence_vectors([w for w, _ in sentences])
+            allv = np.vstack(vectors)
+            mean = allv.mean(axis=0)
+            _, _, vt = np.linalg.svd(allv[::3] - mean, full_matrices=False)
+            scale = float(np.abs(allv[:2000] - mean).mean()) or 1.0
+            self.projection = (mean.astype(np.float32), vt[:self.dims].astype(np.float32), scale)
+        else:
+            vectors = [None] * len(sentences)
+        self.crf = sklearn_crfsuite.CRF(algorithm="lbfgs", all_possible_transitions=True, **self.params)
+        self.crf.fit([self.features(w, v) for (w, _), v in zip(sentences, vectors)], [t for _, t in sentences])
+        return self
+
+    def tag_words(self, words: Sequence[str], vectors=None) -> List[str]:
+        if not words or self.crf is None:
+            return ["O"] * len(words)
+        if vectors is None and self.projection is not None:
+            vectors = self.sentence_vectors([words])[0]
+        return list(self.crf.predict_single(self.features(words, vectors)))
+
+    def mentions(self, text: str, states=None) -> List[Dict[str, object]]:
+        """[{type, text, start, end, confidence}] in ``text``'s own characters. ``states``:
+        (hidden, offsets) of MiniLM over ``text`` if already computed."""
+        tokens = tokenize(text)
+        if not tokens or self.crf is None:
+            return []
+        words = [t.text for t in tokens]
+        vectors = None
+        if self.projection is not None:
+            hidden, offsets = states if states is not None else minilm_states([text[:MAX_TEXT]])[0]
+            vectors = token_vectors(tokens, hidden, offsets)
+        feats = self.features(words, vectors)
+        tags = self.crf.predict_single(feats)
+        marginals = self.crf.predict_marginals_single(feats)
+        out = []
+        for kind, a, b in spans_of(tags):
+            start, end = tokens[a].start, tokens[b - 1].end
+            if end - start > MAX_MENTION:
+                continue
+            conf = min(marginals[i].get(tags[i], 0.0) for i in range(a, b))
+            out.append({"type": kind, "text": text[start:end], "start": start, "end": end,
+                        "confidence": round(float(conf), 3)})
+        return out
+
+
+def load_training_sentences(directory: Path = NER_DATA_DIR, parts: Sequence[str] = ("train",)):
+    return [s for p in parts for s in read_bio(Path(directory) / f"{p}.bio")]
+
+
+# -- resolution against the catalogue ------------------------------------------------------
+_LEADING = re.compile(r"^(the|a|an)\s+")
+
+
+def resolve_key(name: str) -> str:
+    """Normalised for matching: accents, case, apostrophes, a possessive or plural 's', 'the'."""
+    k = name_key(name)
+    k = _LEADING.sub("", k)
+    return k
+
+
+@dataclass
+class Resolution:
+    kind: str  # "artist" | "work"
+    mention: str
+    value: Optional[str]  # catalogue artist name, or track name
+    artist: Optional[str]  # the work's artist (for a work), or the artist
+    row: Optional[int]  # a catalogue row for a work
+    score: float  # 0-100 match score; 0 when unresolved
+
+    @property
+    def resolved(self) -> bool:
+        return self.value is not None
+
+
+class MentionResolver:
+    """Catalogue artists and tracks by normalised and fuzzy name.
+
+    A mention resolves when its normalised form equals a name's, or does with a final "s"
+    dropped or added ("radioheads", "ccrs"), or when the fuzzy ratio (``rapidfuzz``) to a
+    name is at least ``threshold`` (typos: "radiohaed"). Mentions under 4 characters resolve only
+    exactly, and a fuzzy match must keep the first letter and about the length ("Rush" is not
+    "Crush").
+    """
+
+    def __init__(self, artists: Sequence[str], tracks: Sequence[Tuple[str, str]] = (), threshold: float = 85.0):
+        self.threshold = threshold
+        self._artists: Dict[str, str] = {}
+        for a in artists:
+            k = resolve_key(str(a))
+            if k:
+                self._artists.setdefault(k, str(a))
+        self._tracks: Dict[str, List[Tuple[str, str, int]]] = {}
+        for row, (name, artist) in enumerate(tracks):
+            k = resolve_key(_clean_title(str(name)))
+            if k:
+                self._tracks.setdefault(k, []).append((str(name), str(artist), row))
+        self._artist_keys = list(self._artists)
+        self._track_keys = list(self._tracks)
+
+    @classmethod
+    def from_catalog(cls, catalog) -> "MentionResolver":
+        return cls(list(catalog["artist_name"]), list(zip(catalog["track_name"], catalog["artist_name"])))
+
+    def _lookup(self, key: str, table: Dict[str, object], keys: List[str]):
+        if not key:
+            return None, 0.0
+        for k in (key, key[:-1] if key.endswith("s") else None, key + "s"):
+            if k and k in table:
+                return table[k], 100.0
+        if len(key) < 5:
+            return None, 0.0
+        from rapidfuzz import fuzz, process
+
+        # A typo keeps the first letter and about the length: "Rush" is not "Crush".
+        for name, score, _ in process.extract(key, keys, scorer=fuzz.ratio, score_cutoff=self.threshold, limit=5):
+            if name[0] == key[0] and abs(len(name) - len(key)) <= 2:
+                return table[name], float(score)
+        return None, 0.0
+
+    def artist(self, mention: str) -> Resolution:
+        if not mention or len(mention) > MAX_MENTION:
+            return Resolution("artist", mention or "", None, None, None, 0.0)
+        value, score = self._lookup(resolve_key(mention), self._artists, self._artist_keys)
+        return Resolution("artist", mention, value, value, None, score)
+
+    def work(self, mention: str, by: Optional[str] = None) -> Resolution:
+        """A catalogue track; with ``by`` (a catalogue artist) only that artist's tracks count."""
+        if not mention or len(mention) > MAX_MENTION:
+            return Resolution("work", mention or "", None, None, None, 0.0)
+        hits, score = self._lookup(resolve_key(_clean_title(mention)), self._tracks, self._track_keys)
+        hits = [h for h in (hits or []) if by is None or h[1] == by]
+        if not hits:
+            return Resolution("work", mention, None, None, None, 0.0)
+        name, artist, row = hits[0]
+        return Resolution("work", mention, name, artist, row, score)
+
+
+def _clean_title(title: str) -> str:
+    """'Song - Remastered 2011' / 'Song (feat. X)' -> 'Song'."""
+    t = re.sub(r"\s*[\(\[].*?[\)\]]", "", title)
+    t = re.sub(r"\s+-\s+.*$", "", t)
+    return t.strip() or title
+
+
+def unknown_reply(entities, have_attributes: Optional[bool] = None) -> Optional[str]:
+    """What to say about named artists or works the catalogue does not have (``unknown_mention``
+    entities), or None. With other attributes in the same message the assistant can still play
+    something in that vein; otherwise it says so and the next prompt asks."""
+    names = []
+    for e in entities or []:
+        if e.get("entity") == "unknown_mention" and e.get("value"):
+            name = str(e["value"]).strip()[:MAX_MENTION]
+            if name and name.lower() not in (n.lower() for n in names):
+                names.append(name)
+    if not names:
+        return None
+    if have_attributes is None:
+        have_attributes = any(e.get("entity") in ("genre", "subgenre", "energy", "mood", "era", "activity",
+                                                  "artist", "work") for e in entities or [])
+    said = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    if have_attributes:
+        return f"I don't have {said} in my catalogue, so here's something in the same vein as the rest of what you asked."
+    return f"I don't have {said} in my catalogue, so I can't match that directly."

@@ -1,0 +1,89 @@
+"""Critiques in words ("too slow", "something newer", "no more country", "not that genre") as
+``critique`` entities (``music_domain.critiques`` has the patterns and what each means).
+
+Runs after the attribute and mention extractors. Attribute entities inside a critique are
+removed, because the critique says what they would get backwards: "too slow" is not a request
+for slow music, "no more country" not one for country. A free description the attribute
+extractor guessed for the whole message ("too slow" -> laid back) goes too. A message with a
+critique is a request for other music: its intent becomes ``request_music`` unless DIET already
+reads it as one or, for "more like this", as ``accept``.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from music_domain import critiques
+
+EXTRACTOR = "CritiqueExtractor"
+ATTRIBUTES = ("genre", "subgenre", "energy", "mood", "era", "activity")
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class CritiqueExtractor(GraphComponent, EntityExtractorMixin):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        # below min_intent_confidence (the fallback threshold) a critique makes it request_music
+        return {"catalog": None, "min_intent_confidence": 0.45, "critique_confidence": 0.9}
+
+    def __init__(self, config: Dict[Text, Any]):
+        self.config = config
+
+    @classmethod
+    def create(cls, config, model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "CritiqueExtractor":
+        return cls(config)
+
+    @property
+    def vocabulary(self):
+        from nlu_components.music_attributes import _vocabulary
+
+        return _vocabulary(self.config.get("catalog"))
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for m in messages:
+            text = m.get(TEXT) or ""
+            found = critiques.parse(text, self.vocabulary) if text.strip() else []
+            if not found:
+                continue
+            spans = [(f.start, f.end) for f in found]
+            kept = []
+            for e in m.get(ENTITIES) or []:
+                a, b = e.get("start", 0), e.get("end", 0)
+                whole = a == 0 and b >= len(text) and e.get("source") is None and \
+                    e.get("extractor") == "MusicAttributeExtractor"
+                inside = any(a < y and x < b for x, y in spans)
+                if e.get("entity") in ATTRIBUTES and (inside or whole):
+                    continue
+                kept.append(e)
+            for f in found:
+                kept.append({"entity": "critique", "value": f.critique, "start": f.start, "end": f.end,
+                             "confidence": 1.0, "extractor": EXTRACTOR})
+            m.set(ENTITIES, kept, add_to_output=True)
+            self._as_request(m, found)
+        return messages
+
+    def _as_request(self, m: Message, found) -> None:
+        """A critique asks for different music: ``request_music`` (or ``accept`` for "more like
+        this"), as the simulated listeners mean it; not a bare rejection (``deny``), a greeting, a
+        goodbye or "please rephrase"."""
+        intent = dict(m.get(INTENT) or {})
+        name, conf = intent.get("name"), float(intent.get("confidence") or 0.0)
+        keep = {"request_music"} | ({"accept"} if all(f.critique == "more_like" for f in found) else set())
+        if name in keep and conf >= self.config["min_intent_confidence"]:
+            return
+        top = max(conf if name == "request_music" else 0.0, self.config["critique_confidence"])
+        m.set(INTENT, {"name": "request_music", "confidence": top}, add_to_output=True)
+        # the others share what is left, so the fallback's ambiguity check sees a clear winner
+        rest = [r for r in (m.get(INTENT_RANKING_KEY) or []) if r.get("name") != "request_music"]
+        total = sum(float(r.get("confidence") or 0.0) for r in rest)
+        scale = min(1.0, (1.0 - top) / total) if total > 0 else 1.0
+        rest = [{**r, "confidence": float(r.get("confidence") or 0.0) * scale} for r in rest]
+        m.set(INTENT_RANKING_KEY, [{"name": "request_music", "confidence": top}] + rest, add_to_output=True)

@@ -1,0 +1,213 @@
+"""Named artists and works (songs, albums) in a message, resolved against the catalogue.
+
+Runs after ``MusicAttributeExtractor``. The tagger (``music_domain.mentions.MentionTagger``, a CRF
+trained in ``rasa train`` on the real requests of MusicRecoNER, reusing the featurizer's MiniLM
+states) finds mentions with their type; each is resolved against the catalogue
+(``MentionResolver``: normalised + fuzzy). Output entities:
+
+- ``artist`` (value: the catalogue artist), ``mention_type: artist``: fills the artist slot, a
+  retrieval seed (tracks by that artist);
+- ``work`` (value: the catalogue track name, with ``track_id`` and ``artist``): a retrieval seed
+  (tracks near that one in the track vectors);
+- ``unknown_mention`` (value: the listener's words, with ``mention_type``): named but not in the
+  catalogue, so the assistant says it does not have it instead of matching something else.
+
+A one-word catalogue artist found by the attribute extractor's exact-name gazetteer that is also an
+ordinary word ("Ghost", "Dream", "Poison", "Crush") is dropped unless the tagger also reads it as an
+artist mention in context, so "no rush" or "I had a dream" seed nothing; an unresolved mention made
+only of ordinary words ("Good morning") needs a confident tagger to count.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from music_domain.mentions import NER_DATA_DIR, MAX_TEXT, MentionResolver, MentionTagger, read_bio
+from nlu_components.persistence import load_object, save_object
+
+EXTRACTOR = "MusicMentionExtractor"
+NOT_ABOUT_MUSIC = ("greet", "goodbye", "bot_challenge", "out_of_scope")
+
+
+@lru_cache(maxsize=4)
+def _catalog(path: Optional[str]):
+    from music_domain.catalog import load_catalog
+
+    return load_catalog(path)
+
+
+@lru_cache(maxsize=1)
+def ordinary_words() -> frozenset:
+    """Words people use as plain words: the input guard's common words, VADER's lexicon, and words
+    tagged O at least twice in the tagger's training requests ("rush", "ghost", "dream")."""
+    from collections import Counter
+
+    from nlu_components.input_guard import COMMON_ENGLISH
+
+    words = set(COMMON_ENGLISH)
+    try:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        words.update(SentimentIntensityAnalyzer().lexicon)
+    except ImportError:
+        pass
+    counts = Counter()
+    path = NER_DATA_DIR / "train.bio"
+    if path.exists():
+        for tokens, tags in read_bio(path):
+            counts.update(w for w, t in zip(tokens, tags) if t == "O")
+    words.update(w for w, c in counts.items() if c >= 2)
+    return frozenset(words)
+
+
+@lru_cache(maxsize=4)
+def _resolver(path: Optional[str], threshold: float) -> MentionResolver:
+    cat = _catalog(path)
+    return MentionResolver(list(cat["artist_name"]), list(zip(cat["track_name"], cat["artist_name"])), threshold)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
+class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        # an unresolved mention made only of ordinary words ("good morning") needs more confidence
+        return {"catalog": None, "data_dir": None, "min_confidence": 0.5, "min_confidence_ordinary": 0.8,
+                "fuzzy_threshold": 85.0, "dims": 32}
+
+    def __init__(self, config, model_storage: ModelStorage, resource: Resource,
+                 tagger: Optional[MentionTagger] = None):
+        self.config = config
+        self.model_storage = model_storage
+        self.resource = resource
+        self.tagger = tagger
+
+    @classmethod
+    def create(cls, config, model_storage, resource, execution_context: ExecutionContext):
+        return cls(config, model_storage, resource)
+
+    @classmethod
+    def load(cls, config, model_storage, resource, execution_context, **kwargs):
+        return cls(config, model_storage, resource, load_object(model_storage, resource, "tagger.pkl"))
+
+    def train(self, training_data: TrainingData) -> Resource:
+        directory = Path(self.config["data_dir"]) if self.config.get("data_dir") else NER_DATA_DIR
+        sentences = read_bio(directory / "train.bio")  # the held-out file is never read here
+        self.tagger = MentionTagger.with_gazetteers(_catalog(self.config.get("catalog")), directory,
+                                                    dims=self.config["dims"]).fit(sentences)
+        return save_object(self.model_storage, self.resource, "tagger.pkl", self.tagger)
+
+    @property
+    def resolver(self) -> MentionResolver:
+        return _resolver(self.config.get("catalog"), float(self.config["fuzzy_threshold"]))
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        from nlu_components.sentence_featurizer import TOKEN_STATES
+
+        for m in messages:
+            states = m.get(TOKEN_STATES)
+            m.data.pop(TOKEN_STATES, None)
+            try:
+                self._process_one(m, states)
+            except Exception:  # noqa: BLE001 - a mention never breaks the parse
+                import logging
+
+                logging.getLogger(__name__).exception("mention extraction failed; the parse goes on without it")
+        return messages
+
+    def mentions(self, text: str, states=None) -> List[Dict[str, Any]]:
+        if self.tagger is None or not text or not text.strip():
+            return []
+        found = self.tagger.mentions(text[:MAX_TEXT], states)
+        return [x for x in found if x["confidence"] >= self.config["min_confidence"]]
+
+    def _process_one(self, message: Message, states) -> None:
+        text = message.get(TEXT) or ""
+        entities = list(message.get(ENTITIES) or [])
+        mentions = self.mentions(text, states)
+        artist_spans = [(x["start"], x["end"]) for x in mentions if x["type"] == "Artist"]
+        intent = (message.get(INTENT) or {}).get("name")
+        entities = [e for e in entities if not self._ambiguous_catalogue_word(e, text, artist_spans,
+                                                                              intent in NOT_ABOUT_MUSIC)]
+        taken = [(e.get("start", 0), e.get("end", 0)) for e in entities
+                 if e.get("entity") in ("artist", "genre", "subgenre", "era", "energy", "mood", "activity")]
+        have_artist = any(e.get("entity") == "artist" for e in entities)
+        resolved_artists = {}
+        for x in mentions:
+            if x["type"] == "Artist":
+                resolved_artists[(x["start"], x["end"])] = self.resolver.artist(x["text"])
+        new = []
+        for x in mentions:
+            span = (x["start"], x["end"])
+            overlaps = [t for t in taken if t[0] < span[1] and span[0] < t[1]]
+            base = {"start": x["start"], "end": x["end"], "confidence": x["confidence"], "extractor": EXTRACTOR,
+                    "raw_value": x["text"]}
+            if x["type"] == "Artist":
+                r = resolved_artists[span]
+                if overlaps:
+                    continue  # already an attribute (a catalogue artist or a genre word)
+                if r.resolved:
+                    if not have_artist:
+                        new.append({**base, "entity": "artist", "value": r.value, "mention_type": "artist",
+                                    "confidence_normalisation": round(r.score / 100.0, 3)})
+                        have_artist = True
+                elif self._believable(x):
+                    new.append({**base, "entity": "unknown_mention", "value": x["text"], "mention_type": "artist"})
+            else:
+                by = next((r.value for (a, b), r in resolved_artists.items() if r.resolved and a >= span[1]), None)
+                r = self.resolver.work(x["text"], by=by)
+                if r.resolved:
+                    new.append({**base, "entity": "work", "value": r.value, "artist": r.artist,
+                                "track_id": str(_catalog(self.config.get("catalog"))["track_id"].iloc[r.row]),
+                                "mention_type": "work", "confidence_normalisation": round(r.score / 100.0, 3)})
+                elif not overlaps and self._believable(x):
+                    new.append({**base, "entity": "unknown_mention", "value": x["text"], "mention_type": "work"})
+        if intent in NOT_ABOUT_MUSIC:  # "Hi wizard", "Good Morning" name no artist
+            new = []
+        message.set(ENTITIES, entities + new, add_to_output=True)
+        if intent == "accept" and any(e["entity"] in ("artist", "work", "unknown_mention") for e in new):
+            # "play something like Aphex Twin" asks for music like a named artist, not to keep
+            # what is playing: a request.
+            conf = float((message.get(INTENT) or {}).get("confidence") or 0.0)
+            message.set(INTENT, {"name": "request_music", "confidence": conf}, add_to_output=True)
+            ranking = message.get(INTENT_RANKING_KEY) or []
+            message.set(INTENT_RANKING_KEY, [{"name": "request_music", "confidence": conf}]
+                        + [r for r in ranking if r.get("name") not in ("request_music", "accept")], add_to_output=True)
+
+    def _believable(self, mention: Dict[str, Any]) -> bool:
+        from music_domain.mentions import tokenize
+
+        words = [t.text for t in tokenize(mention["text"])]
+        if words and all(w in ordinary_words() for w in words):
+            return mention["confidence"] >= self.config["min_confidence_ordinary"]
+        return True
+
+    @staticmethod
+    def _ambiguous_catalogue_word(entity: Dict[str, Any], text: str, artist_spans, greeting: bool = False) -> bool:
+        """Any artist in a greeting or goodbye ("Good Morning" is a catalogue artist too), or a
+        catalogue artist named only with ordinary words ("Ghost", "Dream") that the tagger does
+        not read as an artist in context."""
+        if entity.get("entity") != "artist":
+            return False
+        from music_domain.mentions import tokenize
+
+        raw = str(entity.get("raw_value") or text[entity.get("start", 0):entity.get("end", 0)])
+        words = [t.text for t in tokenize(raw)]
+        if greeting:
+            return True
+        if not words or not all(w in ordinary_words() for w in words):
+            return False
+        a, b = entity.get("start", 0), entity.get("end", 0)
+        return not any(s < b and a < e for s, e in artist_spans)

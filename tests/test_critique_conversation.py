@@ -1,0 +1,49 @@
+"""A critique in words through the whole stack: NLU, policy, action server, tracker replay."""
+import asyncio
+
+from conftest import trained_model
+
+
+def test_too_slow_after_a_sample_is_kept_relative_to_it_and_honoured(action_server, assets, tmp_path):
+    from rasa.core.agent import load_agent
+    from rasa.core.utils import AvailableEndpoints
+    from rasa.utils.endpoints import EndpointConfig
+
+    from music_domain.tracker_replay import state_from_events
+    from music_domain.dialogue_engine import MusicDialogueEngine
+
+    async def main():
+        endpoints = AvailableEndpoints(action=EndpointConfig(action_server),
+                                       tracker_store=EndpointConfig(type="SQL", dialect="sqlite",
+                                                                    db=str(tmp_path / "c.db")))
+        agent = await load_agent(str(trained_model()), endpoints=endpoints)
+        sender = "critic"
+        samples = []
+        for text in ("play some laid back pop from the 2010s", "yes", "hmm", "too slow", "still too slow"):
+            await agent.handle_text(text, sender_id=sender)
+            tracker = await agent.tracker_store.retrieve(sender)
+            sample = tracker.get_slot("last_sample")
+            if sample and (not samples or samples[-1] != sample):
+                samples.append(sample)
+            if text == "too slow" and not samples:
+                return None, None, None
+        tracker = await agent.tracker_store.retrieve(sender)
+        return samples, [e.as_dict() for e in tracker.applied_events()], tracker
+
+    samples, events, tracker = asyncio.run(main())
+    assert samples, "the assistant played a sample before the critique"
+    user = [e for e in events if e.get("event") == "user" and "slow" in (e.get("text") or "")]
+    assert all(any(x["entity"] == "critique" and x["value"] == "faster" for x in e["parse_data"]["entities"])
+               for e in user)
+    state = state_from_events(events, "critic", MusicDialogueEngine(assets, use_history=False))
+    kind, row = state.directions.relative["pace"]
+    assert kind == "faster" and assets.catalog["track_id"].iloc[row] in samples
+    energy = assets.arrays.columns["energy"]
+    # every sample played after the first critique is more energetic than the one criticised
+    first_critique = next(i for i, e in enumerate(events) if e.get("event") == "user" and e.get("text") == "too slow")
+    later = [e["value"] for e in events[first_critique:] if e.get("event") == "slot" and e.get("name") == "last_sample"
+             and e.get("value")]
+    before = [e["value"] for e in events[:first_critique] if e.get("event") == "slot"
+              and e.get("name") == "last_sample" and e.get("value")][-1]
+    for track_id in later:
+        assert energy[assets.row_of(track_id)] > energy[assets.row_of(before)]

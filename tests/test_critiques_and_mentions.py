@@ -1,0 +1,196 @@
+"""Critiques relative to the track played, and named artists / songs against the catalogue
+(no trained Rasa model needed: the domain code, retrieval and the simulator's words)."""
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from music_domain import critiques
+from music_domain.critiques import Directions, parse
+from music_domain.dialogue_engine import MusicDialogueEngine, UserMeaning
+from music_domain.dialogue_state import DialogueState
+from music_domain.mentions import MentionResolver, read_bio, resolve_key, spans_of, tokenize
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def vocabulary(assets):
+    return assets.vocabulary
+
+
+def kinds(text, vocabulary):
+    return [f.critique for f in parse(text, vocabulary)]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("too slow", ["faster"]), ("It's a bit too fast for me", ["slower"]), ("too old", ["newer"]),
+    ("something newer", ["newer"]), ("less intense", ["calmer"]), ("more chill", ["calmer"]),
+    ("more like that", ["more_like"]), ("not that genre", ["exclude_current_genre"]),
+    ("no more country", ["exclude_genre:country"]), ("not country", ["exclude_genre:country"]),
+    ("anything but rap please", ["exclude_genre:hip hop"]), ("enough jazz", ["exclude_genre:jazz"]),
+    ("too old and too slow", ["newer", "faster"]),
+])
+def test_critiques_in_words(vocabulary, text, expected):
+    assert sorted(kinds(text, vocabulary)) == sorted(expected)
+
+
+@pytest.mark.parametrize("text", ["play some chill music", "no, country instead", "the second one",
+                                  "I like rock", "upbeat 90s rock", "not too fast, not too slow", ""])
+def test_no_critique_where_there_is_none(vocabulary, text):
+    assert kinds(text, vocabulary) == []
+
+
+def test_directions_are_relative_to_the_track_played(assets):
+    arrays = assets.arrays
+    energy = arrays.columns["energy"]
+    ref = int(np.argsort(energy)[len(energy) // 2])  # a middling track
+    d = Directions()
+    assert critiques.apply(d, ["faster"], ref) == ["faster"]
+    m = critiques.mask(arrays, d)
+    assert m.any() and (energy[m] > energy[ref]).all() and not m[ref]
+    # a newer critique on the same feature replaces the older one
+    critiques.apply(d, ["calmer"], ref)
+    m = critiques.mask(arrays, d)
+    assert (energy[m] <= energy[ref] - 0.1 + 1e-6).all()
+    critiques.apply(d, ["newer", "exclude_genre:country"], ref)
+    m = critiques.mask(arrays, d)
+    assert (arrays.columns["year"][m] > arrays.columns["year"][ref]).all()
+    assert not (arrays.columns["genre"][m] == "country").any()
+    # nothing played yet: only a genre exclusion applies
+    d2 = Directions()
+    assert critiques.apply(d2, ["faster", "exclude_genre:rock"], None) == ["exclude_genre:rock"]
+
+
+def test_too_slow_after_a_sample_gets_a_faster_next_sample(assets):
+    engine = MusicDialogueEngine(assets, use_history=False)
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"genre": "rock"}))
+    row = engine.pick_sample(state)
+    state.record_prompt("play_sample")
+    engine.apply_user(state, UserMeaning("request_music", {}, -0.3, critiques=["faster"]))
+    assert state.rejected == [row]
+    assert state.directions.relative["pace"] == ("faster", row)
+    nxt = engine.pick_sample(state)
+    e = assets.arrays.columns["energy"]
+    assert e[nxt] >= e[row] + 0.05 and assets.arrays.columns["genre"][nxt] == "rock"
+    # and the station honours it too
+    state.liked_sample = nxt
+    assert all(e[r] > e[row] for r in engine.station(state)[1:])
+
+
+def test_not_that_genre_moves_away_from_the_played_genre(assets):
+    engine = MusicDialogueEngine(assets, use_history=False)
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"energy": "upbeat"}))
+    row = engine.pick_sample(state)
+    state.record_prompt("play_sample")
+    engine.apply_user(state, UserMeaning("deny", {}, -0.4, critiques=["exclude_current_genre"]))
+    for _ in range(3):
+        nxt = engine.pick_sample(state)
+        assert assets.arrays.columns["genre"][nxt] != assets.arrays.columns["genre"][row]
+
+
+def test_more_like_that_and_a_named_song_are_seeds(assets):
+    engine = MusicDialogueEngine(assets, use_history=False)
+    state = DialogueState()
+    seed_id = assets.catalog["track_id"].iloc[10]
+    engine.apply_user(state, UserMeaning("request_music", {}, seeds=[seed_id]))
+    assert state.directions.seeds == [10]
+    ranked = engine.rank(state, k=5)
+    v = assets.index.vectors
+    sims = v @ v[10]
+    # the ranked tracks are much nearer the seed than the catalogue's typical track
+    assert np.mean(sims[ranked.rows]) > np.percentile(sims, 90)
+
+
+def test_tokens_keep_their_spans_and_normalise_like_the_corpus():
+    text = "I love Radiohead's Kid A. CCR's too!"
+    toks = tokenize(text)
+    assert [t.text for t in toks] == ["i", "love", "radioheads", "kid", "a", "ccrs", "too"]
+    assert text[toks[2].start:toks[2].end] == "Radiohead's"
+    assert tokenize("") == [] and tokenize("🎵🎶") == []
+
+
+def test_bio_spans():
+    assert spans_of(["O", "B-Artist", "I-Artist", "O", "B-WoA", "B-Artist"]) == [
+        ("Artist", 1, 3), ("WoA", 4, 5), ("Artist", 5, 6)]
+    sents = read_bio(ROOT / "rasa_project" / "data" / "music_ner" / "heldout.bio")
+    assert len(sents) == 600 and all(len(w) == len(t) for w, t in sents)
+
+
+@pytest.fixture(scope="module")
+def resolver(assets):
+    return MentionResolver.from_catalog(assets.catalog)
+
+
+@pytest.mark.parametrize("said, artist", [
+    ("radioheads", "Radiohead"), ("Radiohead's", "Radiohead"), ("radiohaed", "Radiohead"),
+    ("the killers", "The Killers"), ("killers", "The Killers"), ("BEYONCE", "Beyoncé"), ("coldplya", "Coldplay"),
+])
+def test_mentions_resolve_normalised_and_fuzzy(resolver, said, artist):
+    r = resolver.artist(said)
+    assert r.resolved and r.value == artist
+
+
+@pytest.mark.parametrize("said", ["Aphex Twin", "Creedence Clearwater Revival", "CCR's", "abc", "", "x" * 200,
+                                  "Rush", "Genesis", "Boston", "'; DROP TABLE tracks; --", "<script>alert(1)</script>",
+                                  "🎸🎸", "Ñandú Fantasma"])
+def test_unknown_mentions_match_nothing(resolver, said):
+    assert not resolver.artist(said).resolved
+    assert not resolver.work(said).resolved
+
+
+def test_a_work_resolves_to_its_track_and_prefers_the_named_artist(resolver, assets):
+    cat = assets.catalog
+    row = int(cat.index[cat["artist_name"] == "Bruno Mars"][0])
+    title = cat["track_name"].iloc[row]
+    r = resolver.work(title.lower(), by="Bruno Mars")
+    assert r.resolved and r.artist == "Bruno Mars" and cat["track_name"].iloc[r.row] == r.value
+    assert not resolver.work(title, by="Nobody At All").resolved
+    assert resolve_key("The Killers") == "killers"
+
+
+def test_simulated_listeners_say_critiques_in_words():
+    from simulator.listener import critique_of
+    from simulator.utterances import realise
+
+    rng = np.random.default_rng(0)
+    assert critique_of("energy", "upbeat", {}) == ["faster"]
+    assert critique_of("energy", "laid_back", {}) == ["calmer"]
+    assert critique_of("genre", "rock", {"genre": False}) == ["exclude_current_genre"]
+    assert critique_of("genre", "rock", {"genre": True}) == []
+    said = {realise(UserMeaning("request_music", {}, -0.3, critiques=["faster"]), rng) for _ in range(30)}
+    assert said and all("slow" in s or "fast" in s or "quick" in s or "speed" in s for s in said)
+    voice = realise(UserMeaning("request_music", {}, -0.3, critiques=["calmer"]), rng, style="voice")
+    assert voice == voice.lower() and not re.search(r"[?!.,]", voice)
+
+
+def test_training_data_has_no_template_nonsense(vocabulary):
+    sys.path.insert(0, str(ROOT / "tools"))
+    import make_nlu_data
+
+    assert not make_nlu_data.check("too slow, something more [slow](energy)", vocabulary)
+    assert not make_nlu_data.check("too slow, something more [chill](energy)", vocabulary)
+    assert not make_nlu_data.check("no more country, more [country](genre)", vocabulary)
+    assert make_nlu_data.check("too slow, something [upbeat](energy)", vocabulary)
+    assert not make_nlu_data.check("something more [upbeat](energy)", vocabulary)  # relative: a critique
+    assert make_nlu_data.check("play [upbeat](energy) [rock](genre)", vocabulary)
+    lines = [l.strip()[2:] for l in (ROOT / "rasa_project" / "data" / "nlu.yml").read_text().splitlines()
+             if l.strip().startswith("- ") and not l.strip().startswith("- intent")]
+    bad = [l for l in lines if not make_nlu_data.check(l, vocabulary)]
+    assert not bad, bad[:5]
+
+
+def test_an_unknown_mention_gets_an_honest_reply():
+    from music_domain.mentions import unknown_reply
+
+    ents = [{"entity": "unknown_mention", "value": "Aphex Twin", "mention_type": "artist"}]
+    assert "I don't have Aphex Twin" in unknown_reply(ents)
+    assert "same vein" in unknown_reply(ents + [{"entity": "genre", "value": "electronic"}])
+    assert unknown_reply([{"entity": "artist", "value": "Radiohead"}]) is None
+    assert unknown_reply([]) is None and unknown_reply(None) is None
+    long = unknown_reply([{"entity": "unknown_mention", "value": "x" * 500}])
+    assert len(long) < 200
