@@ -1,19 +1,23 @@
 """A critique in words through the whole stack: NLU, policy, action server, tracker replay."""
 import asyncio
 
+import pytest
+
 from conftest import trained_model
 
 
+@pytest.mark.slow  # a trained model, an agent and the action server
 def test_too_slow_after_a_sample_is_kept_relative_to_it_and_honoured(action_server, assets, tmp_path):
     from rasa.core.agent import load_agent
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.endpoints import EndpointConfig
 
+    from actions.server import action_endpoint
     from music_domain.tracker_replay import state_from_events
     from music_domain.dialogue_engine import MusicDialogueEngine
 
     async def main():
-        endpoints = AvailableEndpoints(action=EndpointConfig(action_server),
+        endpoints = AvailableEndpoints(action=action_endpoint(action_server),
                                        tracker_store=EndpointConfig(type="SQL", dialect="sqlite",
                                                                     db=str(tmp_path / "c.db")))
         agent = await load_agent(str(trained_model()), endpoints=endpoints)
