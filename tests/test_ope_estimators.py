@@ -202,7 +202,8 @@ def test_evaluate_reports_overlap_diagnostics_and_clips_to_bounds():
     report = evaluate(reward, action, pscore, pi_e, q, logging_action_dist=logging_dist, n_bootstrap=100,
                       bounds=(0.0, 0.52))
     assert {e.estimator for e in report.estimates} == {e.estimator_name for e in ESTIMATORS}
-    assert all(0.0 <= e.ci_low <= e.ci_high <= 0.52 for e in report.estimates)
+    assert all(0.0 <= e.ci_low <= e.value <= e.ci_high <= 0.52 for e in report.estimates)
+    assert report.get("IPS").value == 0.52  # 0.536 unclipped
     d = report.diagnostics
     w = pi_e[np.arange(1000), action] / pscore
     assert d["ess"] == pytest.approx(w.sum() ** 2 / (w ** 2).sum())

@@ -127,7 +127,7 @@ def test_intervals_are_clipped_to_the_range_and_bounds_reported():
     assert free.get("PDIS").ci_high > 1.0  # weights of 4 on a success rate near 0.9: the raw interval leaves [0, 1]
     report = evaluate_sequential(ep, step, reward, action, pscore, target, q, n_bootstrap=100, bounds=(0.0, 1.0))
     for e in report.estimates:
-        assert 0.0 <= e.ci_low <= e.ci_high <= 1.0
+        assert 0.0 <= e.ci_low <= e.value <= e.ci_high <= 1.0
     assert set(report.lower_bounds) == {"hcope", "bootstrap"}
     assert 0.0 <= report.lower_bounds["hcope"]["lower_bound"] <= report.get("SeqDR").value
     assert report.diagnostics["unit"] == "conversations" and report.diagnostics["ess"] == report.effective_episodes

@@ -359,7 +359,7 @@ def evaluate(reward, action, pscore, action_dist, estimated_rewards=None, loggin
              n_bootstrap: int = 300, seed: int = 0, alpha: float = 0.05, bounds=None) -> OPEReport:
     """All estimators with bootstrap (1 - alpha) CIs (the same draws for all), and the overlap
     diagnostics (``policy_learning.ope.diagnostics``) with their warnings. ``bounds``: the
-    range of the value (e.g. (0, 1)); intervals are clipped to it."""
+    range of the value (e.g. (0, 1)); estimates and intervals are clipped to it."""
     from policy_learning.ope.diagnostics import overlap_diagnostics
 
     inputs = _check(reward, action, pscore, action_dist, estimated_rewards)
@@ -376,9 +376,9 @@ def evaluate(reward, action, pscore, action_dist, estimated_rewards=None, loggin
             ci = est._interval(inputs, rows, alpha)
         except OPEError:  # SNIPS/SNDR without any matching decision: already warned about
             continue
-        lo, hi = ci["lower"], ci["upper"]
-        if bounds is not None:
-            lo, hi = float(np.clip(lo, *bounds)), float(np.clip(hi, *bounds))
-        estimates.append(Estimate(est.estimator_name, ci["mean"], lo, hi))
+        lo, hi, value = ci["lower"], ci["upper"], ci["mean"]
+        if bounds is not None:  # a value outside its range is known to be wrong: project it back
+            lo, hi, value = (float(np.clip(x, *bounds)) for x in (lo, hi, value))
+        estimates.append(Estimate(est.estimator_name, value, lo, hi))
     return OPEReport(estimates, diag["ess"], n, diag["weights"]["max"], diag["unsupported_mass"],
                      list(diag["warnings"]), diag)

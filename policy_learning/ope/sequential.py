@@ -247,8 +247,8 @@ class SequentialReport:
 def evaluate_sequential(episode, step, reward, action, pscore, action_dist, q_hat=None, gamma: float = 1.0,
                         n_bootstrap: int = 300, seed: int = 0, alpha: float = 0.05, bounds=None,
                         logging_action_dist=None) -> SequentialReport:
-    """Every sequential estimator with conversation-level bootstrap (1 - alpha) CIs (clipped to
-    ``bounds``, the value's range, when given), the overlap diagnostics of the conversations'
+    """Every sequential estimator with conversation-level bootstrap (1 - alpha) CIs (estimates
+    and intervals clipped to ``bounds``, the value's range, when given), the overlap diagnostics of the conversations'
     final weights (``policy_learning.ope.diagnostics``) and the one-sided (1 - alpha) lower
     bounds of ``policy_learning.ope.bounds``: ``hcope`` on the importance-weighted returns
     (needs returns in ``bounds``), ``bootstrap`` from the SeqDR bootstrap."""
@@ -273,9 +273,10 @@ def evaluate_sequential(episode, step, reward, action, pscore, action_dist, q_ha
             warnings.append(f"{est.estimator_name}: {e}")
             continue
         lo, hi = (float(x) for x in np.quantile(samples, [alpha / 2, 1 - alpha / 2]))
-        if bounds is not None:
-            lo, hi = float(np.clip(lo, *bounds)), float(np.clip(hi, *bounds))
-        estimates.append(Estimate(est.estimator_name, est.value(ep), lo, hi))
+        value = est.value(ep)
+        if bounds is not None:  # a success rate outside [0, 1] is known to be wrong: project it back
+            lo, hi, value = (float(np.clip(x, *bounds)) for x in (lo, hi, value))
+        estimates.append(Estimate(est.estimator_name, value, lo, hi))
         if est.estimator_name == "SeqDR":
             lower["bootstrap"] = bootstrap_lower_bound(samples, alpha, bounds if bounds is not None else (-np.inf, np.inf))
     if bounds is not None and ep.n_episodes >= 10:
