@@ -157,11 +157,11 @@ def respond(listener: Listener, prompt: str, arrays, shown: Optional[Shown] = No
 
     Offered to drop a constraint because nothing matches, the listener agrees (there is
     nothing else to hear). A station offer that found no station plays a sample instead, and
-    gets a sample's reaction. With the population's ASR noise, a reply naming attributes may
-    arrive as "I don't know"."""
+    gets a sample's reaction. With the population's ASR noise, a reply naming attributes (or a
+    critique) may arrive as "I don't know"."""
     meaning = _respond(listener, prompt, arrays, shown)
     noise = listener.population.choice.mishear
-    if noise > 0 and meaning.attributes and listener.rng.random() < noise:
+    if noise > 0 and (meaning.attributes or getattr(meaning, "critiques", None)) and listener.rng.random() < noise:
         return UserMeaning("dont_know", {}, meaning.sentiment)
     return meaning
 
