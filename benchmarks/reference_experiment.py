@@ -90,7 +90,7 @@ def main(argv=None):
                          "ms_per_conversation": 1000 * elapsed / a.conversations}
         if name.startswith("learned"):
             sub = training_subset(ope_logs, hist)
-            pd_rep = ope_from_logs.per_decision(sub, hist, policy, policy.model, n_bootstrap=200)
+            pd_rep = ope_from_logs.per_decision(sub, hist, policy, n_bootstrap=200)
             seq = ope_from_logs.conversation_success(sub, hist, policy, n_bootstrap=200)
             truth = results[name]["on_policy_usefulness"]
             dr = pd_rep.get("DR")

@@ -5,12 +5,17 @@ against the current policy on held-out logged conversations, promote only if it 
         --candidate learned_history --out results/gate
 
 The value compared is the **success rate of whole conversations** run by each policy,
-estimated by sequential doubly robust OPE (``policy_learning.ope.sequential``) with a fitted
-Q evaluation of each policy, on conversations held out from training. Promotion rule: the
-candidate's lower 95% bound must exceed the current policy's point estimate. The current
-policy is the logging policy without its exploration (the rule-based policy). The report
-(JSON, and Markdown + a plot from ``gate_report``) also has the per-decision prompt-usefulness estimates (IPS,
-SNIPS, DR) and every support/overlap warning, and says why a candidate was refused.
+estimated off-policy (``policy_learning.ope.from_logs.conversation_success``: sequential DR
+with a cross-fitted fitted Q evaluation of each policy) on conversations held out from
+training. Promotion rule: the candidate's **one-sided 95% lower bound** (``--bound``:
+``hcope``, the default, a concentration bound with a guarantee, or ``bootstrap``, the SeqDR
+bootstrap's 5% quantile, whose false-promotion rate is measured by
+``benchmarks/ope_coverage.py``) must exceed the current policy's SeqDR estimate, **and** the
+candidate's overlap diagnostics must not flag the estimate as unreliable
+(``policy_learning.ope.diagnostics``). The current policy is the logging policy without its
+exploration (the rule-based policy). The report (JSON, and Markdown + a plot from
+``gate_report``) also has the per-decision prompt-usefulness estimates, the overlap
+diagnostics and every support/overlap warning, and says why a candidate was refused.
 """
 from __future__ import annotations
 
@@ -28,8 +33,31 @@ from policy_learning.training import design, split_by_conversation, train_reward
 from music_domain.prompts import PROMPT_NAMES
 
 
+BOUNDS = ("hcope", "bootstrap")
+
+
+def decide(cand, current, bound: str = "hcope"):
+    """(promote, reason, the bound used) from the candidate's and the current policy's
+    ``SequentialReport``s: promote only on the candidate's one-sided lower bound, and never when
+    its overlap diagnostics say the estimate is unreliable."""
+    if bound not in BOUNDS:
+        raise ValueError(f"unknown bound {bound!r}; one of {BOUNDS}")
+    cur = current.get("SeqDR").value
+    lb = cand.lower_bounds.get(bound)
+    if lb is None:
+        return False, f"no {bound} lower bound could be computed for the candidate", None
+    better = lb["lower_bound"] > cur
+    if not cand.reliable:
+        why = "; ".join(w for w in cand.warnings if w.startswith(("overlap", "support:")))
+        return False, (f"the candidate's estimate is unreliable ({why}); its {bound} lower bound "
+                       f"{lb['lower_bound']:.4f} is not used"), lb
+    return bool(better), (f"candidate success {bound} one-sided {1 - lb['delta']:.0%} lower bound "
+                          f"{lb['lower_bound']:.4f} {'>' if better else '<='} current policy's {cur:.4f} "
+                          f"(sequential DR)"), lb
+
+
 def run_gate(logs_path, candidate="learned_history", out="results/gate", deploy_to=None, seed=0,
-             n_bootstrap=300):
+             n_bootstrap=300, bound="hcope"):
     with_history = candidate.endswith("history")
     logs = training_subset(read_logs(logs_path), with_history)
     train, test = split_by_conversation(logs, seed=seed)
@@ -40,12 +68,9 @@ def run_gate(logs_path, candidate="learned_history", out="results/gate", deploy_
     current_policy = ope_from_logs.LoggedStatesPolicy(ope_from_logs.greedy_logging_dist(test))
     cand = ope_from_logs.conversation_success(test, with_history, candidate_policy, n_bootstrap, seed)
     current = ope_from_logs.conversation_success(test, with_history, current_policy, n_bootstrap, seed)
-    cand_pd = ope_from_logs.per_decision(test, with_history, candidate_policy, model, n_bootstrap, seed)
-    current_pd = ope_from_logs.per_decision(test, with_history, current_policy, model, n_bootstrap, seed)
-    cand_dr, cur_dr = cand.get("SeqDR"), current.get("SeqDR")
-    promote = bool(cand_dr.ci_low > cur_dr.value)
-    reason = (f"candidate success (sequential DR) lower 95% bound {cand_dr.ci_low:.4f} "
-              f"{'>' if promote else '<='} current policy's {cur_dr.value:.4f}")
+    cand_pd = ope_from_logs.per_decision(test, with_history, candidate_policy, None, n_bootstrap, seed)
+    current_pd = ope_from_logs.per_decision(test, with_history, current_policy, None, n_bootstrap, seed)
+    promote, reason, lb = decide(cand, current, bound)
     warnings = [f"candidate: {w}" for w in cand.warnings + cand_pd.warnings] + \
                [f"current: {w}" for w in current.warnings + current_pd.warnings]
     out = Path(out)
@@ -56,6 +81,8 @@ def run_gate(logs_path, candidate="learned_history", out="results/gate", deploy_
               "candidate_prompt_usefulness": [e.as_dict() for e in cand_pd.estimates],
               "current_prompt_usefulness": [e.as_dict() for e in current_pd.estimates],
               "candidate_decision_ess": cand_pd.effective_sample_size, "warnings": warnings,
+              "bound": bound, "gate_lower_bound": lb, "candidate_reliable": cand.reliable,
+              "candidate_decision_diagnostics": cand_pd.diagnostics,
               "candidate_prompt_share": dict(zip(PROMPT_NAMES, map(float, target.mean(axis=0))))}
     (out / "gate_report.json").write_text(json.dumps(report, indent=1))
     plot_estimates(cand, current, candidate, out / "gate_estimates.png")
@@ -76,8 +103,9 @@ def main(argv=None):
     p.add_argument("--candidate", default="learned_history", choices=["learned", "learned_history"])
     p.add_argument("--out", default="results/gate")
     p.add_argument("--deploy-to", default=None, help="copy the promoted model here")
+    p.add_argument("--bound", default="hcope", choices=BOUNDS, help="the one-sided lower bound the gate promotes on")
     a = p.parse_args(argv)
-    run_gate(a.logs, a.candidate, a.out, a.deploy_to)
+    run_gate(a.logs, a.candidate, a.out, a.deploy_to, bound=a.bound)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,24 @@ def write_markdown(report: dict, cand, current, cand_pd, current_pd, path) -> No
     for label, rep in (("candidate", cand), ("current (rule-based)", current)):
         for e in rep.estimates:
             lines.append(f"| {label} | {e.estimator} | {e.value:.4f} | [{e.ci_low:.4f}, {e.ci_high:.4f}] |")
+    lb = report.get("gate_lower_bound")
+    if lb:
+        lines += ["", f"Gate bound ({lb['method']}): one-sided {1 - lb['delta']:.0%} lower bound on the candidate's "
+                  f"success {lb['lower_bound']:.4f}" + (f" (clip c = {lb['clip']:.2f}, {lb['n_used']} conversations)"
+                                                        if "clip" in lb else "")]
+    d = cand.diagnostics or {}
+    if d:
+        w = d["weights"]
+        lines += ["", f"Overlap of the candidate (conversation weights): ESS {d['ess']:.0f} of {d['n']} "
+                  f"({d['ess_share']:.1%}); weight median {w['q50']:.3g}, 90% {w['q90']:.3g}, 99% {w['q99']:.3g}, "
+                  f"max {w['max']:.3g} ({w['max_share']:.1%} of the total); zero weight in {w['zero_share']:.1%}; "
+                  f"target mass on prompts never logged in those states: {d['unsupported_mass'] or 0.0:.2%}; "
+                  f"{'reliable' if d['reliable'] else 'UNRELIABLE'}"]
+        if d.get("per_prompt"):
+            lines += ["", "| prompt | logged decisions | candidate's mean probability | supported share |",
+                      "|---|---|---|---|"]
+            for name, e in d["per_prompt"].items():
+                lines.append(f"| {name} | {e['logged']} | {e['target_mass']:.3f} | {e.get('supported_share', 1.0):.1%} |")
     lines += ["", f"Effective conversations (candidate's trajectory weights): {cand.effective_episodes:.0f} "
               f"of {cand.n_episodes}", "", "Mean prompt usefulness on the logged states (per-decision OPE):", "",
               "| policy | estimator | value | 95% CI |", "|---|---|---|---|"]

@@ -24,6 +24,7 @@ from music_domain.dialogue_engine import MusicDialogueEngine, Shown, UserMeaning
 from music_domain.dialogue_state import DialogueState, state_features
 from music_domain.empathy import state_closeness
 from simulator.listener import draw_listener, opening, respond
+from simulator.populations import BASELINE, Population
 
 MAX_TURNS = 100
 LOG_SALT_ENV = "MUSIC_LOG_SALT"
@@ -88,10 +89,10 @@ def converse(engine: MusicDialogueEngine, policy: PromptPolicy, listener, first:
 
 def run_conversation(assets, policy: PromptPolicy, seed: int, use_history: bool,
                      conversation_id: str, policy_rng: Optional[np.random.Generator] = None,
-                     max_turns: int = MAX_TURNS) -> Conversation:
-    """One conversation; the listener depends only on ``seed`` (common across arms)."""
+                     max_turns: int = MAX_TURNS, population: Population = BASELINE) -> Conversation:
+    """One conversation; the listener depends only on ``seed`` and ``population`` (common across arms)."""
     listener_rng = np.random.default_rng(seed)
-    listener = draw_listener(assets, listener_rng)
+    listener = draw_listener(assets, listener_rng, population=population)
     engine = MusicDialogueEngine(assets, use_history=use_history)
     conv = Conversation(conversation_id, listener.user_id, policy.name, use_history)
     converse(engine, policy, listener, lambda: opening(listener),
@@ -110,15 +111,17 @@ def conversations_to_frame(assets, conversations: List[Conversation], salt: str 
 
 
 def simulate(assets, policy: PromptPolicy, n: int, seed: int = 0, use_history=True,
-             history_share: Optional[float] = None, prefix: str = "sim") -> List[Conversation]:
-    """n conversations. ``history_share``: per-conversation chance of history (overrides)."""
+             history_share: Optional[float] = None, prefix: str = "sim",
+             population: Population = BASELINE) -> List[Conversation]:
+    """n conversations. ``history_share``: per-conversation chance of history (overrides).
+    ``population``: who the listeners are (``simulator.populations``)."""
     policy_rng = np.random.default_rng(seed + 7919)
     coin = np.random.default_rng(seed + 104729)
     out = []
     for i in range(n):
         hist = bool(coin.random() < history_share) if history_share is not None else use_history
         out.append(run_conversation(assets, policy, seed * 1_000_003 + i, hist, f"{prefix}-{seed}-{i}",
-                                    policy_rng))
+                                    policy_rng, population=population))
     return out
 
 

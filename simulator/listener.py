@@ -38,6 +38,7 @@ from music_domain.attributes import ACTIVITY_VALUES, MOOD_VALUES
 from music_domain.dialogue_engine import Shown, UserMeaning
 from music_domain.reactions import NEGATIVE_RUN, is_negative
 from embeddings.histories import taste_scores
+from simulator.populations import BASELINE, Population
 
 WEIGHTS = {"genre": 0.35, "energy": 0.25, "era": 0.15, "subgenre": 0.10, "activity": 0.10, "mood": 0.05}
 
@@ -67,6 +68,7 @@ class Listener:
     changed_mind: bool = False
     done: Optional[str] = None  # "accepted" | "abandoned"
     accepted_row: Optional[int] = None
+    population: Population = BASELINE  # its choice model judges samples and stations
 
     # -- how close a track is ---------------------------------------------------------
     def closeness(self, arrays, row: int) -> float:
@@ -86,15 +88,21 @@ class Listener:
         return float(np.clip(s, -1, 1))
 
 
-def draw_listener(assets, rng: np.random.Generator, user_id: Optional[str] = None) -> Listener:
-    """A listener with a goal drawn from a generated user's taste."""
+def draw_listener(assets, rng: np.random.Generator, user_id: Optional[str] = None,
+                  population: Population = BASELINE) -> Listener:
+    """A listener with a goal drawn from a generated user's taste (or, for a population's
+    ``off_taste`` share, from the whole catalogue), traits from the population's trait model."""
+    tm, term = population.traits, population.termination
     users = list(assets.tastes)
     user_id = user_id or users[int(rng.integers(len(users)))]
-    taste = assets.tastes[user_id]
-    score = taste_scores(assets.arrays, taste)
-    p = np.exp(score - score.max())
-    p /= p.sum()
-    seed_row = int(rng.choice(assets.arrays.n, p=p))
+    if tm.off_taste > 0 and rng.random() < tm.off_taste:
+        seed_row = int(rng.integers(assets.arrays.n))
+    else:
+        taste = assets.tastes[user_id]
+        score = taste_scores(assets.arrays, taste)
+        p = np.exp(score - score.max())
+        p /= p.sum()
+        seed_row = int(rng.choice(assets.arrays.n, p=p))
     track = assets.catalog.iloc[seed_row]
     goal = {"genre": track["genre"], "subgenre": track["subgenre"], "energy": track["energy_level"],
             "era": track["era"]}
@@ -105,14 +113,15 @@ def draw_listener(assets, rng: np.random.Generator, user_id: Optional[str] = Non
     if moods and rng.random() < 0.3:
         goal["mood"] = moods[0]
     goal["artist"] = track["artist_name"]
-    very_patient = rng.random() < 0.15
+    very_patient = rng.random() < term.very_patient_share
     traits = ListenerTraits(
-        patience=int(rng.integers(12, 41)) if very_patient else 3 + int(rng.poisson(3)),
-        leads=bool(rng.random() < 0.35),
-        knowledge=float(rng.uniform(0.2, 1.0)),
-        pickiness=float(rng.uniform(0.68, 0.86)),
-        p_refine=float(rng.uniform(0.3, 0.8)),
-        p_change_mind=0.05,
+        patience=int(rng.integers(*term.very_patient_range)) if very_patient
+        else term.patience_base + int(rng.poisson(term.patience_mean)),
+        leads=bool(rng.random() < tm.p_leads),
+        knowledge=float(rng.uniform(*tm.knowledge)),
+        pickiness=float(rng.uniform(*tm.pickiness)),
+        p_refine=float(rng.uniform(*tm.p_refine)),
+        p_change_mind=tm.p_change_mind,
         emotiveness=float(rng.uniform(0.6, 1.2)),
         style=str(rng.choice(["chatty", "terse", "voice"])),
     )
@@ -120,7 +129,7 @@ def draw_listener(assets, rng: np.random.Generator, user_id: Optional[str] = Non
     known = {"genre": rng.random() < 0.4 + 0.6 * k, "subgenre": rng.random() < 0.5 * k,
              "energy": rng.random() < 0.8 + 0.2 * k, "era": rng.random() < 0.25 + 0.6 * k,
              "activity": "activity" in goal, "mood": "mood" in goal, "artist": rng.random() < 0.35 * k}
-    return Listener(user_id, goal, seed_row, traits, rng, known)
+    return Listener(user_id, goal, seed_row, traits, rng, known, population=population)
 
 
 # -- replies ---------------------------------------------------------------------------
@@ -148,7 +157,26 @@ def respond(listener: Listener, prompt: str, arrays, shown: Optional[Shown] = No
 
     Offered to drop a constraint because nothing matches, the listener agrees (there is
     nothing else to hear). A station offer that found no station plays a sample instead, and
-    gets a sample's reaction."""
+    gets a sample's reaction. With the population's ASR noise, a reply naming attributes (or a
+    critique) may arrive as "I don't know"."""
+    meaning = _respond(listener, prompt, arrays, shown)
+    noise = listener.population.choice.mishear
+    if noise > 0 and (meaning.attributes or getattr(meaning, "critiques", None)) and listener.rng.random() < noise:
+        return UserMeaning("dont_know", {}, meaning.sentiment)
+    return meaning
+
+
+def _station_close_enough(listener: Listener, arrays, rows) -> tuple:
+    choice = listener.population.choice
+    bar = listener.traits.pickiness - choice.station_slack
+    if choice.station_rule == "worst":
+        c = float(min(listener.closeness(arrays, r) for r in rows[:3]))
+    else:
+        c = float(np.mean([listener.closeness(arrays, r) for r in rows[:5]]))
+    return c >= bar, c
+
+
+def _respond(listener: Listener, prompt: str, arrays, shown: Optional[Shown] = None) -> UserMeaning:
     rng, goal, known = listener.rng, listener.goal, listener.known
     shown = shown or Shown(prompt)
     if prompt == "offer_station" and not shown.rows and (shown.row is not None or shown.relax or shown.exhausted):
@@ -186,7 +214,7 @@ def respond(listener: Listener, prompt: str, arrays, shown: Optional[Shown] = No
         s = listener.sentiment_for(c)
         if c >= listener.traits.pickiness:
             listener.negative_streak = 0
-            if rng.random() < 0.5 + 0.3 * (c - listener.traits.pickiness) / 0.2:
+            if rng.random() < listener.population.choice.accept_base + 0.3 * (c - listener.traits.pickiness) / 0.2:
                 listener.done, listener.accepted_row = "accepted", row
                 return UserMeaning("accept", {}, max(s, 0.6))
             return UserMeaning("affirm", {}, max(s, LIKED))
@@ -205,8 +233,8 @@ def respond(listener: Listener, prompt: str, arrays, shown: Optional[Shown] = No
         rows = shown.rows
         if not rows:
             return UserMeaning("deny", {}, -0.3)
-        c = float(np.mean([listener.closeness(arrays, r) for r in rows[:5]]))
-        if c >= listener.traits.pickiness - 0.05:
+        close, c = _station_close_enough(listener, arrays, rows)
+        if close:
             listener.done, listener.accepted_row = "accepted", rows[0]
             return UserMeaning("accept", {}, listener.sentiment_for(c))
         listener.negative_streak += 1

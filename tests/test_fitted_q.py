@@ -109,3 +109,40 @@ def test_save_and_load_give_the_same_q(data, tmp_path):
     back = FittedQ.load(tmp_path / "q.pkl")
     assert back.feature_names == ["step"] and back.gamma == q.gamma
     assert np.allclose(back.predict(STATES), q.predict(STATES))
+
+
+def test_cross_fitting_never_predicts_a_conversation_it_was_fitted_on(monkeypatch):
+    import policy_learning.ope.from_logs as fl
+
+    rng = np.random.default_rng(0)
+    n_conv, per = 60, 3
+    conv = np.repeat(np.arange(n_conv), per)
+    turn = np.tile(np.arange(1, per + 1), n_conv)
+    X = np.column_stack([conv, rng.random(len(conv))]).astype(np.float32)  # column 0 names the conversation
+    actions = rng.integers(0, 8, len(conv))
+    seen = []
+
+    class Recording:
+        def __init__(self, policy, names, seed=0):
+            self.policy = policy
+
+        def fit(self, X, actions, conversation_ids, turns, success):
+            assert len(self.policy.probabilities_batch(X)) == len(X)
+            self.fitted = set(np.asarray(conversation_ids).tolist())
+            return self
+
+        def predict(self, Xp):
+            seen.append((self.fitted, set(Xp[:, 0].astype(int).tolist())))
+            return np.zeros((len(Xp), 8))
+
+    monkeypatch.setattr(fl, "FittedQEvaluation", Recording)
+    folds = fl.conversation_folds(conv, 3, seed=1)
+    assert all(len(set(folds[conv == c])) == 1 for c in range(n_conv))  # a conversation stays in one fold
+    q = fl.cross_fitted_q(X, actions, conv, turn, np.ones(len(conv), bool), np.full((len(conv), 8), 1 / 8), False,
+                          folds)
+    assert q.shape == (len(conv), 8) and len(seen) == 3
+    for fitted, predicted in seen:
+        assert fitted and predicted and not fitted & predicted
+    assert set().union(*(p for _, p in seen)) == set(range(n_conv))
+    with pytest.raises(ValueError, match="at least 2 folds"):
+        fl.conversation_folds(conv, 1)

@@ -198,7 +198,8 @@ def test_deployment_gate_writes_a_consistent_report(assets, simulated, tmp_path)
     train, test = split_by_conversation(logs, seed=0)
     assert report["test_conversations"] == test["conversation_id"].nunique() == int(0.3 * logs["conversation_id"].nunique())
     candidate = LearnedPromptPolicy(train_reward_model(train, True, seed=0), True)
-    cand = conversation_success(test, True, candidate, n_bootstrap=50).get("SeqDR")
+    cand_report = conversation_success(test, True, candidate, n_bootstrap=50)
+    cand = cand_report.get("SeqDR")
     cur = conversation_success(test, True, LoggedStatesPolicy(greedy_logging_dist(test)), n_bootstrap=50).get("SeqDR")
     got = {e["estimator"]: e for e in report["candidate_success"]["estimates"]}["SeqDR"]
     assert (got["value"], got["ci_low"], got["ci_high"]) == pytest.approx((cand.value, cand.ci_low, cand.ci_high))
@@ -207,7 +208,10 @@ def test_deployment_gate_writes_a_consistent_report(assets, simulated, tmp_path)
     # the rule-based policy's estimate is close to its simulated success on these listeners
     rule_success = np.mean([c.success for c in simulated])
     assert abs(cur.value - rule_success) < 0.15
-    assert report["promoted"] == (cand.ci_low > cur.value)
+    # promoted only on the one-sided HCOPE bound, and only when the overlap diagnostics allow it
+    assert report["gate_lower_bound"] == cand_report.lower_bounds["hcope"]
+    assert report["promoted"] == (cand_report.reliable and cand_report.lower_bounds["hcope"]["lower_bound"] > cur.value)
+    assert 0.0 <= cand.ci_low <= cand.ci_high <= 1.0
     assert ("PROMOTED" if report["promoted"] else "REFUSED") in (tmp_path / "gate" / "gate_report.md").read_text()
     assert (tmp_path / "gate" / "gate_estimates.png").stat().st_size > 0
     assert (tmp_path / "deployed.pkl").exists() == report["promoted"]

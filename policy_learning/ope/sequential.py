@@ -31,7 +31,7 @@ conversations of the final weights, and overlap warnings.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -134,15 +134,21 @@ class BaseSequentialEstimator:
     def value(self, ep: Episodes, rows=None) -> float:
         return float(self.rounds(ep, rows).mean())
 
-    def interval(self, ep: Episodes, alpha: float = 0.05, n_bootstrap: int = 300, seed: int = 0) -> Dict[str, float]:
-        value = self.value(ep)
-        samples = []
+    def samples(self, ep: Episodes, n_bootstrap: int = 300, seed: int = 0) -> np.ndarray:
+        """The estimate on conversation-level bootstrap resamples (those where it is defined)."""
+        out = []
         for b in bootstrap_rows(ep.n_episodes, n_bootstrap, seed):
             try:
-                samples.append(self.value(ep, b))
+                out.append(self.value(ep, b))
             except OPEError:  # a resample in which no conversation follows the target at some step
                 continue
-        lo, hi = np.quantile(samples, [alpha / 2, 1 - alpha / 2])
+        if not out:
+            raise OPEError(f"{self.estimator_name}: undefined on every bootstrap resample")
+        return np.asarray(out)
+
+    def interval(self, ep: Episodes, alpha: float = 0.05, n_bootstrap: int = 300, seed: int = 0) -> Dict[str, float]:
+        value = self.value(ep)
+        lo, hi = np.quantile(self.samples(ep, n_bootstrap, seed), [alpha / 2, 1 - alpha / 2])
         return {"mean": value, "lower": float(lo), "upper": float(hi)}
 
     def _layout(self, episode, step, reward, action, pscore, action_dist, q_hat, gamma) -> Episodes:
@@ -221,37 +227,61 @@ class SequentialReport:
     effective_episodes: float
     max_weight: float
     warnings: List[str]
+    diagnostics: Optional[dict] = None
+    lower_bounds: Dict[str, dict] = field(default_factory=dict)
 
     def get(self, name: str) -> Estimate:
         return next(e for e in self.estimates if e.estimator == name)
 
+    @property
+    def reliable(self) -> bool:
+        return bool(self.diagnostics["reliable"]) if self.diagnostics else not self.warnings
+
     def as_dict(self) -> dict:
         return {"estimates": [e.as_dict() for e in self.estimates], "n_episodes": self.n_episodes,
                 "effective_episodes": self.effective_episodes, "max_weight": self.max_weight,
-                "warnings": self.warnings}
+                "warnings": self.warnings, "reliable": self.reliable, "lower_bounds": self.lower_bounds,
+                "diagnostics": self.diagnostics}
 
 
 def evaluate_sequential(episode, step, reward, action, pscore, action_dist, q_hat=None, gamma: float = 1.0,
-                        n_bootstrap: int = 300, seed: int = 0, alpha: float = 0.05) -> SequentialReport:
-    """Every sequential estimator with conversation-level bootstrap (1 - alpha) CIs."""
+                        n_bootstrap: int = 300, seed: int = 0, alpha: float = 0.05, bounds=None,
+                        logging_action_dist=None) -> SequentialReport:
+    """Every sequential estimator with conversation-level bootstrap (1 - alpha) CIs (estimates
+    and intervals clipped to ``bounds``, the value's range, when given), the overlap diagnostics of the conversations'
+    final weights (``policy_learning.ope.diagnostics``) and the one-sided (1 - alpha) lower
+    bounds of ``policy_learning.ope.bounds``: ``hcope`` on the importance-weighted returns
+    (needs returns in ``bounds``), ``bootstrap`` from the SeqDR bootstrap."""
+    from policy_learning.ope.bounds import bootstrap_lower_bound, hcope_lower_bound
+    from policy_learning.ope.diagnostics import overlap_diagnostics
+
     ep = layout(episode, step, reward, action, pscore, action_dist, q_hat, gamma)
     final = ep.rho[:, -1]
-    ess = float(final.sum() ** 2 / max((final ** 2).sum(), 1e-12))
-    warnings = []
+    _, action_c, _, dist_c, _ = _check(reward, action, pscore, action_dist)
+    diag = overlap_diagnostics(final, action_c, dist_c, logging_action_dist, unit="conversations")
+    ess = diag["ess"]
+    warnings = list(diag["warnings"])
     if final.sum() == 0:
-        warnings.append("overlap: no logged conversation follows the target policy to its end; "
-                        "only the doubly robust estimate (model-based) is informative")
-    elif ess < 0.01 * ep.n_episodes:
-        warnings.append(f"overlap: {ess:.0f} effective conversations of {ep.n_episodes} (under 1%); "
-                        "importance-weighted estimates are high-variance")
-    estimates = []
+        warnings.append("overlap: only the doubly robust estimate (model-based) is informative")
+    estimates, lower = [], {}
     for est in SEQUENTIAL_ESTIMATORS:
         if est.requires_q and ep.q_logged is None:
             continue
         try:
-            ci = est.interval(ep, alpha, n_bootstrap, seed)
+            samples = est.samples(ep, n_bootstrap, seed)
         except OPEError as e:
             warnings.append(f"{est.estimator_name}: {e}")
             continue
-        estimates.append(Estimate(est.estimator_name, ci["mean"], ci["lower"], ci["upper"]))
-    return SequentialReport(estimates, ep.n_episodes, ess, float(final.max()), warnings)
+        lo, hi = (float(x) for x in np.quantile(samples, [alpha / 2, 1 - alpha / 2]))
+        value = est.value(ep)
+        if bounds is not None:  # a success rate outside [0, 1] is known to be wrong: project it back
+            lo, hi, value = (float(np.clip(x, *bounds)) for x in (lo, hi, value))
+        estimates.append(Estimate(est.estimator_name, value, lo, hi))
+        if est.estimator_name == "SeqDR":
+            lower["bootstrap"] = bootstrap_lower_bound(samples, alpha, bounds if bounds is not None else (-np.inf, np.inf))
+    if bounds is not None and ep.n_episodes >= 10:
+        returns = (ep.reward * ep.discount).sum(axis=1)
+        if returns.min() >= bounds[0] - 1e-12 and returns.max() <= bounds[1] + 1e-12:
+            lower["hcope"] = hcope_lower_bound(final * (returns - bounds[0]), alpha,
+                                               seed=seed, value_range=bounds)
+    return SequentialReport(estimates, ep.n_episodes, ess, float(final.max()), warnings, diag, lower)

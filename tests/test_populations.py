@@ -1,0 +1,70 @@
+"""Listener populations (simulator.populations): each part of the listener model changes what
+it should, and the baseline population is the listener model as built."""
+import numpy as np
+import pytest
+
+from embeddings.histories import taste_scores
+from music_domain.dialogue_engine import Shown
+from simulator.listener import draw_listener, respond
+from simulator.populations import BASELINE, POPULATIONS, ChoiceModel, Population, population
+
+
+def draws(assets, pop, n=400):
+    return [draw_listener(assets, np.random.default_rng(i), population=pop) for i in range(n)]
+
+
+def test_baseline_is_the_listener_model_as_built(assets):
+    for i in range(30):
+        a = draw_listener(assets, np.random.default_rng(i))
+        b = draw_listener(assets, np.random.default_rng(i), population=population("baseline"))
+        assert (a.user_id, a.goal, a.seed_row, a.traits, a.known) == (b.user_id, b.goal, b.seed_row, b.traits, b.known)
+    assert len(POPULATIONS) >= 4
+    with pytest.raises(ValueError, match="unknown listener population"):
+        population("nobody")
+    with pytest.raises(ValueError, match="station rule"):
+        ChoiceModel(station_rule="best")
+
+
+def test_traits_and_goals_differ_as_designed(assets):
+    base = draws(assets, BASELINE)
+    impatient = draws(assets, POPULATIONS["impatient_voice"])
+    assert np.mean([l.traits.patience for l in impatient]) < np.mean([l.traits.patience for l in base]) - 1.5
+    connoisseurs = draws(assets, POPULATIONS["connoisseurs"])
+    assert min(l.traits.pickiness for l in connoisseurs) >= 0.78 > max(l.traits.pickiness for l in base) - 0.08
+
+    def taste_rank(listeners):  # where the goal's seed track ranks in the user's own taste (0 = top)
+        out = []
+        for l in listeners[:150]:
+            s = taste_scores(assets.arrays, assets.tastes[l.user_id])
+            out.append((s > s[l.seed_row]).mean())
+        return np.array(out)
+
+    explorers = draws(assets, POPULATIONS["explorers"], 150)
+    # 40% of explorers' goals come from the whole catalogue, about half of those outside the taste's top half (~20%)
+    assert (taste_rank(explorers) > 0.5).mean() > (taste_rank(base) > 0.5).mean() + 0.1
+
+
+def test_asr_noise_loses_attributes_at_its_rate(assets):
+    pop = Population("noisy", "test", choice=ChoiceModel(mishear=0.3))
+    lost = named = 0
+    for i in range(600):
+        l = draw_listener(assets, np.random.default_rng(i), population=pop)
+        l.known["energy"] = True
+        m = respond(l, "ask_energy", assets.arrays)
+        named += 1
+        lost += m.intent == "dont_know"
+    assert 0.22 < lost / named < 0.38
+
+
+def test_worst_track_station_rule_rejects_what_the_mean_accepts(assets):
+    l = draw_listener(assets, np.random.default_rng(3))
+    close = [r for r in range(3000) if l.closeness(assets.arrays, r) >= 0.95][:4]
+    far = next(r for r in range(3000) if l.closeness(assets.arrays, r) < 0.4)
+    rows = [close[0], far, close[1], close[2], close[3]]
+    assert np.mean([l.closeness(assets.arrays, r) for r in rows]) >= l.traits.pickiness - 0.05
+    l.traits.patience = 50
+    assert respond(l, "offer_station", assets.arrays, Shown("offer_station", rows=rows)).intent == "accept"
+    strict = draw_listener(assets, np.random.default_rng(3),
+                           population=Population("strict", "test", choice=ChoiceModel(station_rule="worst")))
+    strict.traits.patience = 50
+    assert respond(strict, "offer_station", assets.arrays, Shown("offer_station", rows=rows)).intent == "deny"
