@@ -21,9 +21,11 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from music_domain import critiques
+from music_domain.attributes import ATTRIBUTES
 
 EXTRACTOR = "CritiqueExtractor"
-ATTRIBUTES = ("genre", "subgenre", "energy", "mood", "era", "activity")
+# the attributes a critique can overrule (a named artist is a seed, not a critique target)
+CRITIQUED_ATTRIBUTES = tuple(a for a in ATTRIBUTES if a != "artist")
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
@@ -60,7 +62,7 @@ class CritiqueExtractor(GraphComponent, EntityExtractorMixin):
                 whole = a == 0 and b >= len(text) and e.get("source") is None and \
                     e.get("extractor") == "MusicAttributeExtractor"
                 inside = any(a < y and x < b for x, y in spans)
-                if e.get("entity") in ATTRIBUTES and (inside or whole):
+                if e.get("entity") in CRITIQUED_ATTRIBUTES and (inside or whole):
                     continue
                 kept.append(e)
             for f in found:
