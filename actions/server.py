@@ -18,13 +18,13 @@ from __future__ import annotations
 import argparse
 import hmac
 import ipaddress
-import json
 import logging
 import os
 from typing import Any, Optional
 
 from rasa_sdk.endpoint import create_app
 from sanic import Sanic, response
+from sanic.exceptions import InvalidUsage
 
 logger = logging.getLogger(__name__)
 TOKEN_HEADER = "X-Action-Token"
@@ -45,12 +45,8 @@ def authorised(presented: Optional[str], token: Optional[str], remote_ip: str) -
     return _is_loopback(remote_ip)
 
 
-def action_call_problem(body: bytes) -> Optional[str]:
-    """Why ``body`` is not an action call Rasa would send, or None."""
-    try:
-        call: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return "body is not JSON"
+def action_call_problem(call: Any) -> Optional[str]:
+    """Why the parsed body ``call`` is not an action call Rasa would send, or None."""
     if not isinstance(call, dict):
         return "body must be a JSON object"
     if not isinstance(call.get("next_action"), str):
@@ -73,7 +69,10 @@ def create_server(action_package: str = "actions", token: Optional[str] = None) 
         if path in PROTECTED and not authorised(request.headers.get(TOKEN_HEADER), token, request.ip or ""):
             return response.json({"error": f"unauthorised: a valid {TOKEN_HEADER} header is required"}, status=401)
         if path == "/webhook" and request.method == "POST" and request.headers.get("Content-Encoding") != "deflate":
-            problem = action_call_problem(request.body or b"")
+            try:  # parsed once: Sanic keeps it for rasa-sdk's handler
+                problem = action_call_problem(request.json)
+            except InvalidUsage:
+                problem = "body is not JSON"
             if problem:
                 return response.json({"error": f"not an action call: {problem}"}, status=400)
         return None
