@@ -8,12 +8,12 @@ Rasa 3.6's ``validate_request_body`` only checks that a body exists; the handler
 """
 from __future__ import annotations
 
-import json
 from http import HTTPStatus
 from typing import Text
 
 import rasa.server
 from rasa.server import ErrorResponse
+from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 
 _rasa_validate_request_body = rasa.server.validate_request_body
@@ -21,9 +21,9 @@ _rasa_validate_request_body = rasa.server.validate_request_body
 
 def validate_request_body(request: Request, error_message: Text) -> None:
     _rasa_validate_request_body(request, error_message)
-    try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    try:  # parsed once: Sanic keeps it for the handler's own request.json
+        body = request.json
+    except InvalidUsage:
         return
     if not isinstance(body, dict):
         raise ErrorResponse(HTTPStatus.BAD_REQUEST, "BadRequest",
