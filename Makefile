@@ -15,6 +15,7 @@ RASA_PORT ?= 5005
 ACTIONS_INTERFACE ?= 127.0.0.1
 ACTION_SERVER = $(PY) -m actions.server --port 5055 --interface $(ACTIONS_INTERFACE)
 
+.PHONY: improve rollback policy rounds first-policy
 .PHONY: setup secrets assets catalog logs train test test-python validate test-stories shell run actions experiment nlu-eval export gate faults load
 
 setup:            ## fresh machine: venv, install, assets, logs, model
@@ -29,7 +30,11 @@ assets: catalog   ## listening histories, track vectors, FAISS index -> models/m
 logs:             ## 50,000 randomised logging conversations -> data/logs/simulated.parquet
 	$(PY) -m simulator.fast_path --conversations 50000 --epsilon 0.3 --out data/logs/simulated.parquet
 
-train:            ## the Rasa model (NLU + policies) -> models/*.tar.gz
+first-policy:     ## the set-up's round: learn from the set-up's logs; the gate promotes or the rule-based policy serves
+	$(PY) -m policy_learning.improve --logs data/logs/simulated.parquet --out results/improve --wait 600
+
+train:            ## the Rasa model (NLU + the registry's current prompt policy) -> models/*.tar.gz
+	$(PY) -m policy_learning.registry init
 	$(RASA) train --data rasa_project/data $(RASA_ARGS) --out models
 
 test: test-python validate test-stories   ## everything CI runs
@@ -72,6 +77,19 @@ export:           ## prompt decisions in the tracker store -> data/logs/exported
 
 experiment:       ## the reference experiment (rule-based vs learned vs + history, OPE vs truth) -> results/experiment
 	$(PY) benchmarks/reference_experiment.py --conversations 5000 --out results/experiment
+
+improve:          ## one round: export the tracker store, learn, certify off-policy, promote + deploy (reload a running server)
+	$(WITH_SECRETS) $(PY) -m policy_learning.improve --logs data/logs/simulated.parquet \
+		--export-from rasa_project/endpoints.yml --export-to data/logs/exported.parquet --deploy $(IMPROVE_ARGS)
+
+rollback:         ## serve the version deployed before the current one (and reload a running server)
+	$(PY) -m policy_learning.registry rollback && $(WITH_SECRETS) $(PY) -m policy_learning.deploy
+
+policy:           ## which prompt-policy versions exist, and which one is current
+	$(PY) -m policy_learning.registry show
+
+rounds:           ## the continuous-improvement experiment in simulation -> results/rounds
+	$(PY) benchmarks/rounds.py --rounds 3 --conversations 20000 --eval-listeners 5000 --out results/rounds
 
 gate:             ## train a candidate, OPE on held-out logs, promote or refuse -> results/gate
 	$(PY) -m policy_learning.gate --logs data/logs/simulated.parquet --candidate learned_history --out results/gate

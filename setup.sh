@@ -24,5 +24,5 @@ fi
 echo "==> installing pinned requirements (constraints.txt keeps Rasa's pins)"
 .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt -c constraints.txt
 .venv/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
-make secrets assets logs train PY=.venv/bin/python
+make secrets assets logs first-policy train PY=.venv/bin/python
 echo "==> set-up done. Try: make shell"

@@ -1,20 +1,27 @@
 """``PromptSelectionPolicy``: the Rasa 3.6 policy that picks the next prompt.
 
-At each system turn after a listener's message it builds the ``DialogueState`` (by
-replaying the tracker's events), scores the prompts with the configured prompt policy
-(``rule_based``, or ``learned``: the reward model trained offline on the logged Parquet
-data at ``training_data``), optionally explores (``exploration``/``epsilon``), and
-predicts the prompt's action. After its prompt it predicts ``action_listen``. Rules
-(greetings, stop, accepting a station) win through ``RulePolicy``'s higher priority.
+It serves one version of the prompt policy from the policy registry
+(``policy_learning.registry``): ``policy_version`` in ``config.yml`` names it (default
+``current``, the version the deployment gate last promoted; ``vN`` pins one). ``rasa train``
+copies that artefact, verified, into Rasa's model storage, and the trained model loads it from
+there: the policy never trains itself on logs, and ``fingerprint_addon`` follows the
+artefact, so ``rasa train`` retrains exactly when the deployed version changes. An artefact
+that is missing, damaged or built for other state features stops ``rasa train`` (and a model
+load) with an error that names the fix, so the model that is serving keeps serving.
+
+At each system turn after a listener's message it builds the ``DialogueState`` (by replaying
+the tracker's events), lets the deployed policy choose with the exploration the artefact
+prescribes (``epsilon``/``exploration`` override it), and predicts the prompt's action; after
+its prompt it predicts ``action_listen``. Rules (greetings, stop, accepting a station) win
+through ``RulePolicy``'s higher priority.
 
 Every prediction carries, in ``PolicyPrediction.action_metadata`` (stored with the
-``ActionExecuted`` event in the tracker store): the candidate prompts, their
-probabilities, the chosen prompt's propensity, the policy name and version, and the
-dialogue-state features.
+``ActionExecuted`` event in the tracker store): the candidate prompts, their probabilities,
+the chosen prompt's propensity, the policy's name and **artefact version**, and the
+dialogue-state features. ``rasa shell --debug`` prints the version with every choice.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
@@ -41,20 +48,11 @@ logger = logging.getLogger(__name__)
 
 DIALOGUE_INTENTS = {"request_music", "affirm", "deny", "choose_option", "surprise_me", "dont_know"}
 SERVER_DOWN_RESPONSE = "utter_action_server_down"
-MODEL_FILE = "reward_model.pkl"
+ARTEFACT_DIR = "prompt_policy"
+BUILTIN_RULE_BASED = "rule_based"  # policy_version: the built-in baseline, without a registry
 CONFIRM_ACTION, FORGET_ACTION = "action_confirm_heard", "action_forget_heard"
 CONFIRMABLE = set(ATTRIBUTES)
 HISTORY_SLOT = "history_in_use"
-
-
-def _file_digest(path: Optional[str]) -> str:
-    if not path or not Path(path).exists():
-        return "missing"
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
@@ -63,11 +61,14 @@ class PromptSelectionPolicy(Policy):
     def get_default_config() -> Dict[Text, Any]:
         return {
             "priority": 2,
-            "mode": "rule_based",  # rule_based | learned
-            "training_data": "data/logs/simulated.parquet",
-            "use_history": True,
-            "exploration": "epsilon_greedy",  # epsilon_greedy | softmax
-            "epsilon": 0.0,
+            # the policy registry and the version served: "current" (the promoted one), "vN", or
+            # "rule_based" (the built-in baseline, no registry needed)
+            "policy_registry": "models/policy_registry",
+            "policy_version": "current",
+            # None: the exploration the artefact prescribes; a number overrides its epsilon
+            "epsilon": None,
+            "exploration": None,  # None: the artefact's; epsilon_greedy | softmax
+            "use_history": True,  # listening history is available to retrieval and features
             "assets_dir": None,
             "seed": None,
             # voice: below this speech-recognition confidence, heard attributes are confirmed first
@@ -75,56 +76,88 @@ class PromptSelectionPolicy(Policy):
         }
 
     @classmethod
+    def _registry(cls, config: Dict[str, Any]):
+        from policy_learning.registry import PolicyRegistry
+
+        return PolicyRegistry(config.get("policy_registry") or "models/policy_registry")
+
+    @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-        """Changes when the logged training data changes, so `rasa train` retrains."""
-        if config.get("mode") != "learned":
-            return None
-        return _file_digest(config.get("training_data"))
+        """Follows the artefact served: a new promotion (or rollback) makes `rasa train` retrain."""
+        from policy_learning.registry import ArtefactError
+
+        version = str(config.get("policy_version") or "current")
+        if version == BUILTIN_RULE_BASED:
+            return BUILTIN_RULE_BASED
+        registry = cls._registry(config)
+        try:
+            resolved = registry.resolve(version)
+            return f"{resolved}:{registry.digest(resolved)}"
+        except (ArtefactError, OSError) as e:
+            return f"unloadable:{e}"  # train() raises the clear error
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
-                 execution_context: ExecutionContext, reward_model=None) -> None:
+                 execution_context: ExecutionContext, deployed=None) -> None:
         super().__init__(config, model_storage, resource, execution_context)
         # The server-side fixes (``rasa_runtime``) go in when the policy is built for a model,
         # not as a side effect of importing this module.
         action_response_validation.install()
         request_validation.install()
-        self.reward_model = reward_model
+        self.deployed = deployed
         self._prompt_policy = None
         self._engine = None
         self._rng = np.random.default_rng(config.get("seed"))
 
-    # -- training --------------------------------------------------------------------
+    # -- training: copy the artefact into the model ---------------------------------------
     def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
-        if self.config["mode"] == "learned":
-            from policy_learning.training import train_reward_model
+        from policy_learning.registry import ArtefactError, load_artefact
 
-            path = self.config["training_data"]
-            if not path or not Path(path).exists():
-                raise RasaException(
-                    f"PromptSelectionPolicy(mode=learned) needs logged conversations at '{path}'; "
-                    f"create them with `python -m simulator.fast_path` or export them with "
-                    f"`python -m policy_learning.log_export`.")
-            self.reward_model = train_reward_model(path, with_history=self.config["use_history"])
+        version = str(self.config.get("policy_version") or "current")
+        files: Dict[str, bytes] = {}
+        if version != BUILTIN_RULE_BASED:
+            registry = self._registry(self.config)
+            try:
+                resolved = registry.resolve(version)
+                files = registry.files(resolved)
+                self.deployed = load_artefact(files, source=str(registry.path(resolved)))
+            except (ArtefactError, OSError) as e:
+                raise RasaException(f"PromptSelectionPolicy cannot serve policy_version '{version}': {e}") from None
+            logger.info(f"PromptSelectionPolicy: the model serves prompt policy {self.deployed.version} "
+                        f"({self.deployed.policy.name}) from {registry.root}")
         with self._model_storage.write_to(self._resource) as d:
-            if self.reward_model is not None:
-                self.reward_model.save(Path(d) / MODEL_FILE)
+            target = Path(d) / ARTEFACT_DIR
+            target.mkdir(parents=True, exist_ok=True)
+            for name, data in files.items():
+                (target / name).write_bytes(data)
         return self._resource
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> "PromptSelectionPolicy":
-        from policy_learning.reward_model import RewardModel
+        from policy_learning.registry import ArtefactError, load_artefact
 
-        model = None
+        files: Dict[str, bytes] = {}
         try:
             with model_storage.read_from(resource) as d:
-                if (Path(d) / MODEL_FILE).exists():
-                    model = RewardModel.load(Path(d) / MODEL_FILE)
+                folder = Path(d) / ARTEFACT_DIR
+                if folder.is_dir():
+                    files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
         except ValueError:
             pass
-        if config.get("mode") == "learned" and model is None:
-            raise RasaException("PromptSelectionPolicy(mode=learned) has no trained reward model; run `rasa train`.")
-        return cls(config, model_storage, resource, execution_context, reward_model=model)
+        deployed = None
+        if files:
+            try:
+                deployed = load_artefact(files, source="the trained model")
+            except ArtefactError as e:
+                raise RasaException(f"PromptSelectionPolicy: {e}") from None
+        elif str(config.get("policy_version") or "current") != BUILTIN_RULE_BASED:
+            raise RasaException("PromptSelectionPolicy: the model holds no prompt-policy artefact; "
+                                "retrain it with `make train`")
+        return cls(config, model_storage, resource, execution_context, deployed=deployed)
+
+    @property
+    def version(self) -> str:
+        return self.deployed.version if self.deployed is not None else BUILTIN_RULE_BASED
 
     # -- prediction ------------------------------------------------------------------
     @property
@@ -139,18 +172,20 @@ class PromptSelectionPolicy(Policy):
 
     @property
     def prompt_policy(self):
+        """The served policy with its exploration: the artefact's, unless the config overrides it."""
         if self._prompt_policy is None:
-            from prompt_policies.learned import LearnedPromptPolicy
             from prompt_policies import ExplorationPolicy, RuleBasedPromptPolicy
 
-            if self.config["mode"] == "learned":
-                base = LearnedPromptPolicy(self.reward_model, with_history=self.config["use_history"])
-            elif self.config["mode"] == "rule_based":
+            eps, mode = self.config.get("epsilon"), self.config.get("exploration")
+            if self.deployed is None:
                 base = RuleBasedPromptPolicy()
+                eps = float(eps or 0.0)
+                self._prompt_policy = ExplorationPolicy(base, eps, mode or "epsilon_greedy") if eps > 0 else base
             else:
-                raise RasaException(f"unknown PromptSelectionPolicy mode {self.config['mode']!r}")
-            eps = float(self.config.get("epsilon") or 0.0)
-            self._prompt_policy = ExplorationPolicy(base, eps, self.config["exploration"]) if eps > 0 else base
+                self._prompt_policy = self.deployed.with_exploration(
+                    None if eps is None else float(eps), mode)
+            logger.info(f"PromptSelectionPolicy: serving prompt policy {self.version} as "
+                        f"{self._prompt_policy.name}")
         return self._prompt_policy
 
     def _one_hot(self, domain: Domain, action: str, confidence: float = 1.0) -> List[float]:
@@ -186,9 +221,12 @@ class PromptSelectionPolicy(Policy):
         if confirm:
             return self._prediction(self._one_hot(domain, confirm), events=events,
                                     action_metadata={"empathy": empathy.as_dict()})
-        decision = self.prompt_policy.choose(state, self._rng if float(self.config.get("epsilon") or 0) > 0 else None)
+        decision = self.prompt_policy.choose(state, self._rng)  # one-hot policies choose their argmax
         action = PROMPT_ACTIONS[[p for p in decision.metadata()["candidates"]].index(decision.prompt)]
         meta = decision.metadata()
+        meta["policy_version"] = self.version
+        logger.debug(f"PromptSelectionPolicy {self.version} ({decision.policy}) chose {decision.prompt} "
+                     f"with probability {decision.propensity:.3f}")
         meta["features"] = [float(x) for x in state_features(state, with_history=True)]
         meta["turn"] = state.turn + 1
         return self._prediction(self._one_hot(domain, action), events=events,

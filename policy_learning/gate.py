@@ -1,5 +1,8 @@
-"""The deployment gate: train a candidate prompt policy from logs, evaluate it off-policy
-against the current policy on held-out logged conversations, promote only if it wins.
+"""The deployment gate's decision rule (``decide``, used by ``policy_learning.improve``), and a
+stand-alone check of the greedy learned policy: train it from logs, evaluate it off-policy
+against the logging policy's greedy part on held-out conversations, report whether the gate
+would promote it. Deploying goes through ``python -m policy_learning.improve`` (``make
+improve``), which promotes into the policy registry.
 
     python -m policy_learning.gate --logs data/logs/simulated.parquet \
         --candidate learned_history --out results/gate
@@ -21,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 
@@ -56,7 +58,7 @@ def decide(cand, current, bound: str = "hcope"):
                           f"(sequential DR)"), lb
 
 
-def run_gate(logs_path, candidate="learned_history", out="results/gate", deploy_to=None, seed=0,
+def run_gate(logs_path, candidate="learned_history", out="results/gate", seed=0,
              n_bootstrap=300, bound="hcope"):
     with_history = candidate.endswith("history")
     logs = training_subset(read_logs(logs_path), with_history)
@@ -87,13 +89,7 @@ def run_gate(logs_path, candidate="learned_history", out="results/gate", deploy_
     (out / "gate_report.json").write_text(json.dumps(report, indent=1))
     plot_estimates(cand, current, candidate, out / "gate_estimates.png")
     write_markdown(report, cand, current, cand_pd, current_pd, out / "gate_report.md")
-    if promote:
-        model_path = out / f"{candidate}.pkl"
-        model.save(model_path)
-        if deploy_to:
-            Path(deploy_to).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(model_path, deploy_to)
-    print(("PROMOTED: " if promote else "REFUSED: ") + reason + f" (report: {out / 'gate_report.md'})")
+    print(("WOULD PROMOTE: " if promote else "REFUSED: ") + reason + f" (report: {out / 'gate_report.md'})")
     return report
 
 
@@ -102,10 +98,9 @@ def main(argv=None):
     p.add_argument("--logs", default="data/logs/simulated.parquet")
     p.add_argument("--candidate", default="learned_history", choices=["learned", "learned_history"])
     p.add_argument("--out", default="results/gate")
-    p.add_argument("--deploy-to", default=None, help="copy the promoted model here")
     p.add_argument("--bound", default="hcope", choices=BOUNDS, help="the one-sided lower bound the gate promotes on")
     a = p.parse_args(argv)
-    run_gate(a.logs, a.candidate, a.out, a.deploy_to, bound=a.bound)
+    run_gate(a.logs, a.candidate, a.out, bound=a.bound)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,30 @@ class RewardModel:
             pickle.dump({"feature_names": self.feature_names, "params": self.params,
                          "booster": self.model.booster_.model_to_string() if self.model else None}, f)
 
+    def to_text(self) -> str:
+        """The fitted booster as LightGBM's text format (what a registry artefact stores: no pickle)."""
+        if self.model is None:
+            raise RuntimeError("reward model is not fitted")
+        return self.model.booster_.model_to_string()
+
+    @classmethod
+    def from_text(cls, feature_names: Sequence[str], text: str) -> "RewardModel":
+        """A fitted model from ``to_text``; raises ``ValueError`` when the text is not a LightGBM
+        model over these features (and the prompt)."""
+        import lightgbm as lgb
+
+        try:
+            booster = lgb.Booster(model_str=text)
+        except lgb.basic.LightGBMError as e:
+            raise ValueError(f"not a LightGBM model: {e}") from None
+        expected = list(feature_names) + ["prompt"]
+        if booster.feature_name() != expected:
+            raise ValueError(f"the model's features {booster.feature_name()[:3]}... are not {expected[:3]}... "
+                             f"({booster.num_feature()} vs {len(expected)} columns)")
+        m = cls(feature_names)
+        m.model = _BoosterClassifier(booster)
+        return m
+
     @classmethod
     def load(cls, path: Path) -> "RewardModel":
         import lightgbm as lgb

@@ -25,8 +25,8 @@ class ExplorationPolicy(PromptPolicy):
         self.epsilon = epsilon
         self.mode = mode
         self.temperature = temperature
-        self.name = f"{base.name}+{mode}"
-        self.version = f"{base.version}/eps={epsilon}"
+        self.name = f"{base.name}+{mode}({epsilon:g})"
+        self.version = base.version  # the deployed artefact's version; the exploration is in the name
         self.uses_history = base.uses_history
 
     def probabilities(self, state: DialogueState) -> np.ndarray:

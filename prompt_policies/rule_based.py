@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from music_domain.dialogue_state import DialogueState
-from music_domain.reactions import is_liked
-from prompt_policies.base import PromptPolicy, one_hot
+from music_domain.dialogue_state import DialogueState, feature_names
+from music_domain.prompts import N_PROMPTS
+from music_domain.reactions import LIKED_SENTIMENT, is_liked
+from prompt_policies.base import PROMPT_INDEX, PromptPolicy, one_hot
 
 
 class RuleBasedPromptPolicy(PromptPolicy):
@@ -17,6 +18,10 @@ class RuleBasedPromptPolicy(PromptPolicy):
     4. Genre unknown -> a genre pair suggestion, up to twice.
     5. Era unknown -> ask the decade, once.
     6. Otherwise play a sample (the retriever avoids rejected ones).
+
+    The rules read only what the state features hold, so the same policy is known on logged
+    states too (``probabilities_batch``): off-policy evaluation and mixtures with a learned
+    policy need it on logs written by any earlier policy.
     """
 
     name = "rule_based"
@@ -40,3 +45,22 @@ class RuleBasedPromptPolicy(PromptPolicy):
 
     def probabilities(self, state: DialogueState) -> np.ndarray:
         return one_hot(self.choose_prompt(state))
+
+    def probabilities_batch(self, X: np.ndarray) -> np.ndarray:
+        """The same rules on (n, F) state features (with or without the history features)."""
+        X = np.asarray(X, dtype=np.float64)
+        names = feature_names(X.shape[1] == len(feature_names(True)))
+        if X.ndim != 2 or X.shape[1] != len(names):
+            raise ValueError(f"expected state features of {len(names)} columns, got shape {X.shape}")
+        f = {n: X[:, i] for i, n in enumerate(names)}
+        choice = np.full(len(X), PROMPT_INDEX["play_sample"])
+        # the rules in reverse order of precedence, so that earlier rules overwrite later ones
+        choice[(f["filled_era"] == 0) & (f["asked_ask_era"] == 0)] = PROMPT_INDEX["ask_era"]
+        choice[(f["filled_genre"] == 0) & (f["asked_suggest_genres"] < 2)] = PROMPT_INDEX["suggest_genres"]
+        choice[(f["filled_energy"] == 0) & (f["asked_ask_energy"] == 0)] = PROMPT_INDEX["ask_energy"]
+        choice[(f["n_filled"] == 0) & (f["asked_ask_open"] == 0)] = PROMPT_INDEX["ask_open"]
+        liked = (f["has_liked_sample"] > 0) & (f["last_play_sample"] > 0) & (f["last_sentiment"] >= LIKED_SENTIMENT)
+        choice[liked] = PROMPT_INDEX["offer_station"]
+        out = np.zeros((len(X), N_PROMPTS))
+        out[np.arange(len(X)), choice] = 1.0
+        return out

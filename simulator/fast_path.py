@@ -149,18 +149,31 @@ def main(argv=None):
 def _log_chunk(args):
     from embeddings.assets import load_assets
 
-    n, epsilon, history_share, seed = args
+    n, policy_spec, history_share, seed = args
     assets = load_assets()
-    policy = ExplorationPolicy(RuleBasedPromptPolicy(), epsilon=epsilon)
-    convs = simulate(assets, policy, n, seed=seed, history_share=history_share, prefix="log")
+    convs = simulate(assets, _policy(policy_spec), n, seed=seed, history_share=history_share, prefix="log")
     return conversations_to_frame(assets, convs)
 
 
-def log_conversations(n: int, epsilon: float, history_share: float, seed: int, workers: int = 2) -> pd.DataFrame:
-    """Randomised logging runs: the rule-based policy with epsilon-greedy exploration."""
+def _policy(spec) -> PromptPolicy:
+    """The logging policy from a picklable spec: ("rule_based", epsilon) or
+    ("registry", root, version, epsilon-or-None for the artefact's own exploration)."""
+    if spec[0] == "rule_based":
+        return ExplorationPolicy(RuleBasedPromptPolicy(), epsilon=spec[1])
+    from policy_learning.registry import PolicyRegistry
+
+    _, root, version, epsilon = spec
+    return PolicyRegistry(root).load(version).with_exploration(epsilon)
+
+
+def log_conversations(n: int, epsilon: float, history_share: float, seed: int, workers: int = 2,
+                      policy_spec=None) -> pd.DataFrame:
+    """Randomised logging runs: by default the rule-based policy with epsilon-greedy exploration;
+    ``policy_spec`` (see ``_policy``) logs with a registry version and its exploration."""
+    spec = policy_spec or ("rule_based", epsilon)
     chunks = max(1, workers)
     sizes = [n // chunks + (1 if i < n % chunks else 0) for i in range(chunks)]
-    jobs = [(s, epsilon, history_share, seed * 100 + i) for i, s in enumerate(sizes) if s]
+    jobs = [(s, spec, history_share, seed * 100 + i) for i, s in enumerate(sizes) if s]
     if workers > 1:
         import multiprocessing as mp
 

@@ -187,7 +187,7 @@ def test_deployment_gate_writes_a_consistent_report(assets, simulated, tmp_path)
 
     logs_path = tmp_path / "logs.parquet"
     conversations_to_frame(assets, simulated).to_parquet(logs_path)
-    report = run_gate(logs_path, "learned_history", out=tmp_path / "gate", deploy_to=tmp_path / "deployed.pkl",
+    report = run_gate(logs_path, "learned_history", out=tmp_path / "gate",
                       n_bootstrap=50)
     # The gate trains on 70% of the conversations and evaluates on the other 30%: recomputed
     # here from the same split, the candidate's and the rule-based policy's estimates agree.

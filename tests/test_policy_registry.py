@@ -1,0 +1,213 @@
+"""The policy registry, mixture candidates, and the Rasa policy serving a registry version."""
+import json
+import threading
+
+import numpy as np
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.exceptions import RasaException
+
+from conftest import ROOT
+from custom_policies.rasa_policy import PromptSelectionPolicy
+from music_domain.dialogue_state import ALL_FEATURES, BASE_FEATURES
+from music_domain.prompts import PROMPT_ACTIONS, PROMPT_NAMES
+from policy_learning.improve import _spec, candidate
+from policy_learning.registry import ArtefactError, PolicyRegistry, RegistryBusy
+from policy_learning.training import train_reward_model
+from prompt_policies import ExplorationPolicy, LearnedPromptPolicy, RuleBasedPromptPolicy
+from prompt_policies.mixture import MixturePolicy
+from simulator.fast_path import conversations_to_frame, simulate
+
+
+@pytest.fixture(scope="module")
+def logs(assets):
+    convs = simulate(assets, ExplorationPolicy(RuleBasedPromptPolicy(), epsilon=0.4), 300, seed=11,
+                     history_share=0.5, prefix="registry-test")
+    return conversations_to_frame(assets, convs)
+
+
+@pytest.fixture(scope="module")
+def model(logs):
+    return train_reward_model(logs, with_history=True, seed=0)
+
+
+def _registry_with_candidate(tmp_path, model, alpha=0.5):
+    reg = PolicyRegistry(tmp_path / "registry")
+    assert reg.init() == "v0"
+    current = reg.load("current")
+    files = {"reward_model_a.txt": model.to_text()}
+    version = reg.publish(_spec(current, alpha, "reward_model_a.txt", True), files, parent="v0",
+                          exploration={"mode": "epsilon_greedy", "epsilon": 0.05}, training_logs={"sha256": "x"},
+                          ope_report={"gate_lower_bound": {"lower_bound": 0.5}})
+    return reg, version
+
+
+def test_rule_based_policy_is_known_on_logged_features(logs):
+    """The rules computed from logged features give the logging policy's greedy choice (the
+    logs were written by epsilon-greedy exploration around the same rules), with and without
+    the history columns."""
+    X = np.stack(logs["features"].to_numpy())
+    logged_greedy = np.stack(logs["probabilities"].to_numpy()).argmax(axis=1)
+    rules = RuleBasedPromptPolicy()
+    assert (rules.probabilities_batch(X).argmax(axis=1) == logged_greedy).all()
+    assert (rules.probabilities_batch(X[:, :len(BASE_FEATURES)]).argmax(axis=1) == logged_greedy).all()
+    with pytest.raises(ValueError, match="features"):
+        rules.probabilities_batch(X[:, :5])
+
+
+def test_mixture_probabilities_are_the_weighted_components(logs, model):
+    learned = LearnedPromptPolicy(model, True)
+    mix = MixturePolicy([(0.7, RuleBasedPromptPolicy()), (0.3, learned)])
+    X = np.stack(logs["features"].to_numpy())[:50]
+    p = mix.probabilities_batch(X)
+    assert np.allclose(p.sum(axis=1), 1.0)
+    assert np.allclose(p, 0.7 * RuleBasedPromptPolicy().probabilities_batch(X) + 0.3 * learned.probabilities_batch(X))
+    nested = MixturePolicy([(0.5, mix), (0.5, learned)])  # flattened: 0.35 rules, 0.15 + 0.5 learned
+    assert [round(w, 6) for w, _ in nested.components] == [0.35, 0.15, 0.5]
+    with pytest.raises(ValueError, match="sum to 1"):
+        MixturePolicy([(0.5, learned)])
+    with pytest.raises(ValueError, match=">= 0"):
+        MixturePolicy([(1.5, learned), (-0.5, mix)])
+
+
+def test_registry_publish_promote_load_and_rollback(tmp_path, model, logs):
+    reg, version = _registry_with_candidate(tmp_path, model)
+    assert version == "v1" and reg.current() == "v0"  # published, not yet deployed
+    reg.promote(version)
+    assert reg.current() == "v1"
+    deployed = reg.load("current")
+    assert deployed.version == "v1" and deployed.exploration["epsilon"] == 0.05
+    m = deployed.manifest
+    assert m["parent"] == "v0" and m["feature_schema"]["features"] == list(ALL_FEATURES)
+    assert m["training_logs"] == {"sha256": "x"} and m["ope_report"]["gate_lower_bound"]["lower_bound"] == 0.5
+    X = np.stack(logs["features"].to_numpy())[:40]
+    expected = 0.5 * RuleBasedPromptPolicy().probabilities_batch(X) + 0.5 * LearnedPromptPolicy(model, True).probabilities_batch(X)
+    assert np.allclose(deployed.policy.probabilities_batch(X), expected, atol=1e-6)
+    # what it logs: the artefact's version, and the propensity of the exploring policy
+    live = deployed.with_exploration()
+    from music_domain.dialogue_state import DialogueState
+
+    decision = live.choose(DialogueState(), np.random.default_rng(0))
+    assert decision.version == "v1" and decision.metadata()["policy_version"] == "v1"
+    assert decision.probabilities.min() >= 0.05 / len(PROMPT_NAMES) - 1e-12
+    assert reg.rollback() == "v0" and reg.current() == "v0"
+    assert [e["action"] for e in reg.pointer_log()] == ["init", "promote", "rollback"]
+    reg.promote("v1")
+    assert reg.rollback() == "v0"
+
+
+def test_damaged_or_foreign_artefacts_are_never_loaded(tmp_path, model):
+    reg, version = _registry_with_candidate(tmp_path, model)
+    model_file = reg.path(version) / "reward_model_a.txt"
+    good = model_file.read_bytes()
+    model_file.write_bytes(good[:-50])  # truncated
+    with pytest.raises(ArtefactError, match="digest.*make rollback"):
+        reg.load(version)
+    with pytest.raises(ArtefactError):
+        reg.promote(version)  # a damaged version never becomes current
+    assert reg.current() == "v0"
+    model_file.write_bytes(good)
+    manifest_path = reg.path(version) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["feature_schema"]["sha256"] = "0" * 64  # trained on features this code doesn't compute
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(ArtefactError, match="state features.*make improve"):
+        reg.load(version)
+    manifest_path.write_bytes(b"\xff\xfe not json")
+    with pytest.raises(ArtefactError, match="damaged"):
+        reg.load(version)
+    manifest_path.unlink()
+    with pytest.raises(ArtefactError, match="missing"):
+        reg.load(version)
+    with pytest.raises(ArtefactError, match="not in the registry"):
+        reg.load("v9")
+    with pytest.raises(ArtefactError, match="no current version"):
+        PolicyRegistry(tmp_path / "empty").load("current")
+
+
+def test_a_second_writer_waits_then_refuses(tmp_path):
+    reg = PolicyRegistry(tmp_path / "registry")
+    entered = threading.Event()
+    release = threading.Event()
+
+    def hold():
+        with reg.lock():
+            entered.set()
+            release.wait(10)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    entered.wait(10)
+    try:
+        with pytest.raises(RegistryBusy, match="another process"):
+            with PolicyRegistry(tmp_path / "registry").lock(timeout=0.5):
+                pass
+    finally:
+        release.set()
+        t.join()
+    with reg.lock(timeout=1):  # free again
+        pass
+
+
+# -- the Rasa policy serving a version -------------------------------------------------------
+def _config(reg, **overrides):
+    return {**PromptSelectionPolicy.get_default_config(), "policy_registry": str(reg.root), "seed": 3, **overrides}
+
+
+def _trained(config, tmp_path, name="storage"):
+    (tmp_path / name).mkdir()
+    storage = LocalModelStorage(tmp_path / name)
+    resource = Resource("prompt_policy")
+    context = ExecutionContext(GraphSchema({}), "test")
+    policy = PromptSelectionPolicy.create(config, storage, resource, context)
+    policy.train([], Domain.load(str(ROOT / "domain.yml")))
+    return PromptSelectionPolicy.load(config, storage, resource, context)
+
+
+def _tracker():
+    return DialogueStateTracker.from_events("registry-test", [
+        ActionExecuted("action_listen"),
+        UserUttered("some upbeat rock", intent={"name": "request_music", "confidence": 0.95},
+                    entities=[{"entity": "genre", "value": "rock"}, {"entity": "energy", "value": "upbeat"}])])
+
+
+def test_rasa_policy_serves_the_current_version_from_model_storage(tmp_path, model):
+    reg, version = _registry_with_candidate(tmp_path, model, alpha=1.0)
+    before = PromptSelectionPolicy.fingerprint_addon(_config(reg))
+    reg.promote(version)
+    after = PromptSelectionPolicy.fingerprint_addon(_config(reg))
+    assert before.startswith("v0:") and after.startswith("v1:")  # rasa train retrains on a promotion
+    policy = _trained(_config(reg, epsilon=0.0), tmp_path)
+    # the trained model holds its own copy: the registry can move on without changing it
+    reg.rollback()
+    assert policy.version == "v1"
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    prediction = policy.predict_action_probabilities(_tracker(), domain)
+    action = domain.action_names_or_texts[int(np.argmax(prediction.probabilities))]
+    meta = prediction.action_metadata["prompt_policy"]
+    features = np.asarray(meta["features"], dtype=np.float32)[None, :]
+    assert action == PROMPT_ACTIONS[int(np.argmax(model.predict(features)[0]))]
+    assert meta["policy_version"] == "v1" and meta["propensity"] == 1.0
+    # with the artefact's own exploration (5%), every prompt keeps a logged propensity > 0
+    exploring = _trained(_config(reg, policy_version="v1"), tmp_path, "storage2")
+    meta = exploring.predict_action_probabilities(_tracker(), domain).action_metadata["prompt_policy"]
+    assert min(meta["probabilities"]) == pytest.approx(0.05 / len(PROMPT_NAMES), rel=1e-6)
+
+
+def test_rasa_policy_refuses_a_damaged_or_missing_artefact(tmp_path, model):
+    reg, version = _registry_with_candidate(tmp_path, model)
+    (reg.path(version) / "reward_model_a.txt").write_text("garbage")
+    with pytest.raises(RasaException, match="cannot serve policy_version 'v1'.*digest"):
+        _trained(_config(reg, policy_version=version), tmp_path)
+    with pytest.raises(RasaException, match="not in the registry"):
+        _trained(_config(reg, policy_version="v7"), tmp_path, "s2")
+    # the built-in baseline needs no registry
+    policy = _trained(_config(reg, policy_version="rule_based", policy_registry=str(tmp_path / "none")), tmp_path, "s3")
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    meta = policy.predict_action_probabilities(_tracker(), domain).action_metadata["prompt_policy"]
+    assert meta["policy_version"] == "rule_based" and meta["policy"] == "rule_based"
