@@ -56,8 +56,8 @@ def reload_server(server: str, model_file: Path, token: Optional[str], timeout: 
         return f"no server answered at {server} ({e}); `make run` / `make shell` will serve the new model"
 
 
-def deploy(server: Optional[str], token: Optional[str], config: str = "config.yml") -> str:
-    model = rasa_train(config=config)
+def deploy(server: Optional[str], token: Optional[str], config: str = "config.yml", out: str = "models") -> str:
+    model = rasa_train(config=config, out=out)
     msg = f"trained {model}"
     if server:
         msg += "; " + reload_server(server, model, token)

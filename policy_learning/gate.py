@@ -35,15 +35,50 @@ from policy_learning.training import design, split_by_conversation, train_reward
 from music_domain.prompts import PROMPT_NAMES
 
 
-BOUNDS = ("hcope", "bootstrap")
+BOUNDS = ("paired", "hcope", "bootstrap")
 
 
-def decide(cand, current, bound: str = "hcope"):
+def paired_improvement_bound(cand, current, delta: float = 0.05, estimator: str = "SeqDR") -> dict:
+    """One-sided (1 - delta) lower bound on V(candidate) - V(current), from the two policies'
+    per-conversation doubly robust values **on the same logged conversations** (paired): the
+    conversations' randomness is shared, so the difference is far tighter than either value.
+    Normal approximation to the mean of the paired differences (its coverage and the gate's
+    false-promotion rate are measured by ``benchmarks/rounds.py`` against the simulated truth)."""
+    import numpy as np
+    from scipy.stats import norm
+
+    a = (cand.episode_values or {}).get(estimator)
+    b = (current.episode_values or {}).get(estimator)
+    if a is None or b is None or len(a) != len(b) or len(a) < 10:
+        raise ValueError("paired bound: both reports need per-conversation values of the same conversations")
+    d = np.asarray(a, float) - np.asarray(b, float)
+    mean, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+    return {"lower_bound": mean - float(norm.ppf(1 - delta)) * se, "difference": mean, "se": se,
+            "n_used": int(len(d)), "delta": float(delta), "method": "paired"}
+
+
+def decide(cand, current, bound: str = "paired"):
     """(promote, reason, the bound used) from the candidate's and the current policy's
-    ``SequentialReport``s: promote only on the candidate's one-sided lower bound, and never when
-    its overlap diagnostics say the estimate is unreliable."""
+    ``SequentialReport``s on the same held-out conversations. ``paired``: promote only if the
+    one-sided 95% lower bound on the candidate's improvement is above 0; ``hcope`` /
+    ``bootstrap``: only if the candidate's one-sided lower bound is above the current policy's
+    estimate. Never when the candidate's overlap diagnostics say the estimate is unreliable."""
     if bound not in BOUNDS:
         raise ValueError(f"unknown bound {bound!r}; one of {BOUNDS}")
+    if bound == "paired":
+        try:
+            lb = paired_improvement_bound(cand, current)
+        except ValueError as e:
+            return False, str(e), None
+        better = lb["lower_bound"] > 0
+        if not cand.reliable:
+            why = "; ".join(w for w in cand.warnings if w.startswith(("overlap", "support:")))
+            return False, (f"the candidate's estimate is unreliable ({why}); its paired lower bound "
+                           f"{lb['lower_bound']:+.4f} is not used"), lb
+        return bool(better), (f"candidate's success minus the current policy's, paired sequential DR on the same "
+                              f"{lb['n_used']} held-out conversations: {lb['difference']:+.4f}, one-sided "
+                              f"{1 - lb['delta']:.0%} lower bound {lb['lower_bound']:+.4f} "
+                              f"{'>' if better else '<='} 0"), lb
     cur = current.get("SeqDR").value
     lb = cand.lower_bounds.get(bound)
     if lb is None:

@@ -142,14 +142,14 @@ def _spec(current: Deployed, alpha: float, model_file: str, with_history: bool) 
     return {"kind": "mixture", "name": name, "components": components}
 
 
-def _evaluate(logs, policy, n_bootstrap, seed):
+def _evaluate(logs, policy, n_bootstrap, seed, fit_q=True):
     from policy_learning.ope import from_logs
 
-    return from_logs.conversation_success(logs, True, policy, n_bootstrap, seed)
+    return from_logs.conversation_success(logs, True, policy, n_bootstrap, seed, fit_q=fit_q)
 
 
 def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improve", alphas=DEFAULT_ALPHAS,
-        bound: str = "hcope", seed: int = 0, n_bootstrap: int = 200, exploration: Optional[Dict] = None,
+        bound: str = "paired", seed: int = 0, n_bootstrap: int = 200, exploration: Optional[Dict] = None,
         log_files: Sequence[str] = ()) -> Outcome:
     """Train, choose, certify, and promote or refuse (the registry lock must be held)."""
     from policy_learning.gate import decide
@@ -170,13 +170,24 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
     learned = LearnedPromptPolicy(model, with_history, version="candidate")
     select = training_subset(parts["select"], with_history) if with_history else parts["select"]
     certify = training_subset(parts["certify"], with_history) if with_history else parts["certify"]
-    # choose alpha on `select` by its lower bound (no look at `certify`)
+    # choose alpha on `select` by the bound the gate will use, predicted for the size of
+    # `certify` (HCPI); `certify` is not looked at
+    from policy_learning.gate import paired_improvement_bound
+
     choices = []
+    cur_select = _evaluate(select, current.policy, 50, seed) if bound == "paired" else None
+    n_ratio = np.sqrt(select["conversation_id"].nunique() / max(certify["conversation_id"].nunique(), 1))
     for alpha in alphas:
-        rep = _evaluate(select, candidate(current, learned, alpha), 50, seed)
-        lb = (rep.lower_bounds.get(bound) or {}).get("lower_bound", float("-inf"))
-        choices.append({"alpha": float(alpha), "select_lower_bound": float(lb), "select_estimate": rep.get("SeqDR").value,
-                        "reliable": bool(rep.reliable)})
+        # hcope needs no fitted model, so choosing on it is cheap
+        rep = _evaluate(select, candidate(current, learned, alpha), 50, seed, fit_q=(bound != "hcope"))
+        if bound == "paired":
+            pb = paired_improvement_bound(rep, cur_select)
+            lb = pb["difference"] - (pb["difference"] - pb["lower_bound"]) * n_ratio
+        else:
+            lb = (rep.lower_bounds.get(bound) or {}).get("lower_bound", float("-inf"))
+        est = next((e for e in rep.estimates if e.estimator in ("SeqDR", "PDWIS")), None)
+        choices.append({"alpha": float(alpha), "select_lower_bound": float(lb),
+                        "select_estimate": None if est is None else est.value, "reliable": bool(rep.reliable)})
     usable = [c for c in choices if c["reliable"]] or choices
     best = max(usable, key=lambda c: c["select_lower_bound"])
     alpha = best["alpha"]
@@ -233,11 +244,15 @@ def main(argv=None) -> int:
     p.add_argument("--registry", default=None)
     p.add_argument("--out", default="results/improve")
     p.add_argument("--alphas", type=float, nargs="+", default=list(DEFAULT_ALPHAS))
-    p.add_argument("--bound", default="hcope", choices=["hcope", "bootstrap"])
+    p.add_argument("--bound", default="paired", choices=["paired", "hcope", "bootstrap"],
+                   help="paired: lower bound on the improvement over the current policy (default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another improve to finish")
     p.add_argument("--deploy", action="store_true", help="on promotion: rasa train, then reload the server")
-    p.add_argument("--server", default=os.environ.get("RASA_URL", "http://127.0.0.1:5005"))
+    p.add_argument("--server", default=os.environ.get("RASA_URL", "http://127.0.0.1:5005"),
+                   help="a running `rasa run --enable-api` to reload after deploying ('' for none)")
+    p.add_argument("--config", default="config.yml", help="the Rasa config whose model serves the registry")
+    p.add_argument("--models", default="models", help="where `rasa train` writes the model")
     a = p.parse_args(argv)
     for alpha in a.alphas:
         if not 0 < alpha <= 1:
@@ -254,7 +269,7 @@ def main(argv=None) -> int:
                 print(f"REFUSED: {outcome.reason}; {outcome.current} keeps serving")
             print(f"report: {Path(a.out) / 'improve_report.md'}")
             if outcome.promoted and a.deploy:
-                print(deploy(a.server or None, os.environ.get("RASA_AUTH_TOKEN")))
+                print(deploy(a.server or None, os.environ.get("RASA_AUTH_TOKEN"), a.config, a.models))
     except (ImproveError, DeployError, ArtefactError, RegistryBusy) as e:
         print(f"improve: error: {e}", file=sys.stderr)
         return 1

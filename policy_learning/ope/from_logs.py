@@ -129,14 +129,20 @@ def success_rewards(logs: pd.DataFrame) -> np.ndarray:
 
 
 def conversation_success(logs: pd.DataFrame, with_history: bool, target, n_bootstrap: int = 300,
-                         seed: int = 0, n_folds: int = N_FOLDS, alpha: float = 0.05) -> SequentialReport:
+                         seed: int = 0, n_folds: int = N_FOLDS, alpha: float = 0.05,
+                         fit_q: bool = True) -> SequentialReport:
     """``target``: the policy evaluated (``probabilities_batch``), or its (n, K) probabilities on
-    the logged states. Every estimate, interval and bound is of a success rate, in [0, 1]."""
+    the logged states. Every estimate, interval and bound is of a success rate, in [0, 1].
+    ``fit_q=False`` skips the fitted Q evaluation: only the importance-sampling estimators, the
+    diagnostics and the HCOPE bound (cheap, e.g. to choose between candidates)."""
     X, actions, _ = design(logs, with_history)
     target_dist = _target(target, X)
     conv, turn = logs["conversation_id"].to_numpy(), logs["turn"].to_numpy()
-    folds = conversation_folds(conv, n_folds, seed)
-    q = cross_fitted_q(X, actions, conv, turn, logs["success"].to_numpy(), target_dist, with_history, folds, seed)
+    q = None
+    if fit_q:
+        folds = conversation_folds(conv, n_folds, seed)
+        q = cross_fitted_q(X, actions, conv, turn, logs["success"].to_numpy(), target_dist, with_history, folds,
+                           seed)
     return evaluate_sequential(conv, turn, success_rewards(logs), actions, logs["propensity"].to_numpy(),
                                target_dist, q, n_bootstrap=n_bootstrap, seed=seed, alpha=alpha, bounds=(0.0, 1.0),
                                logging_action_dist=logged_action_dist(logs))
