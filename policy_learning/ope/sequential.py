@@ -104,6 +104,26 @@ def _self_normalised(rho: np.ndarray) -> np.ndarray:
     return rho / norm
 
 
+def bootstrap_counts(n: int, n_bootstrap: int, seed: int) -> np.ndarray:
+    """(n_bootstrap, n): how often each conversation is drawn in each resample of
+    ``bootstrap_rows`` (the same draws)."""
+    rows = bootstrap_rows(n, n_bootstrap, seed)
+    flat = (rows + n * np.arange(len(rows))[:, None]).ravel()
+    return np.bincount(flat, minlength=n * len(rows)).reshape(len(rows), n).astype(float)
+
+
+def _ratio_sum(counts: np.ndarray, num: np.ndarray, den: Optional[np.ndarray], discount: np.ndarray) -> np.ndarray:
+    """sum_t discount_t (counts @ num)_t / (counts @ den)_t per resample; den None: / E."""
+    top = counts @ num
+    if den is None:
+        return top @ discount / num.shape[0]
+    bottom = counts @ den
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (top / bottom) @ discount
+    out[(bottom == 0).any(axis=1)] = np.nan
+    return out
+
+
 def _dr_rounds(ep: Episodes, rows, w: np.ndarray, w_prev: np.ndarray) -> np.ndarray:
     if ep.q_logged is None:
         raise OPEError("doubly robust estimates need q_hat from a fitted Q evaluation")
@@ -136,15 +156,17 @@ class BaseSequentialEstimator:
 
     def samples(self, ep: Episodes, n_bootstrap: int = 300, seed: int = 0) -> np.ndarray:
         """The estimate on conversation-level bootstrap resamples (those where it is defined)."""
-        out = []
-        for b in bootstrap_rows(ep.n_episodes, n_bootstrap, seed):
-            try:
-                out.append(self.value(ep, b))
-            except OPEError:  # a resample in which no conversation follows the target at some step
-                continue
-        if not out:
+        values = self.resampled(ep, bootstrap_counts(ep.n_episodes, n_bootstrap, seed))
+        values = values[np.isfinite(values)]  # NaN: no conversation follows the target at some step
+        if not len(values):
             raise OPEError(f"{self.estimator_name}: undefined on every bootstrap resample")
-        return np.asarray(out)
+        return values
+
+    def resampled(self, ep: Episodes, counts: np.ndarray) -> np.ndarray:
+        """The estimate on each resample given as (B, E) counts of every conversation, all at
+        once: every estimator here is a sum over steps of ratios of count-weighted sums over
+        conversations. NaN where a self-normalised weight is undefined."""
+        raise NotImplementedError
 
     def interval(self, ep: Episodes, alpha: float = 0.05, n_bootstrap: int = 300, seed: int = 0) -> Dict[str, float]:
         value = self.value(ep)
@@ -178,6 +200,9 @@ class PerDecisionIS(BaseSequentialEstimator):
         rows = _rows(rows)
         return ((self._weights(ep.rho[rows]) * ep.reward[rows]) * ep.discount).sum(axis=1)
 
+    def resampled(self, ep: Episodes, counts: np.ndarray) -> np.ndarray:
+        return _ratio_sum(counts, ep.rho * ep.reward, ep.rho if self.self_normalised else None, ep.discount)
+
 
 @dataclass
 class PerDecisionWIS(PerDecisionIS):
@@ -193,6 +218,15 @@ class SequentialDoublyRobust(BaseSequentialEstimator):
     def rounds(self, ep: Episodes, rows=None) -> np.ndarray:
         rows = _rows(rows)
         return _dr_rounds(ep, rows, self._weights(ep.rho[rows]), self._weights(ep.rho_prev[rows]))
+
+    def resampled(self, ep: Episodes, counts: np.ndarray) -> np.ndarray:
+        if ep.q_logged is None:
+            raise OPEError("doubly robust estimates need q_hat from a fitted Q evaluation")
+        sn = self.self_normalised
+        corrected = np.where(ep.alive, ep.rho * (ep.reward - ep.q_logged), 0.0)
+        baseline = np.where(ep.alive, ep.rho_prev * ep.v, 0.0)
+        return (_ratio_sum(counts, corrected, ep.rho if sn else None, ep.discount)
+                + _ratio_sum(counts, baseline, ep.rho_prev if sn else None, ep.discount))
 
 
 @dataclass
