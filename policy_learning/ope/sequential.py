@@ -263,6 +263,8 @@ class SequentialReport:
     warnings: List[str]
     diagnostics: Optional[dict] = None
     lower_bounds: Dict[str, dict] = field(default_factory=dict)
+    bootstrap_intervals: Dict[str, tuple] = field(default_factory=dict)  # before widening (see evaluate_sequential)
+    guaranteed_interval: Optional[dict] = None
 
     def get(self, name: str) -> Estimate:
         return next(e for e in self.estimates if e.estimator == name)
@@ -275,6 +277,7 @@ class SequentialReport:
         return {"estimates": [e.as_dict() for e in self.estimates], "n_episodes": self.n_episodes,
                 "effective_episodes": self.effective_episodes, "max_weight": self.max_weight,
                 "warnings": self.warnings, "reliable": self.reliable, "lower_bounds": self.lower_bounds,
+                "bootstrap_intervals": self.bootstrap_intervals, "guaranteed_interval": self.guaranteed_interval,
                 "diagnostics": self.diagnostics}
 
 
@@ -285,11 +288,28 @@ def evaluate_sequential(episode, step, reward, action, pscore, action_dist, q_ha
     and intervals clipped to ``bounds``, the value's range, when given), the overlap diagnostics of the conversations'
     final weights (``policy_learning.ope.diagnostics``) and the one-sided (1 - alpha) lower
     bounds of ``policy_learning.ope.bounds``: ``hcope`` on the importance-weighted returns
-    (needs returns in ``bounds``), ``bootstrap`` from the SeqDR bootstrap."""
-    from policy_learning.ope.bounds import bootstrap_lower_bound, hcope_lower_bound
+    (needs returns in ``bounds``), ``bootstrap`` from the SeqDR bootstrap.
+
+    ``q_hat`` may be a list of (n, K) Q estimates, one per cross-fitting split (repeated
+    cross-fitting): a doubly robust estimate is then the mean over splits, and its bootstrap
+    distribution pools every split's resamples, so the spread that comes from which model was
+    fitted (and on which folds) is in the interval, not only the spread of the conversations.
+
+    When the overlap diagnostics call the estimate unreliable (few conversations follow the
+    target), a resampling interval cannot be trusted: the rare conversations that carry the
+    weight are missing from most samples, and a doubly robust estimate is then mostly its
+    model's, whose bias no resampling shows (``benchmarks/ope_coverage.py`` measured such
+    intervals missing the truth). Every interval is then widened to contain the two-sided
+    guaranteed interval (``bounds.hcope_interval``, needs ``bounds``); the bootstrap ones stay
+    in ``bootstrap_intervals``."""
+    from policy_learning.ope.bounds import bootstrap_lower_bound, hcope_interval, hcope_lower_bound
     from policy_learning.ope.diagnostics import overlap_diagnostics
 
-    ep = layout(episode, step, reward, action, pscore, action_dist, q_hat, gamma)
+    q_list = list(q_hat) if isinstance(q_hat, (list, tuple)) else [q_hat]
+    if not q_list:
+        raise OPEError("q_hat is an empty list of Q estimates")
+    splits = [layout(episode, step, reward, action, pscore, action_dist, q, gamma) for q in q_list]
+    ep = splits[0]
     final = ep.rho[:, -1]
     _, action_c, _, dist_c, _ = _check(reward, action, pscore, action_dist)
     diag = overlap_diagnostics(final, action_c, dist_c, logging_action_dist, unit="conversations")
@@ -297,19 +317,29 @@ def evaluate_sequential(episode, step, reward, action, pscore, action_dist, q_ha
     warnings = list(diag["warnings"])
     if final.sum() == 0:
         warnings.append("overlap: only the doubly robust estimate (model-based) is informative")
-    estimates, lower = [], {}
+    guaranteed = None
+    if bounds is not None and ep.n_episodes >= 10:
+        returns = (ep.reward * ep.discount).sum(axis=1)
+        if returns.min() >= bounds[0] - 1e-12 and returns.max() <= bounds[1] + 1e-12:
+            guaranteed = hcope_interval(final, returns, alpha, seed=seed, value_range=bounds)
+    widen = guaranteed is not None and not diag["reliable"]
+    estimates, lower, raw = [], {}, {}
     for est in SEQUENTIAL_ESTIMATORS:
         if est.requires_q and ep.q_logged is None:
             continue
+        use = splits if est.requires_q else splits[:1]
         try:
-            samples = est.samples(ep, n_bootstrap, seed)
+            samples = np.concatenate([est.samples(e, n_bootstrap, seed) for e in use])
         except OPEError as e:
             warnings.append(f"{est.estimator_name}: {e}")
             continue
         lo, hi = (float(x) for x in np.quantile(samples, [alpha / 2, 1 - alpha / 2]))
-        value = est.value(ep)
+        value = float(np.mean([est.value(e) for e in use]))
         if bounds is not None:  # a success rate outside [0, 1] is known to be wrong: project it back
             lo, hi, value = (float(np.clip(x, *bounds)) for x in (lo, hi, value))
+        raw[est.estimator_name] = (lo, hi)
+        if widen:
+            lo, hi = min(lo, guaranteed["lower"]), max(hi, guaranteed["upper"])
         estimates.append(Estimate(est.estimator_name, value, lo, hi))
         if est.estimator_name == "SeqDR":
             lower["bootstrap"] = bootstrap_lower_bound(samples, alpha, bounds if bounds is not None else (-np.inf, np.inf))
@@ -318,4 +348,7 @@ def evaluate_sequential(episode, step, reward, action, pscore, action_dist, q_ha
         if returns.min() >= bounds[0] - 1e-12 and returns.max() <= bounds[1] + 1e-12:
             lower["hcope"] = hcope_lower_bound(final * (returns - bounds[0]), alpha,
                                                seed=seed, value_range=bounds)
-    return SequentialReport(estimates, ep.n_episodes, ess, float(final.max()), warnings, diag, lower)
+    if widen:
+        warnings.append(f"intervals widened to the guaranteed {1 - alpha:.0%} interval [{guaranteed['lower']:.3f}, "
+                        f"{guaranteed['upper']:.3f}]: with this little overlap no resampling interval can be trusted")
+    return SequentialReport(estimates, ep.n_episodes, ess, float(final.max()), warnings, diag, lower, raw, guaranteed)
