@@ -4,7 +4,7 @@
 
 Trains ``learned_history`` on the logged conversations outside a held-out set of
 ``--held-out`` conversations (not timed), then times ``conversation_success`` on the held-out
-ones: the cross-fitted fitted Q evaluation (``--folds`` fits), every sequential estimator
+ones: the cross-fitted fitted Q evaluation (``--splits`` x ``--folds`` fits), every sequential estimator
 with ``--bootstrap`` conversation resamples, the overlap diagnostics and the gate's lower
 bounds. Prints the wall time and the machine's core count.
 
@@ -39,6 +39,7 @@ def main(argv=None):
     p.add_argument("--held-out", type=int, default=15000)
     p.add_argument("--bootstrap", type=int, default=300)
     p.add_argument("--folds", type=int, default=from_logs.N_FOLDS)
+    p.add_argument("--splits", type=int, default=from_logs.N_SPLITS, help="repeated cross-fitting splits")
     p.add_argument("--compare-fqe", action="store_true", help="also time and score the reference FQE fit")
     a = p.parse_args(argv)
     logs = read_logs(a.logs)
@@ -50,11 +51,12 @@ def main(argv=None):
     policy = LearnedPromptPolicy(train_reward_model(training_subset(logs[~is_held], True), True), True)
     test = logs[is_held & (logs["outcome"] != "incomplete")]
     t0 = time.time()
-    report = from_logs.conversation_success(test, True, policy, n_bootstrap=a.bootstrap, n_folds=a.folds)
+    report = from_logs.conversation_success(test, True, policy, n_bootstrap=a.bootstrap, n_folds=a.folds,
+                                            n_splits=a.splits)
     elapsed = time.time() - t0
     dr = report.get("SeqDR")
     print(f"one candidate on {report.n_episodes} held-out conversations ({len(test)} decisions): {elapsed:.1f} s "
-          f"({a.folds}-fold cross-fitted FQE, {a.bootstrap} bootstrap resamples) on {os.cpu_count()} cores; "
+          f"({a.splits} x {a.folds}-fold cross-fitted FQE, {a.bootstrap} bootstrap resamples) on {os.cpu_count()} cores; "
           f"SeqDR {dr.value:.3f} [{dr.ci_low:.3f}, {dr.ci_high:.3f}], hcope bound "
           f"{report.lower_bounds['hcope']['lower_bound']:.3f}, ESS {report.effective_episodes:.0f}")
     if a.compare_fqe:

@@ -44,7 +44,7 @@ class FittedQ:
         if warm_start_trees is not None and warm_start_trees < 1:
             raise ValueError(f"warm_start_trees must be a positive number of trees, got {warm_start_trees}")
         self.warm_start_trees = warm_start_trees
-        self.model = None
+        self.boosters = []  # Q is the sum of their predictions (one booster unless warm-started)
 
     def _design(self, X, actions):
         return np.hstack([np.asarray(X, np.float32), np.asarray(actions, np.float32).reshape(-1, 1)])
@@ -65,20 +65,22 @@ class FittedQ:
         design = self._design(X, actions)
         target = r.copy()
         next_idx = np.flatnonzero(~last) + 1
-        init = None
+        base = np.zeros(len(design))
+        self.boosters = []
         for k in range(self.iterations):
             params = dict(self.params)
-            if self.warm_start_trees and k > 0:
-                # Q_{k+1} differs from Q_k only by what one more backup propagates: continue boosting
-                # from Q_k (its trees kept) with a few trees fitted to the change
+            warm = bool(self.warm_start_trees) and k > 0
+            if warm:
+                # Q_{k+1} differs from Q_k only by what one more backup propagates: keep Q_k and
+                # add a few trees fitted to the change (boosting from Q_k's predictions as init score)
                 params["n_estimators"] = self.warm_start_trees
             model = lgb.LGBMRegressor(**params)
-            model.fit(design, target, categorical_feature=[X.shape[1]],
-                      init_model=init if self.warm_start_trees else None)
-            self.model = model
-            init = model.booster_
+            model.fit(design, target, init_score=base if warm else None, categorical_feature=[X.shape[1]])
+            self.boosters = (self.boosters if warm else []) + [model.booster_]
             if k == self.iterations - 1:
                 break
+            if self.warm_start_trees:
+                base = base + model.booster_.predict(design, num_threads=1)
             target = r.copy()
             target[~last] += self.gamma * self._next_value(X[next_idx], order[next_idx])
         return self
@@ -94,17 +96,19 @@ class FittedQ:
         return self._predict_pairs(rep, acts).reshape(n, N_PROMPTS)
 
     def _predict_pairs(self, X, actions):
-        return self.model.predict(self._design(X, actions), num_threads=1)
+        design = self._design(X, actions)
+        return sum(b.predict(design, num_threads=1) for b in self.boosters)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        if self.model is None:
+        if not self.boosters:
             raise RuntimeError("Q function is not fitted")
         return self._predict_all(np.asarray(X, np.float32))
 
     def save(self, path: Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as f:
-            pickle.dump({"feature_names": self.feature_names, "booster": self.model.booster_.model_to_string(),
+            pickle.dump({"feature_names": self.feature_names,
+                         "boosters": [b.model_to_string() for b in self.boosters],
                          "gamma": self.gamma, "turn_cost": self.turn_cost}, f)
 
     @classmethod
@@ -114,7 +118,8 @@ class FittedQ:
         with open(path, "rb") as f:
             d = pickle.load(f)
         q = cls(d["feature_names"], gamma=d["gamma"], turn_cost=d["turn_cost"])
-        q.model = lgb.Booster(model_str=d["booster"])
+        strings = d["boosters"] if "boosters" in d else [d["booster"]]  # files saved before the booster chain
+        q.boosters = [lgb.Booster(model_str=m) for m in strings]
         return q
 
 
