@@ -90,4 +90,28 @@ def population(name: str) -> Population:
         raise ValueError(f"unknown listener population {name!r}; known: {', '.join(POPULATIONS)}") from None
 
 
-__all__ = ["TraitModel", "ChoiceModel", "Termination", "Population", "BASELINE", "POPULATIONS", "population", "replace"]
+def from_dict(spec: dict) -> Population:
+    """A population from plain data (e.g. JSON), for checking OPE on listeners defined outside
+    this module: ``{"name": ..., "description": ..., "traits": {...}, "choice": {...},
+    "termination": {...}}``, each part's fields as in its dataclass (missing ones keep the
+    baseline's). Unknown parts or fields raise ``ValueError``."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"]:
+        raise ValueError("a population spec is a mapping with a non-empty 'name'")
+    parts = {"traits": TraitModel, "choice": ChoiceModel, "termination": Termination}
+    unknown = set(spec) - set(parts) - {"name", "description"}
+    if unknown:
+        raise ValueError(f"unknown population part(s) {sorted(unknown)}; known: name, description, {', '.join(parts)}")
+    built = {}
+    for part, cls in parts.items():
+        fields = spec.get(part) or {}
+        if not isinstance(fields, dict):
+            raise ValueError(f"population part {part!r} must be a mapping of field values")
+        bad = set(fields) - set(cls.__dataclass_fields__)
+        if bad:
+            raise ValueError(f"unknown {part} field(s) {sorted(bad)}; known: {', '.join(cls.__dataclass_fields__)}")
+        built[part] = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    return Population(spec["name"], str(spec.get("description", "")), **built)
+
+
+__all__ = ["TraitModel", "ChoiceModel", "Termination", "Population", "BASELINE", "POPULATIONS", "population", "from_dict",
+           "replace"]

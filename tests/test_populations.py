@@ -68,3 +68,21 @@ def test_worst_track_station_rule_rejects_what_the_mean_accepts(assets):
                            population=Population("strict", "test", choice=ChoiceModel(station_rule="worst")))
     strict.traits.patience = 50
     assert respond(strict, "offer_station", assets.arrays, Shown("offer_station", rows=rows)).intent == "deny"
+
+
+def test_population_from_plain_data():
+    from simulator.populations import from_dict
+
+    pop = from_dict({"name": "night_owls", "traits": {"pickiness": [0.7, 0.9], "off_taste": 0.2},
+                     "choice": {"mishear": 0.1}, "termination": {"patience_mean": 5.0}})
+    assert pop.name == "night_owls" and pop.traits.pickiness == (0.7, 0.9) and pop.traits.off_taste == 0.2
+    assert pop.choice.mishear == 0.1 and pop.termination.patience_mean == 5.0
+    assert pop.traits.p_leads == BASELINE.traits.p_leads  # unspecified fields keep the baseline's
+    with pytest.raises(ValueError, match="unknown traits field"):
+        from_dict({"name": "x", "traits": {"patience": 3}})
+    with pytest.raises(ValueError, match="unknown population part"):
+        from_dict({"name": "x", "listeners": {}})
+    with pytest.raises(ValueError, match="non-empty 'name'"):
+        from_dict({"traits": {}})
+    with pytest.raises(ValueError, match="station rule"):
+        from_dict({"name": "x", "choice": {"station_rule": "best"}})

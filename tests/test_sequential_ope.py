@@ -138,7 +138,7 @@ def test_hcope_bound_holds_with_its_confidence():
     the time (it is conservative: far less), for a target with poor overlap."""
     from policy_learning.ope.bounds import hcope_lower_bound
 
-    misses, truth = 0, 0.5 * 0.3 + 0.5 * 0.9
+    misses, truth = 0, 0.5 * P_END + 0.5 * P1.mean()  # the target is uniform at both steps
     for rep in range(200):
         rng = np.random.default_rng(100 + rep)
         ep, step, reward, action, pscore = simulate(1500, rng)
@@ -159,3 +159,88 @@ def test_hcope_bound_holds_with_its_confidence():
     assert truth - 0.03 < lb["lower_bound"] < truth
     with pytest.raises(OPEError, match="at least 10"):
         hcope_lower_bound(np.ones(3))
+
+
+def test_count_matrix_bootstrap_equals_recomputing_on_each_resample():
+    """``samples`` computes every resample at once from (B, E) counts; it must give what
+    recomputing the estimator on the resampled conversations gives, resamples where a
+    self-normalised weight is undefined dropped the same way."""
+    from policy_learning.ope.per_decision import bootstrap_rows
+    from policy_learning.ope.sequential import SEQUENTIAL_ESTIMATORS, bootstrap_counts
+
+    rng = np.random.default_rng(11)
+    ep, step, reward, action, pscore = simulate(5, rng)
+    target = np.tile([0.0, 1.0], (len(ep), 1))  # few episodes follow it: some resamples lose step 1
+    q = rng.random((len(ep), 2))
+    lay = layout(ep, step, reward, action, pscore, target, q)
+    counts = bootstrap_counts(lay.n_episodes, 200, 4)
+    assert counts.shape == (200, lay.n_episodes) and (counts.sum(axis=1) == lay.n_episodes).all()
+    dropped = 0
+    for est in SEQUENTIAL_ESTIMATORS:
+        expected = []
+        for rows in bootstrap_rows(lay.n_episodes, 200, 4):
+            try:
+                expected.append(est.value(lay, rows))
+            except OPEError:
+                dropped += 1
+        assert est.samples(lay, 200, 4) == pytest.approx(expected, abs=1e-12)
+    assert dropped > 0  # the undefined case was exercised
+
+
+def test_two_sided_guaranteed_interval_covers_with_its_confidence():
+    from policy_learning.ope.bounds import hcope_interval
+
+    p = np.array([0.2, 0.8])  # the target, at both steps
+    truth, misses, widths = p[0] * P_END + p[1] * (p @ P1), 0, []
+    for rep in range(150):
+        rng = np.random.default_rng(500 + rep)
+        ep, step, reward, action, pscore = simulate(1500, rng)
+        lay = layout(ep, step, reward, action, pscore, np.tile(p, (len(ep), 1)))
+        ci = hcope_interval(lay.rho[:, -1], lay.reward.sum(axis=1), 0.05, seed=rep)
+        misses += not ci["lower"] <= truth <= ci["upper"]
+        widths.append(ci["upper"] - ci["lower"])
+    assert misses <= 7  # 95% two-sided, conservative
+    assert np.median(widths) < 0.5  # and informative with fair overlap
+    with pytest.raises(OPEError, match="returns must lie"):
+        hcope_interval(np.ones(20), np.full(20, 2.0))
+
+
+def test_intervals_widen_to_the_guaranteed_one_only_when_overlap_is_poor():
+    rng = np.random.default_rng(3)
+    ep, step, reward, action, pscore = simulate(60, rng)  # few episodes, target far from uniform logging
+    target = np.tile([0.0, 1.0], (len(ep), 1))
+    q = np.full((len(ep), 2), 0.5)
+    poor = evaluate_sequential(ep, step, reward, action, pscore, target, q, n_bootstrap=100, bounds=(0.0, 1.0))
+    assert not poor.reliable and poor.guaranteed_interval is not None
+    g = poor.guaranteed_interval
+    for e in poor.estimates:
+        lo, hi = poor.bootstrap_intervals[e.estimator]
+        assert e.ci_low == min(lo, g["lower"]) and e.ci_high == max(hi, g["upper"])
+    assert any(w.startswith("intervals widened") for w in poor.warnings)
+    # the logging policy itself on plenty of data: reliable, the bootstrap intervals are reported as they are
+    ep, step, reward, action, pscore = simulate(3000, rng)
+    good = evaluate_sequential(ep, step, reward, action, pscore, np.tile([0.5, 0.5], (len(ep), 1)),
+                               np.full((len(ep), 2), 0.5), n_bootstrap=100, bounds=(0.0, 1.0))
+    assert good.reliable
+    for e in good.estimates:
+        assert (e.ci_low, e.ci_high) == good.bootstrap_intervals[e.estimator]
+
+
+def test_repeated_cross_fitting_averages_the_splits_and_pools_their_bootstraps():
+    rng = np.random.default_rng(9)
+    ep, step, reward, action, pscore = simulate(2000, rng)
+    target = np.tile([0.3, 0.7], (len(ep), 1))
+    q1, q2 = np.full((len(ep), 2), 0.3), np.full((len(ep), 2), 0.8)
+    args = (ep, step, reward, action, pscore, target)
+    one, two = (evaluate_sequential(*args, q, n_bootstrap=200, seed=1) for q in (q1, q2))
+    both = evaluate_sequential(*args, [q1, q2], n_bootstrap=200, seed=1)
+    same = evaluate_sequential(*args, [q1, q1], n_bootstrap=200, seed=1)
+    for name in ("SeqDR", "SeqWDR"):
+        assert both.get(name).value == pytest.approx((one.get(name).value + two.get(name).value) / 2)
+        assert both.get(name).ci_low >= min(one.get(name).ci_low, two.get(name).ci_low) - 1e-12
+        assert both.get(name).ci_high <= max(one.get(name).ci_high, two.get(name).ci_high) + 1e-12
+        assert (same.get(name).value, same.get(name).ci_low, same.get(name).ci_high) == pytest.approx(
+            (one.get(name).value, one.get(name).ci_low, one.get(name).ci_high))
+    assert both.get("PDIS").value == one.get("PDIS").value  # no model in it: one split is all there is
+    with pytest.raises(OPEError, match="empty list"):
+        evaluate_sequential(*args, [], n_bootstrap=10)

@@ -13,6 +13,11 @@ chosen on a ``select_share`` of the conversations (drawn with ``seed``) to maxim
 predicted for the rest, and the bound is computed on the rest only, so the choice does not
 spend the guarantee. Guaranteed, and conservative when few conversations follow the target.
 
+``hcope_interval``: the same bound from both sides, a two-sided (1 - delta) interval that holds
+whatever the overlap: E_mu[rho (hi - G)] = hi - V(pi) for returns in [lo, hi], so a lower
+bound on it (delta / 2) is an upper bound on V(pi), and the lower bound above (delta / 2) the
+other end. Wide when few conversations follow the target, never wrong for that reason.
+
 ``bootstrap_lower_bound``: the alpha quantile of an estimator's bootstrap distribution; no
 guarantee, its false-promotion rate is measured (``benchmarks/ope_coverage.py``).
 """
@@ -67,6 +72,25 @@ def hcope_lower_bound(weighted_returns: np.ndarray, delta: float = 0.05, select_
     bound = empirical_bernstein_lower(np.minimum(x_post, c), c, delta)
     return {"lower_bound": float(np.clip(bound + lo, lo, hi)), "clip": float(c), "n_used": int(len(x_post)),
             "delta": float(delta), "method": "hcope"}
+
+
+def hcope_interval(weights: np.ndarray, returns: np.ndarray, delta: float = 0.05, seed: int = 0,
+                   value_range=(0.0, 1.0)) -> Dict[str, float]:
+    """Two-sided (1 - ``delta``) interval on V(pi) from per-conversation importance weights rho_i
+    (products of pi / mu) and returns G_i in ``value_range``; guaranteed given correct propensities."""
+    w, g = np.asarray(weights, float), np.asarray(returns, float)
+    if w.shape != g.shape or w.ndim != 1:
+        raise OPEError(f"weights and returns must be 1-d and of one length, got {w.shape} and {g.shape}")
+    lo, hi = value_range
+    if (g < lo - 1e-12).any() or (g > hi + 1e-12).any():
+        raise OPEError(f"returns must lie in {value_range}")
+    g = np.clip(g, lo, hi)
+    lower = hcope_lower_bound(w * (g - lo), delta / 2, seed=seed, value_range=value_range)
+    # a lower bound on E[rho (hi - G)] = hi - V, on the same scale (returned as lo + bound)
+    upper_gap = hcope_lower_bound(w * (hi - g), delta / 2, seed=seed + 1, value_range=value_range)
+    upper = hi - (upper_gap["lower_bound"] - lo)
+    return {"lower": lower["lower_bound"], "upper": float(max(upper, lower["lower_bound"])), "delta": float(delta),
+            "method": "hcope two-sided"}
 
 
 def bootstrap_lower_bound(samples: np.ndarray, alpha: float = 0.05, value_range=(0.0, 1.0)) -> Dict[str, float]:

@@ -21,6 +21,8 @@ the logged states.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 import pandas as pd
 
@@ -33,6 +35,7 @@ from policy_learning.training import design
 from music_domain.dialogue_state import feature_names
 
 N_FOLDS = 3
+N_SPLITS = 1
 
 
 class LoggedStatesPolicy:
@@ -95,12 +98,14 @@ def cross_fitted_rewards(X, actions, rewards, with_history: bool, folds: np.ndar
 
 
 def cross_fitted_q(X, actions, conversation_ids, turns, success, target_dist: np.ndarray, with_history: bool,
-                   folds: np.ndarray, seed: int = 0) -> np.ndarray:
-    """(n, K) Q of the target policy, each fold's rows from a fitted Q evaluation fitted on the other folds."""
+                   folds: np.ndarray, seed: int = 0, fqe_kwargs: Optional[dict] = None) -> np.ndarray:
+    """(n, K) Q of the target policy, each fold's rows from a fitted Q evaluation fitted on the other folds
+    (``fqe_kwargs``: passed to ``FittedQEvaluation``)."""
     q = np.zeros_like(target_dist)
     for k in np.unique(folds):
         test = folds == k
-        fqe = FittedQEvaluation(LoggedStatesPolicy(target_dist[~test]), feature_names(with_history), seed=seed)
+        fqe = FittedQEvaluation(LoggedStatesPolicy(target_dist[~test]), feature_names(with_history), seed=seed,
+                                **(fqe_kwargs or {}))
         fqe.fit(X[~test], actions[~test], conversation_ids[~test], turns[~test], success[~test])
         q[test] = fqe.predict(X[test])
     return q
@@ -130,19 +135,26 @@ def success_rewards(logs: pd.DataFrame) -> np.ndarray:
 
 def conversation_success(logs: pd.DataFrame, with_history: bool, target, n_bootstrap: int = 300,
                          seed: int = 0, n_folds: int = N_FOLDS, alpha: float = 0.05,
+                         fqe_kwargs: Optional[dict] = None, n_splits: int = N_SPLITS,
                          fit_q: bool = True) -> SequentialReport:
     """``target``: the policy evaluated (``probabilities_batch``), or its (n, K) probabilities on
     the logged states. Every estimate, interval and bound is of a success rate, in [0, 1].
-    ``fit_q=False`` skips the fitted Q evaluation: only the importance-sampling estimators, the
-    diagnostics and the HCOPE bound (cheap, e.g. to choose between candidates)."""
+    ``fqe_kwargs``: passed to ``FittedQEvaluation`` (e.g. to compare fits). ``n_splits``:
+    repeated cross-fitting, each split with other folds (seeds ``seed``, ``seed + 1``, ...);
+    doubly robust estimates average the splits and their intervals pool the splits' bootstrap
+    samples (``evaluate_sequential``). ``fit_q=False`` skips the fitted Q evaluation: only the
+    importance-sampling estimators, the diagnostics and the HCOPE bound (cheap, e.g. to choose
+    between candidates)."""
+    if n_splits < 1:
+        raise ValueError(f"n_splits must be at least 1, got {n_splits}")
     X, actions, _ = design(logs, with_history)
     target_dist = _target(target, X)
     conv, turn = logs["conversation_id"].to_numpy(), logs["turn"].to_numpy()
     q = None
     if fit_q:
-        folds = conversation_folds(conv, n_folds, seed)
-        q = cross_fitted_q(X, actions, conv, turn, logs["success"].to_numpy(), target_dist, with_history, folds,
-                           seed)
+        q = [cross_fitted_q(X, actions, conv, turn, logs["success"].to_numpy(), target_dist, with_history,
+                            conversation_folds(conv, n_folds, seed + s), seed + s, fqe_kwargs)
+             for s in range(n_splits)]
     return evaluate_sequential(conv, turn, success_rewards(logs), actions, logs["propensity"].to_numpy(),
                                target_dist, q, n_bootstrap=n_bootstrap, seed=seed, alpha=alpha, bounds=(0.0, 1.0),
                                logging_action_dist=logged_action_dist(logs))

@@ -104,6 +104,26 @@ def _self_normalised(rho: np.ndarray) -> np.ndarray:
     return rho / norm
 
 
+def bootstrap_counts(n: int, n_bootstrap: int, seed: int) -> np.ndarray:
+    """(n_bootstrap, n): how often each conversation is drawn in each resample of
+    ``bootstrap_rows`` (the same draws)."""
+    rows = bootstrap_rows(n, n_bootstrap, seed)
+    flat = (rows + n * np.arange(len(rows))[:, None]).ravel()
+    return np.bincount(flat, minlength=n * len(rows)).reshape(len(rows), n).astype(float)
+
+
+def _ratio_sum(counts: np.ndarray, num: np.ndarray, den: Optional[np.ndarray], discount: np.ndarray) -> np.ndarray:
+    """sum_t discount_t (counts @ num)_t / (counts @ den)_t per resample; den None: / E."""
+    top = counts @ num
+    if den is None:
+        return top @ discount / num.shape[0]
+    bottom = counts @ den
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (top / bottom) @ discount
+    out[(bottom == 0).any(axis=1)] = np.nan
+    return out
+
+
 def _dr_rounds(ep: Episodes, rows, w: np.ndarray, w_prev: np.ndarray) -> np.ndarray:
     if ep.q_logged is None:
         raise OPEError("doubly robust estimates need q_hat from a fitted Q evaluation")
@@ -136,15 +156,17 @@ class BaseSequentialEstimator:
 
     def samples(self, ep: Episodes, n_bootstrap: int = 300, seed: int = 0) -> np.ndarray:
         """The estimate on conversation-level bootstrap resamples (those where it is defined)."""
-        out = []
-        for b in bootstrap_rows(ep.n_episodes, n_bootstrap, seed):
-            try:
-                out.append(self.value(ep, b))
-            except OPEError:  # a resample in which no conversation follows the target at some step
-                continue
-        if not out:
+        values = self.resampled(ep, bootstrap_counts(ep.n_episodes, n_bootstrap, seed))
+        values = values[np.isfinite(values)]  # NaN: no conversation follows the target at some step
+        if not len(values):
             raise OPEError(f"{self.estimator_name}: undefined on every bootstrap resample")
-        return np.asarray(out)
+        return values
+
+    def resampled(self, ep: Episodes, counts: np.ndarray) -> np.ndarray:
+        """The estimate on each resample given as (B, E) counts of every conversation, all at
+        once: every estimator here is a sum over steps of ratios of count-weighted sums over
+        conversations. NaN where a self-normalised weight is undefined."""
+        raise NotImplementedError
 
     def interval(self, ep: Episodes, alpha: float = 0.05, n_bootstrap: int = 300, seed: int = 0) -> Dict[str, float]:
         value = self.value(ep)
@@ -178,6 +200,9 @@ class PerDecisionIS(BaseSequentialEstimator):
         rows = _rows(rows)
         return ((self._weights(ep.rho[rows]) * ep.reward[rows]) * ep.discount).sum(axis=1)
 
+    def resampled(self, ep: Episodes, counts: np.ndarray) -> np.ndarray:
+        return _ratio_sum(counts, ep.rho * ep.reward, ep.rho if self.self_normalised else None, ep.discount)
+
 
 @dataclass
 class PerDecisionWIS(PerDecisionIS):
@@ -193,6 +218,15 @@ class SequentialDoublyRobust(BaseSequentialEstimator):
     def rounds(self, ep: Episodes, rows=None) -> np.ndarray:
         rows = _rows(rows)
         return _dr_rounds(ep, rows, self._weights(ep.rho[rows]), self._weights(ep.rho_prev[rows]))
+
+    def resampled(self, ep: Episodes, counts: np.ndarray) -> np.ndarray:
+        if ep.q_logged is None:
+            raise OPEError("doubly robust estimates need q_hat from a fitted Q evaluation")
+        sn = self.self_normalised
+        corrected = np.where(ep.alive, ep.rho * (ep.reward - ep.q_logged), 0.0)
+        baseline = np.where(ep.alive, ep.rho_prev * ep.v, 0.0)
+        return (_ratio_sum(counts, corrected, ep.rho if sn else None, ep.discount)
+                + _ratio_sum(counts, baseline, ep.rho_prev if sn else None, ep.discount))
 
 
 @dataclass
@@ -229,6 +263,12 @@ class SequentialReport:
     warnings: List[str]
     diagnostics: Optional[dict] = None
     lower_bounds: Dict[str, dict] = field(default_factory=dict)
+    bootstrap_intervals: Dict[str, tuple] = field(default_factory=dict)  # before widening (see evaluate_sequential)
+    guaranteed_interval: Optional[dict] = None
+    # per-conversation values (their mean is the estimate) of the estimators that have them, in
+    # the logs' conversation order: two policies evaluated on the same logs can be compared
+    # pairwise (``policy_learning.gate.paired_improvement_bound``)
+    episode_values: Dict[str, np.ndarray] = field(default_factory=dict)
 
     def get(self, name: str) -> Estimate:
         return next(e for e in self.estimates if e.estimator == name)
@@ -241,6 +281,7 @@ class SequentialReport:
         return {"estimates": [e.as_dict() for e in self.estimates], "n_episodes": self.n_episodes,
                 "effective_episodes": self.effective_episodes, "max_weight": self.max_weight,
                 "warnings": self.warnings, "reliable": self.reliable, "lower_bounds": self.lower_bounds,
+                "bootstrap_intervals": self.bootstrap_intervals, "guaranteed_interval": self.guaranteed_interval,
                 "diagnostics": self.diagnostics}
 
 
@@ -251,11 +292,28 @@ def evaluate_sequential(episode, step, reward, action, pscore, action_dist, q_ha
     and intervals clipped to ``bounds``, the value's range, when given), the overlap diagnostics of the conversations'
     final weights (``policy_learning.ope.diagnostics``) and the one-sided (1 - alpha) lower
     bounds of ``policy_learning.ope.bounds``: ``hcope`` on the importance-weighted returns
-    (needs returns in ``bounds``), ``bootstrap`` from the SeqDR bootstrap."""
-    from policy_learning.ope.bounds import bootstrap_lower_bound, hcope_lower_bound
+    (needs returns in ``bounds``), ``bootstrap`` from the SeqDR bootstrap.
+
+    ``q_hat`` may be a list of (n, K) Q estimates, one per cross-fitting split (repeated
+    cross-fitting): a doubly robust estimate is then the mean over splits, and its bootstrap
+    distribution pools every split's resamples, so the spread that comes from which model was
+    fitted (and on which folds) is in the interval, not only the spread of the conversations.
+
+    When the overlap diagnostics call the estimate unreliable (few conversations follow the
+    target), a resampling interval cannot be trusted: the rare conversations that carry the
+    weight are missing from most samples, and a doubly robust estimate is then mostly its
+    model's, whose bias no resampling shows (``benchmarks/ope_coverage.py`` measured such
+    intervals missing the truth). Every interval is then widened to contain the two-sided
+    guaranteed interval (``bounds.hcope_interval``, needs ``bounds``); the bootstrap ones stay
+    in ``bootstrap_intervals``."""
+    from policy_learning.ope.bounds import bootstrap_lower_bound, hcope_interval, hcope_lower_bound
     from policy_learning.ope.diagnostics import overlap_diagnostics
 
-    ep = layout(episode, step, reward, action, pscore, action_dist, q_hat, gamma)
+    q_list = list(q_hat) if isinstance(q_hat, (list, tuple)) else [q_hat]
+    if not q_list:
+        raise OPEError("q_hat is an empty list of Q estimates")
+    splits = [layout(episode, step, reward, action, pscore, action_dist, q, gamma) for q in q_list]
+    ep = splits[0]
     final = ep.rho[:, -1]
     _, action_c, _, dist_c, _ = _check(reward, action, pscore, action_dist)
     diag = overlap_diagnostics(final, action_c, dist_c, logging_action_dist, unit="conversations")
@@ -263,20 +321,32 @@ def evaluate_sequential(episode, step, reward, action, pscore, action_dist, q_ha
     warnings = list(diag["warnings"])
     if final.sum() == 0:
         warnings.append("overlap: only the doubly robust estimate (model-based) is informative")
-    estimates, lower = [], {}
+    guaranteed = None
+    if bounds is not None and ep.n_episodes >= 10:
+        returns = (ep.reward * ep.discount).sum(axis=1)
+        if returns.min() >= bounds[0] - 1e-12 and returns.max() <= bounds[1] + 1e-12:
+            guaranteed = hcope_interval(final, returns, alpha, seed=seed, value_range=bounds)
+    widen = guaranteed is not None and not diag["reliable"]
+    estimates, lower, raw, episode_values = [], {}, {}, {}
     for est in SEQUENTIAL_ESTIMATORS:
         if est.requires_q and ep.q_logged is None:
             continue
+        use = splits if est.requires_q else splits[:1]
         try:
-            samples = est.samples(ep, n_bootstrap, seed)
+            samples = np.concatenate([est.samples(e, n_bootstrap, seed) for e in use])
         except OPEError as e:
             warnings.append(f"{est.estimator_name}: {e}")
             continue
         lo, hi = (float(x) for x in np.quantile(samples, [alpha / 2, 1 - alpha / 2]))
-        value = est.value(ep)
+        value = float(np.mean([est.value(e) for e in use]))
         if bounds is not None:  # a success rate outside [0, 1] is known to be wrong: project it back
             lo, hi, value = (float(np.clip(x, *bounds)) for x in (lo, hi, value))
+        raw[est.estimator_name] = (lo, hi)
+        if widen:
+            lo, hi = min(lo, guaranteed["lower"]), max(hi, guaranteed["upper"])
         estimates.append(Estimate(est.estimator_name, value, lo, hi))
+        if not est.self_normalised:
+            episode_values[est.estimator_name] = np.mean([est.rounds(e) for e in use], axis=0)
         if est.estimator_name == "SeqDR":
             lower["bootstrap"] = bootstrap_lower_bound(samples, alpha, bounds if bounds is not None else (-np.inf, np.inf))
     if bounds is not None and ep.n_episodes >= 10:
@@ -284,4 +354,8 @@ def evaluate_sequential(episode, step, reward, action, pscore, action_dist, q_ha
         if returns.min() >= bounds[0] - 1e-12 and returns.max() <= bounds[1] + 1e-12:
             lower["hcope"] = hcope_lower_bound(final * (returns - bounds[0]), alpha,
                                                seed=seed, value_range=bounds)
-    return SequentialReport(estimates, ep.n_episodes, ess, float(final.max()), warnings, diag, lower)
+    if widen:
+        warnings.append(f"intervals widened to the guaranteed {1 - alpha:.0%} interval [{guaranteed['lower']:.3f}, "
+                        f"{guaranteed['upper']:.3f}]: with this little overlap no resampling interval can be trusted")
+    return SequentialReport(estimates, ep.n_episodes, ess, float(final.max()), warnings, diag, lower, raw, guaranteed,
+                            episode_values)
