@@ -146,6 +146,9 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=4,
                     help="conversations held first and not counted: each server process loads its models "
                          "on its first messages (seconds), which is start-up, not load")
+    ap.add_argument("--reload-model", default=None,
+                    help="a model file to swap in with PUT /model (as `make improve` deploys) during each level")
+    ap.add_argument("--reload-after", type=float, default=5.0, help="seconds into each level to reload")
     a = ap.parse_args(argv)
     if not a.url.startswith(("http://127.0.0.1", "http://localhost")):
         sys.exit("the load test only sends traffic to loopback")
@@ -160,7 +163,25 @@ def main(argv=None):
     print(f"think time: {a.think:g} s mean" + (" (back-to-back messages)" if a.think == 0 else ""))
     print("| concurrent | conversations done | turns | turns/s | p50 ms | p95 ms | p99 ms | errors | lost events |")
     print("|---|---|---|---|---|---|---|---|---|")
+    reloads = []
     for level in a.levels:
+        timer = None
+        if a.reload_model:
+            import threading
+            from pathlib import Path
+
+            from policy_learning.deploy import DeployError, reload_server
+
+            def reload():
+                t = time.perf_counter()
+                try:
+                    reloads.append((level, reload_server(a.url, Path(a.reload_model).resolve(),
+                                                         os.environ.get("RASA_AUTH_TOKEN")), time.perf_counter() - t))
+                except DeployError as e:
+                    reloads.append((level, f"FAILED: {e}", time.perf_counter() - t))
+
+            timer = threading.Timer(a.reload_after, reload)
+            timer.start()
         backend, elapsed, done, cut = asyncio.run(run_level(a.url, assets, level, a.conversations, a.max_seconds,
                                                             a.seed + level, a.think))
         lat = np.array(backend.latencies) * 1000 if backend.latencies else np.zeros(1)
@@ -172,6 +193,10 @@ def main(argv=None):
         print(f"| {level} | {done}{f' ({cut} cut at the time limit)' if cut else ''} | {len(backend.latencies)} | "
               f"{len(backend.latencies) / elapsed:.1f} | {np.percentile(lat, 50):.0f} | {np.percentile(lat, 95):.0f} | "
               f"{np.percentile(lat, 99):.0f} | {len(backend.errors)} | {lost} |", flush=True)
+        if timer is not None:
+            timer.join()
+    for level, result, seconds in reloads:
+        print(f"model reload during the level with {level} concurrent conversations: {result} ({seconds:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -43,9 +43,10 @@ import numpy as np
 import pandas as pd
 
 from policy_learning.deploy import DeployError, deploy
+from policy_learning.ope.diagnostics import MIN_ESS, MIN_ESS_SHARE
 from policy_learning.registry import ArtefactError, Deployed, PolicyRegistry, RegistryBusy
 
-DEFAULT_ALPHAS = (0.25, 0.5, 0.75, 1.0)
+DEFAULT_ALPHAS = (0.1, 0.25, 0.5, 0.75, 1.0)
 SHARES = {"train": 0.5, "select": 0.2, "certify": 0.3}
 MIN_CONVERSATIONS = 200
 
@@ -182,13 +183,21 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
         rep = _evaluate(select, candidate(current, learned, alpha), 50, seed, fit_q=(bound != "hcope"))
         if bound == "paired":
             pb = paired_improvement_bound(rep, cur_select)
-            lb = pb["difference"] - (pb["difference"] - pb["lower_bound"]) * n_ratio
+            # HCPI's conservative prediction: the width on `select`, doubled, scaled to `certify`'s size
+            lb = pb["difference"] - 2.0 * (pb["difference"] - pb["lower_bound"]) * n_ratio
         else:
             lb = (rep.lower_bounds.get(bound) or {}).get("lower_bound", float("-inf"))
         est = next((e for e in rep.estimates if e.estimator in ("SeqDR", "PDWIS")), None)
+        n_sel = rep.n_episodes
+        # support with a margin: the diagnostics' thresholds, twice over, so that the rare
+        # heavy-weight conversations `select` happened to miss don't make `certify` unreliable
+        supported = bool(rep.reliable) and rep.effective_episodes >= 2 * max(MIN_ESS, MIN_ESS_SHARE * n_sel)
         choices.append({"alpha": float(alpha), "select_lower_bound": float(lb),
-                        "select_estimate": None if est is None else est.value, "reliable": bool(rep.reliable)})
-    usable = [c for c in choices if c["reliable"]] or choices
+                        "select_estimate": None if est is None else est.value, "reliable": bool(rep.reliable),
+                        "ess": float(rep.effective_episodes), "n": int(n_sel), "supported": supported})
+    # among the well-supported candidates the best predicted bound, else the one closest to the
+    # current policy
+    usable = [c for c in choices if c["supported"]] or [min(choices, key=lambda c: c["alpha"])]
     best = max(usable, key=lambda c: c["select_lower_bound"])
     alpha = best["alpha"]
     cand_policy = candidate(current, learned, alpha)

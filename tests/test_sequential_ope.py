@@ -244,3 +244,38 @@ def test_repeated_cross_fitting_averages_the_splits_and_pools_their_bootstraps()
     assert both.get("PDIS").value == one.get("PDIS").value  # no model in it: one split is all there is
     with pytest.raises(OPEError, match="empty list"):
         evaluate_sequential(*args, [], n_bootstrap=10)
+
+
+def test_paired_improvement_bound_detects_a_better_policy_and_never_the_same_one():
+    """The gate's paired bound on V(candidate) - V(current) from the same logs: the same policy
+    is never an improvement, a better one is found with a bound below the true gain, and a worse
+    one is not promoted."""
+
+    from policy_learning.gate import decide, paired_improvement_bound
+
+    rng = np.random.default_rng(5)
+    ep, step, reward, action, pscore = simulate(8_000, rng)
+    q = np.full((len(ep), 2), 0.5)
+
+    def report(row):
+        return evaluate_sequential(ep, step, reward, action, pscore, np.tile(row, (len(ep), 1)), q,
+                                   n_bootstrap=50, bounds=(0.0, 1.0))
+
+    current = report([0.5, 0.5])  # true value 0.425
+    same = paired_improvement_bound(report([0.5, 0.5]), current)
+    assert same["difference"] == pytest.approx(0.0) and same["lower_bound"] <= 0.0
+    assert decide(report([0.5, 0.5]), current)[0] is False
+    gain = (0.2 * 0.3 + 0.8 * (0.2 * 0.2 + 0.8 * 0.9)) - 0.425  # 0.668 - 0.425
+    better = report([0.2, 0.8])
+    lb = paired_improvement_bound(better, current)
+    assert 0.0 < lb["lower_bound"] < gain < lb["lower_bound"] + 4 * lb["se"]
+    assert decide(better, current)[0] is True
+    worse = report([0.8, 0.2])  # 0.308
+    assert paired_improvement_bound(worse, current)["lower_bound"] < 0 and decide(worse, current)[0] is False
+    # an unreliable candidate is refused whatever its bound; mismatched reports get a clear reason
+    unreliable = type(better)(**{**better.__dict__, "diagnostics": {**better.diagnostics, "reliable": False}})
+    promote, reason, _ = decide(unreliable, current)
+    assert not promote and "unreliable" in reason
+    short = type(better)(**{**better.__dict__, "episode_values": {"SeqDR": better.episode_values["SeqDR"][:5]}})
+    promote, reason, _ = decide(short, current)
+    assert not promote and "same conversations" in reason
