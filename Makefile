@@ -15,7 +15,7 @@ RASA_PORT ?= 5005
 ACTIONS_INTERFACE ?= 127.0.0.1
 ACTION_SERVER = $(PY) -m actions.server --port 5055 --interface $(ACTIONS_INTERFACE)
 
-.PHONY: improve rollback policy rounds first-policy
+.PHONY: improve rollback policy rounds first-policy test-model
 .PHONY: setup secrets assets catalog logs train test test-python validate test-stories shell run actions experiment nlu-eval export gate faults load
 
 setup:            ## fresh machine: venv, install, assets, logs, model
@@ -37,7 +37,15 @@ train:            ## the Rasa model (NLU + the registry's current prompt policy)
 	$(PY) -m policy_learning.registry init
 	$(RASA) train --data rasa_project/data $(RASA_ARGS) --out models
 
-test: test-python validate test-stories   ## everything CI runs
+test: test-model test-python validate test-stories   ## everything CI runs
+
+TEST_MODEL = models/test/rule_based.tar.gz
+test-model:       ## the model the tests talk to: the rule-based prompt policy without exploration (deterministic)
+	mkdir -p models/test
+	sed -e 's/^\(    policy_version:\).*/\1 rule_based/' config.yml > models/test/config.yml
+	grep -q "policy_version: rule_based" models/test/config.yml
+	$(RASA) train --data rasa_project/data --config models/test/config.yml --domain domain.yml \
+		--out models/test --fixed-model-name rule_based
 
 test-python:
 	$(PY) -m pytest -q -p no:cacheprovider tests
@@ -50,7 +58,7 @@ validate:
 	$(RASA) data validate --data rasa_project/data $(RASA_ARGS)
 
 test-stories:
-	$(RASA) test core --stories tests/test_stories.yml --model models --out results/core --fail-on-prediction-errors
+	$(RASA) test core --stories tests/test_stories.yml --model $(TEST_MODEL) --out results/core --fail-on-prediction-errors
 
 shell:            ## talk to it (starts the action server in the background)
 	$(WITH_SECRETS) $(ACTION_SERVER) & echo $$! > .actions.pid; \

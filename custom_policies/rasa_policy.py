@@ -179,6 +179,7 @@ class PromptSelectionPolicy(Policy):
             eps, mode = self.config.get("epsilon"), self.config.get("exploration")
             if self.deployed is None:
                 base = RuleBasedPromptPolicy()
+                base.version = BUILTIN_RULE_BASED  # what the logs say served
                 eps = float(eps or 0.0)
                 self._prompt_policy = ExplorationPolicy(base, eps, mode or "epsilon_greedy") if eps > 0 else base
             else:
@@ -221,11 +222,15 @@ class PromptSelectionPolicy(Policy):
         if confirm:
             return self._prediction(self._one_hot(domain, confirm), events=events,
                                     action_metadata={"empathy": empathy.as_dict()})
-        decision = self.prompt_policy.choose(state, self._rng)  # one-hot policies choose their argmax
+        from prompt_policies import ExplorationPolicy
+        from prompt_policies.mixture import MixturePolicy
+
+        policy = self.prompt_policy
+        # randomised policies draw (and log the draw's propensity); any other takes its argmax
+        decision = policy.choose(state, self._rng if isinstance(policy, (ExplorationPolicy, MixturePolicy)) else None)
         action = PROMPT_ACTIONS[[p for p in decision.metadata()["candidates"]].index(decision.prompt)]
         meta = decision.metadata()
-        meta["policy_version"] = self.version
-        logger.debug(f"PromptSelectionPolicy {self.version} ({decision.policy}) chose {decision.prompt} "
+        logger.debug(f"PromptSelectionPolicy {decision.version} ({decision.policy}) chose {decision.prompt} "
                      f"with probability {decision.propensity:.3f}")
         meta["features"] = [float(x) for x in state_features(state, with_history=True)]
         meta["turn"] = state.turn + 1

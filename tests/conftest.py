@@ -32,10 +32,13 @@ def assets():
 
 
 def trained_model() -> Path:
-    models = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    if not models:
-        pytest.fail("no trained Rasa model in models/; run `make setup` (or `make train`) first")
-    return models[-1]
+    """The model the tests talk to: the rule-based prompt policy without exploration
+    (`make test-model`), so that what they assert doesn't depend on which version the
+    registry has promoted or on an exploration draw."""
+    model = ROOT / "models" / "test" / "rule_based.tar.gz"
+    if not model.exists():
+        pytest.fail("no test model at models/test/rule_based.tar.gz; run `make test-model` (make test does)")
+    return model
 
 
 def free_port() -> int:

@@ -132,6 +132,7 @@ def deployed(assets, user_id, history, tmp_path_factory):
         {**PromptSelectionPolicy.get_default_config(), "use_history": history},
         LocalModelStorage(tmp_path_factory.mktemp("storage")), Resource("p"), ExecutionContext(GraphSchema({}), "t"))
     rasa_policy._prompt_policy = policy()
+    rasa_policy._rng = None  # the greedy choice, as the fast path's converse without a policy rng
     by_name = {cls().name(): cls() for cls in (acts.ActionSuggestGenres, acts.ActionPlaySample, acts.ActionOfferStation,
                                               acts.ActionRelaxConstraint, acts.ActionStartStation, acts.ActionAbandon)}
     listener = ScriptedListener(user_id)
