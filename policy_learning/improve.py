@@ -166,6 +166,11 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
         raise ImproveError(f"{n_conv} logged conversations are too few to learn and certify a policy "
                            f"(at least {MIN_CONVERSATIONS}); log more conversations first")
     with_history = _with_history(logs)
+    # logs of several deployed versions: one logging process (policy_learning.loggers)
+    from policy_learning.loggers import mixture_propensities
+
+    logs, loggers_note = mixture_propensities(logs, registry)
+    print(f"improve: propensities: {loggers_note}")
     parts = split(logs, seed)
     model = train_reward_model(training_subset(parts["train"], with_history), with_history, seed=seed)
     learned = LearnedPromptPolicy(model, with_history, version="candidate")
@@ -210,6 +215,7 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
     from music_domain.prompts import PROMPT_NAMES
 
     report = {"candidate": cand_policy.name, "current_version": current.version, "alpha": alpha,
+              "propensities": loggers_note,
               "with_history": with_history, "alpha_selection": choices, "bound": bound,
               "logs": {"files": [str(f) for f in log_files], "conversations": int(n_conv), "decisions": int(len(logs)),
                        "sha256": logs_digest(logs),

@@ -30,9 +30,17 @@ class ExplorationPolicy(PromptPolicy):
         self.uses_history = base.uses_history
 
     def probabilities(self, state: DialogueState) -> np.ndarray:
-        base = self.base.probabilities(state)
+        return self._explore(self.base.probabilities(state))
+
+    def probabilities_batch(self, X: np.ndarray) -> np.ndarray:
+        """On logged states (when the base policy is known there)."""
+        from prompt_policies.mixture import _batch
+
+        return self._explore(_batch(self.base, X))
+
+    def _explore(self, base: np.ndarray) -> np.ndarray:
         if self.mode == "epsilon_greedy":
             return (1.0 - self.epsilon) * base + self.epsilon / N_PROMPTS
         z = np.log(base + 1e-3) / max(self.temperature, 1e-6)
-        z = np.exp(z - z.max())
-        return z / z.sum()
+        z = np.exp(z - z.max(axis=-1, keepdims=True))
+        return z / z.sum(axis=-1, keepdims=True)

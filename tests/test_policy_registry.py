@@ -3,6 +3,7 @@ import json
 import threading
 
 import numpy as np
+import pandas as pd
 import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -19,7 +20,7 @@ from music_domain.prompts import PROMPT_ACTIONS, PROMPT_NAMES
 from policy_learning.improve import _spec, candidate
 from policy_learning.registry import ArtefactError, PolicyRegistry, RegistryBusy
 from policy_learning.training import train_reward_model
-from prompt_policies import ExplorationPolicy, LearnedPromptPolicy, RuleBasedPromptPolicy
+from prompt_policies import PROMPT_INDEX, ExplorationPolicy, LearnedPromptPolicy, RuleBasedPromptPolicy
 from prompt_policies.mixture import MixturePolicy
 from simulator.fast_path import conversations_to_frame, simulate
 
@@ -211,3 +212,47 @@ def test_rasa_policy_refuses_a_damaged_or_missing_artefact(tmp_path, model):
     domain = Domain.load(str(ROOT / "domain.yml"))
     meta = policy.predict_action_probabilities(_tracker(), domain).action_metadata["prompt_policy"]
     assert meta["policy_version"] == "rule_based" and meta["policy"] == "rule_based"
+
+
+def test_logs_of_several_versions_get_the_mixture_propensities(tmp_path, assets, logs, model):
+    """Logs of the rule-based policy (epsilon 0.4) and of a promoted version (its own 5%
+    exploration) are one logging process: each decision's propensity is the loggers' mixture
+    weighted by how likely each logger is given the conversation so far, so a conversation's
+    product of propensities is its probability under the mixture of loggers."""
+    from policy_learning.loggers import mixture_propensities, rebuild_logger
+
+    reg, version = _registry_with_candidate(tmp_path, model)
+    deployed = reg.load(version).with_exploration()
+    second = conversations_to_frame(assets, simulate(assets, deployed, 120, seed=12, history_share=0.5,
+                                                     prefix="registry-test-v1"))
+    assert set(second["policy_version"]) == {version}
+    same, note = mixture_propensities(logs, reg)
+    assert same is logs and "one logging policy" in note
+    both = pd.concat([logs, second], ignore_index=True)
+    mixed, note = mixture_propensities(both, reg)
+    assert "2 logging policies" in note, note
+    probs = np.stack(mixed["probabilities"].to_numpy())
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert np.allclose(mixed["propensity"], probs[np.arange(len(mixed)), mixed["prompt"].map(PROMPT_INDEX)])
+    # the product over a conversation = sum_k w_k prod_t mu_k(a_t | s_t)
+    loggers = {k: rebuild_logger(*k, registry=reg) for k in [(logs["policy"].iloc[0], logs["policy_version"].iloc[0]),
+                                                             (deployed.name, version)]}
+    n_conv = {k: both[(both["policy"] == k[0]) & (both["policy_version"] == k[1])]["conversation_id"].nunique()
+              for k in loggers}
+    total = sum(n_conv.values())
+    for cid in [logs["conversation_id"].iloc[0], second["conversation_id"].iloc[-1]]:
+        rows = mixed[mixed["conversation_id"] == cid].sort_values("turn")
+        X = np.stack(rows["features"].to_numpy())
+        a = rows["prompt"].map(PROMPT_INDEX).to_numpy()
+        expected = sum(n_conv[k] / total * np.prod(_probs(lg, X)[np.arange(len(a)), a]) for k, lg in loggers.items())
+        assert np.prod(rows["propensity"].to_numpy()) == pytest.approx(expected, rel=1e-4)
+    # a logger that cannot be rebuilt leaves the logs as they were, and says why
+    odd = second.assign(policy="something_else")
+    kept, note = mixture_propensities(pd.concat([logs, odd], ignore_index=True), reg)
+    assert "cannot be rebuilt" in note and np.allclose(kept["propensity"], pd.concat([logs, odd])["propensity"])
+
+
+def _probs(policy, X):
+    from prompt_policies.mixture import _batch
+
+    return _batch(policy, X)
