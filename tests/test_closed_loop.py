@@ -17,7 +17,7 @@ from conftest import ROOT, TEST_SECRETS, _wait_ready, free_port, wait_for_port
 
 pytestmark = pytest.mark.slow  # trains Rasa models and runs a server
 
-BASE_CONVERSATIONS = 6000  # earlier logs (the set-up's), so that a tiny round can be certified
+BASE_CONVERSATIONS = 12000  # earlier logs (the set-up's), so that a tiny round can be certified
 
 
 def _versions_in_store(db: Path):
