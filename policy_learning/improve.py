@@ -181,13 +181,14 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
     from policy_learning.gate import paired_improvement_bound
 
     choices = []
-    cur_select = _evaluate(select, current.policy, 50, seed) if bound == "paired" else None
+    # choosing uses the importance-sampling estimates (no fitted model: cheap); certifying, the
+    # doubly robust ones
+    cur_select = _evaluate(select, current.policy, 50, seed, fit_q=False) if bound == "paired" else None
     n_ratio = np.sqrt(select["conversation_id"].nunique() / max(certify["conversation_id"].nunique(), 1))
     for alpha in alphas:
-        # hcope needs no fitted model, so choosing on it is cheap
-        rep = _evaluate(select, candidate(current, learned, alpha), 50, seed, fit_q=(bound != "hcope"))
+        rep = _evaluate(select, candidate(current, learned, alpha), 50, seed, fit_q=(bound == "bootstrap"))
         if bound == "paired":
-            pb = paired_improvement_bound(rep, cur_select)
+            pb = paired_improvement_bound(rep, cur_select, estimator="PDIS")
             # HCPI's conservative prediction: the width on `select`, doubled, scaled to `certify`'s size
             lb = pb["difference"] - 2.0 * (pb["difference"] - pb["lower_bound"]) * n_ratio
         else:
