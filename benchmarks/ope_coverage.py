@@ -173,6 +173,54 @@ def markdown(rows, meta):
     return "\n".join(lines) + "\n"
 
 
+ESS_BINS = (0, 5, 20, 100, np.inf)
+
+
+def by_ess(runs):
+    """Every run of every population and arm, binned by the candidate's ESS: how often the
+    bootstrap interval alone (before widening) covered the truth, and SeqDR's median error."""
+    pairs = [v for by_seed in runs.values() for r in by_seed.values() for v in r.values()]
+    out = []
+    for lo, hi in zip(ESS_BINS[:-1], ESS_BINS[1:]):
+        sel = [v for v in pairs if lo <= v["ess"] < hi]
+        if not sel:
+            continue
+        row = {"ess_from": lo, "ess_to": hi, "runs": len(sel)}
+        for var in VARIANTS:
+            row[var] = {"boot_coverage": float(np.mean([
+                v["variants"][var]["bootstrap_intervals"]["SeqDR"][0] <= v["truth"] <=
+                v["variants"][var]["bootstrap_intervals"]["SeqDR"][1] for v in sel])),
+                "rel_error": float(np.median([abs(v["variants"][var]["estimates"]["SeqDR"]["value"] - v["truth"]) /
+                                              v["truth"] for v in sel]))}
+        out.append(row)
+    return out
+
+
+def markdown_by_ess(bins):
+    lines = ["", "SeqDR by the candidate's effective sample size (all populations and arms pooled):", "",
+             "| ESS | runs | " + " | ".join(f"bootstrap-only coverage, {v} | median rel. error, {v}" for v in VARIANTS)
+             + " |", "|---|---|" + "---|---|" * len(VARIANTS)]
+    for b in bins:
+        hi = "" if not np.isfinite(b["ess_to"]) else f"{b['ess_to']:.0f}"
+        lines.append(f"| {b['ess_from']:.0f}–{hi} | {b['runs']} | " + " | ".join(
+            f"{b[v]['boot_coverage']:.0%} | {b[v]['rel_error']:.1%}" for v in VARIANTS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write(out: Path, runs, meta):
+    done = {k: v for k, v in runs.items() if v}
+    rows = summarise(done)
+    meta = {**meta, "seeds": min(len(v) for v in done.values()),
+            "runs_per_population": {k: len(v) for k, v in done.items()}}
+    bins = by_ess(done)
+    (out / "coverage.json").write_text(json.dumps({"meta": meta, "summary": rows, "by_ess": bins, "runs": runs},
+                                                  indent=1))
+    text = markdown(rows, meta) + markdown_by_ess(bins)
+    (out / "coverage.md").write_text(text)
+    plot(rows, out / "coverage.png")
+    return text
+
+
 def plot(rows, path):
     import matplotlib
 
@@ -251,7 +299,15 @@ def main(argv=None):
                    "an object or a list of objects as simulator.populations.from_dict reads")
     p.add_argument("--workers", type=int, default=1, help="(population, seed) pairs run in parallel")
     p.add_argument("--out", default="results/ope_coverage")
+    p.add_argument("--from-json", default=None, help="only re-summarise the runs of an earlier coverage.json")
     a = p.parse_args(argv)
+    if a.from_json:
+        old = json.loads(Path(a.from_json).read_text())
+        runs = {pop: {int(k): v for k, v in by_seed.items()} for pop, by_seed in old["runs"].items()}
+        out = Path(a.out)
+        out.mkdir(parents=True, exist_ok=True)
+        print(write(out, runs, old["meta"]))
+        return
     pops = load_populations(a.populations, a.population_json)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -273,19 +329,14 @@ def main(argv=None):
                 f"{x['estimates']['SeqDR']['ci_high']:.3f}] truth {v['truth']:.3f} (rule {v['truth_current']:.3f}) "
                 f"hcope {x['gate']['hcope']['bound']:.3f} ESS {v['ess']:.0f}"
                 for arm, v in r.items() for x in [v["variants"][last]]) + f" ({secs:.0f}s)", flush=True)
-            done = {k: v for k, v in runs.items() if v}
-            rows = summarise(done)
-            meta = {"seeds": min(len(v) for v in done.values()), "conversations": a.conversations,
-                    "truth_listeners": a.truth_listeners, "bootstrap": a.bootstrap, "workers": a.workers,
-                    "populations": {pop.name: pop.description for pop in pops},
+            meta = {"conversations": a.conversations, "truth_listeners": a.truth_listeners, "bootstrap": a.bootstrap,
+                    "workers": a.workers, "populations": {pop.name: pop.description for pop in pops},
                     "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, shared",
                     "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                     "wall_minutes": (time.time() - t0) / 60,
                     "command": "python benchmarks/ope_coverage.py " + " ".join(argv or sys.argv[1:])}
-            (out / "coverage.json").write_text(json.dumps({"meta": meta, "summary": rows, "runs": runs}, indent=1))
-            (out / "coverage.md").write_text(markdown(rows, meta))
-            plot(rows, out / "coverage.png")
-    print(markdown(rows, meta))
+            text = write(out, runs, meta)
+    print(text)
 
 
 if __name__ == "__main__":
