@@ -291,6 +291,8 @@ def main(argv=None):
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=20)
+    p.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed + seeds - 1 "
+                   "(to split a study over processes; merge their coverage.json runs and use --from-json)")
     p.add_argument("--conversations", type=int, default=30000, help="logged conversations per population and seed")
     p.add_argument("--truth-listeners", type=int, default=3000, help="fresh listeners per arm and seed for the truth")
     p.add_argument("--bootstrap", type=int, default=300)
@@ -299,14 +301,24 @@ def main(argv=None):
                    "an object or a list of objects as simulator.populations.from_dict reads")
     p.add_argument("--workers", type=int, default=1, help="(population, seed) pairs run in parallel")
     p.add_argument("--out", default="results/ope_coverage")
-    p.add_argument("--from-json", default=None, help="only re-summarise the runs of an earlier coverage.json")
+    p.add_argument("--from-json", default=None, help="only re-summarise the runs of earlier coverage.json files "
+                   "(comma-separated: their runs merged, e.g. seed ranges run by separate processes)")
     a = p.parse_args(argv)
     if a.from_json:
-        old = json.loads(Path(a.from_json).read_text())
-        runs = {pop: {int(k): v for k, v in by_seed.items()} for pop, by_seed in old["runs"].items()}
+        runs, metas = {}, []
+        for path in a.from_json.split(","):
+            old = json.loads(Path(path).read_text())
+            metas.append(old["meta"])
+            for pop, by_seed in old["runs"].items():
+                runs.setdefault(pop, {}).update({int(k): v for k, v in by_seed.items()})
+        keys = ("conversations", "truth_listeners", "bootstrap")
+        if any(tuple(m[k] for k in keys) != tuple(metas[0][k] for k in keys) for m in metas):
+            raise SystemExit(f"the files were run with different {', '.join(keys)}; their runs cannot be pooled")
+        meta = {**metas[0], "wall_minutes": sum(m["wall_minutes"] for m in metas),
+                "command": " + ".join(m["command"] for m in metas) + f" (merged: --from-json {a.from_json})"}
         out = Path(a.out)
         out.mkdir(parents=True, exist_ok=True)
-        print(write(out, runs, old["meta"]))
+        print(write(out, runs, meta))
         return
     pops = load_populations(a.populations, a.population_json)
     out = Path(a.out)
@@ -320,7 +332,7 @@ def main(argv=None):
         print(f"[{time.time() - t0:6.0f}s] current policy's truth: {truth_current}", flush=True)
         # seed-major: an interrupted run still covers every population
         tasks = [(pop, seed, a.conversations, a.truth_listeners, a.bootstrap, truth_current[pop.name])
-                 for seed in range(a.seeds) for pop in pops]
+                 for seed in range(a.first_seed, a.first_seed + a.seeds) for pop in pops]
         for name, seed, r, secs in pool.imap(_task, tasks):
             runs[name][seed] = r
             last = list(VARIANTS)[-1]
