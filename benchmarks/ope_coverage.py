@@ -233,7 +233,9 @@ def plot(rows, path):
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.5))
     for i, v in enumerate(VARIANTS):
         axes[0].bar(x + (i - 0.5) * w, [r.get(f"{v}.SeqDR_rel_error", np.nan) for r in rows], w, label=f"SeqDR, {v}")
-        axes[1].bar(x + (i - 0.5) * w, [r.get(f"{v}.SeqDR_coverage", np.nan) for r in rows], w, label=f"SeqDR, {v}")
+        for j, (key, what) in enumerate((("coverage", "reported"), ("boot_coverage", "bootstrap only"))):
+            axes[1].bar(x + (2 * i + j - 1.5) * w / 2, [r.get(f"{v}.SeqDR_{key}", np.nan) for r in rows], w / 2,
+                        label=f"SeqDR {what}, {v}", color=f"C{i}", alpha=1.0 if j == 0 else 0.45)
     axes[0].axhline(0.10, color="k", ls="--", lw=1)
     axes[0].set_title("median relative error (target <= 10%)")
     axes[1].axhline(0.90, color="k", ls="--", lw=1)
