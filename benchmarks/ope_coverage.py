@@ -173,6 +173,54 @@ def markdown(rows, meta):
     return "\n".join(lines) + "\n"
 
 
+ESS_BINS = (0, 5, 20, 100, np.inf)
+
+
+def by_ess(runs):
+    """Every run of every population and arm, binned by the candidate's ESS: how often the
+    bootstrap interval alone (before widening) covered the truth, and SeqDR's median error."""
+    pairs = [v for by_seed in runs.values() for r in by_seed.values() for v in r.values()]
+    out = []
+    for lo, hi in zip(ESS_BINS[:-1], ESS_BINS[1:]):
+        sel = [v for v in pairs if lo <= v["ess"] < hi]
+        if not sel:
+            continue
+        row = {"ess_from": lo, "ess_to": hi, "runs": len(sel)}
+        for var in VARIANTS:
+            row[var] = {"boot_coverage": float(np.mean([
+                v["variants"][var]["bootstrap_intervals"]["SeqDR"][0] <= v["truth"] <=
+                v["variants"][var]["bootstrap_intervals"]["SeqDR"][1] for v in sel])),
+                "rel_error": float(np.median([abs(v["variants"][var]["estimates"]["SeqDR"]["value"] - v["truth"]) /
+                                              v["truth"] for v in sel]))}
+        out.append(row)
+    return out
+
+
+def markdown_by_ess(bins):
+    lines = ["", "SeqDR by the candidate's effective sample size (all populations and arms pooled):", "",
+             "| ESS | runs | " + " | ".join(f"bootstrap-only coverage, {v} | median rel. error, {v}" for v in VARIANTS)
+             + " |", "|---|---|" + "---|---|" * len(VARIANTS)]
+    for b in bins:
+        hi = "" if not np.isfinite(b["ess_to"]) else f"{b['ess_to']:.0f}"
+        lines.append(f"| {b['ess_from']:.0f}–{hi} | {b['runs']} | " + " | ".join(
+            f"{b[v]['boot_coverage']:.0%} | {b[v]['rel_error']:.1%}" for v in VARIANTS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write(out: Path, runs, meta):
+    done = {k: v for k, v in runs.items() if v}
+    rows = summarise(done)
+    meta = {**meta, "seeds": min(len(v) for v in done.values()),
+            "runs_per_population": {k: len(v) for k, v in done.items()}}
+    bins = by_ess(done)
+    (out / "coverage.json").write_text(json.dumps({"meta": meta, "summary": rows, "by_ess": bins, "runs": runs},
+                                                  indent=1))
+    text = markdown(rows, meta) + markdown_by_ess(bins)
+    (out / "coverage.md").write_text(text)
+    plot(rows, out / "coverage.png")
+    return text
+
+
 def plot(rows, path):
     import matplotlib
 
@@ -185,7 +233,9 @@ def plot(rows, path):
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.5))
     for i, v in enumerate(VARIANTS):
         axes[0].bar(x + (i - 0.5) * w, [r.get(f"{v}.SeqDR_rel_error", np.nan) for r in rows], w, label=f"SeqDR, {v}")
-        axes[1].bar(x + (i - 0.5) * w, [r.get(f"{v}.SeqDR_coverage", np.nan) for r in rows], w, label=f"SeqDR, {v}")
+        for j, (key, what) in enumerate((("coverage", "reported"), ("boot_coverage", "bootstrap only"))):
+            axes[1].bar(x + (2 * i + j - 1.5) * w / 2, [r.get(f"{v}.SeqDR_{key}", np.nan) for r in rows], w / 2,
+                        label=f"SeqDR {what}, {v}", color=f"C{i}", alpha=1.0 if j == 0 else 0.45)
     axes[0].axhline(0.10, color="k", ls="--", lw=1)
     axes[0].set_title("median relative error (target <= 10%)")
     axes[1].axhline(0.90, color="k", ls="--", lw=1)
@@ -243,6 +293,8 @@ def main(argv=None):
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=20)
+    p.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed + seeds - 1 "
+                   "(to split a study over processes; merge their coverage.json runs and use --from-json)")
     p.add_argument("--conversations", type=int, default=30000, help="logged conversations per population and seed")
     p.add_argument("--truth-listeners", type=int, default=3000, help="fresh listeners per arm and seed for the truth")
     p.add_argument("--bootstrap", type=int, default=300)
@@ -251,7 +303,25 @@ def main(argv=None):
                    "an object or a list of objects as simulator.populations.from_dict reads")
     p.add_argument("--workers", type=int, default=1, help="(population, seed) pairs run in parallel")
     p.add_argument("--out", default="results/ope_coverage")
+    p.add_argument("--from-json", default=None, help="only re-summarise the runs of earlier coverage.json files "
+                   "(comma-separated: their runs merged, e.g. seed ranges run by separate processes)")
     a = p.parse_args(argv)
+    if a.from_json:
+        runs, metas = {}, []
+        for path in a.from_json.split(","):
+            old = json.loads(Path(path).read_text())
+            metas.append(old["meta"])
+            for pop, by_seed in old["runs"].items():
+                runs.setdefault(pop, {}).update({int(k): v for k, v in by_seed.items()})
+        keys = ("conversations", "truth_listeners", "bootstrap")
+        if any(tuple(m[k] for k in keys) != tuple(metas[0][k] for k in keys) for m in metas):
+            raise SystemExit(f"the files were run with different {', '.join(keys)}; their runs cannot be pooled")
+        meta = {**metas[0], "wall_minutes": sum(m["wall_minutes"] for m in metas),
+                "command": " + ".join(m["command"] for m in metas) + f" (merged: --from-json {a.from_json})"}
+        out = Path(a.out)
+        out.mkdir(parents=True, exist_ok=True)
+        print(write(out, runs, meta))
+        return
     pops = load_populations(a.populations, a.population_json)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -264,7 +334,7 @@ def main(argv=None):
         print(f"[{time.time() - t0:6.0f}s] current policy's truth: {truth_current}", flush=True)
         # seed-major: an interrupted run still covers every population
         tasks = [(pop, seed, a.conversations, a.truth_listeners, a.bootstrap, truth_current[pop.name])
-                 for seed in range(a.seeds) for pop in pops]
+                 for seed in range(a.first_seed, a.first_seed + a.seeds) for pop in pops]
         for name, seed, r, secs in pool.imap(_task, tasks):
             runs[name][seed] = r
             last = list(VARIANTS)[-1]
@@ -273,19 +343,14 @@ def main(argv=None):
                 f"{x['estimates']['SeqDR']['ci_high']:.3f}] truth {v['truth']:.3f} (rule {v['truth_current']:.3f}) "
                 f"hcope {x['gate']['hcope']['bound']:.3f} ESS {v['ess']:.0f}"
                 for arm, v in r.items() for x in [v["variants"][last]]) + f" ({secs:.0f}s)", flush=True)
-            done = {k: v for k, v in runs.items() if v}
-            rows = summarise(done)
-            meta = {"seeds": min(len(v) for v in done.values()), "conversations": a.conversations,
-                    "truth_listeners": a.truth_listeners, "bootstrap": a.bootstrap, "workers": a.workers,
-                    "populations": {pop.name: pop.description for pop in pops},
+            meta = {"conversations": a.conversations, "truth_listeners": a.truth_listeners, "bootstrap": a.bootstrap,
+                    "workers": a.workers, "populations": {pop.name: pop.description for pop in pops},
                     "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, shared",
                     "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                     "wall_minutes": (time.time() - t0) / 60,
                     "command": "python benchmarks/ope_coverage.py " + " ".join(argv or sys.argv[1:])}
-            (out / "coverage.json").write_text(json.dumps({"meta": meta, "summary": rows, "runs": runs}, indent=1))
-            (out / "coverage.md").write_text(markdown(rows, meta))
-            plot(rows, out / "coverage.png")
-    print(markdown(rows, meta))
+            text = write(out, runs, meta)
+    print(text)
 
 
 if __name__ == "__main__":
