@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -406,22 +407,67 @@ def _clean_title(title: str) -> str:
     return t.strip() or title
 
 
-def unknown_reply(entities, have_attributes: Optional[bool] = None) -> Optional[str]:
+# -- artists the catalogue lacks: their vein ---------------------------------------------------
+VEINS_FILE = NER_DATA_DIR / "artist_genres.tsv"
+
+
+@lru_cache(maxsize=2)
+def artist_veins(path: Path = VEINS_FILE) -> Dict[str, str]:
+    """Artist (``resolve_key``) -> genre family, from ``tools/make_gazetteer.py`` (public track
+    lists, not the catalogue); empty when the file is missing."""
+    out: Dict[str, str] = {}
+    try:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            key, _, family = line.partition("\t")
+            if key and family:
+                out[key] = family
+    except OSError:
+        pass
+    return out
+
+
+def infer_vein(name: str) -> Optional[str]:
+    """The genre family of a named artist the catalogue lacks ("Aphex Twin" -> chill), by exact
+    normalised name (a possessive or plural "s" tolerated), or None: no guess from a fuzzy
+    match, so an unknown name never borrows a stranger's genre."""
+    if not name or len(name) > MAX_MENTION:
+        return None
+    key = resolve_key(name)
+    veins = artist_veins()
+    for k in (key, key[:-1] if key.endswith("s") else None):
+        if k and k in veins:
+            return veins[k]
+    return None
+
+
+def unknown_reply(entities, have_attributes: Optional[bool] = None, playing: bool = True) -> Optional[str]:
     """What to say about named artists or works the catalogue does not have (``unknown_mention``
-    entities), or None. With other attributes in the same message the assistant can still play
-    something in that vein; otherwise it says so and the next prompt asks."""
-    names = []
+    entities), or None. When their vein (``vein``, a genre family) or other attributes in the same
+    message are known, the assistant plays something in that vein (``playing``) or says it will
+    look there; otherwise it says it cannot match the name and the next prompt asks."""
+    names, veins = [], []
     for e in entities or []:
         if e.get("entity") == "unknown_mention" and e.get("value"):
             name = str(e["value"]).strip()[:MAX_MENTION]
             if name and name.lower() not in (n.lower() for n in names):
                 names.append(name)
+            if e.get("vein") and e["vein"] not in veins:
+                veins.append(str(e["vein"]))
     if not names:
         return None
     if have_attributes is None:
         have_attributes = any(e.get("entity") in ("genre", "subgenre", "energy", "mood", "era", "activity",
                                                   "artist", "work") for e in entities or [])
     said = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
-    if have_attributes:
-        return f"I don't have {said} in my catalogue, so here's something in the same vein as the rest of what you asked."
+    if veins and not have_attributes:
+        from music_domain.attributes import display_genre
+
+        vein = " and ".join(display_genre(v) for v in veins[:2])
+        if playing:
+            return f"I don't have {said} in my catalogue, so here's something in the same vein ({vein})."
+        return f"I don't have {said} in my catalogue, so I'll look for something in the same vein ({vein})."
+    if have_attributes or veins:
+        if playing:
+            return f"I don't have {said} in my catalogue, so here's something in the same vein as the rest of what you asked."
+        return f"I don't have {said} in my catalogue, so I'll go by the rest of what you asked."
     return f"I don't have {said} in my catalogue, so I can't match that directly."

@@ -10,7 +10,9 @@ states) finds mentions with their type; each is resolved against the catalogue
 - ``work`` (value: the catalogue track name, with ``track_id`` and ``artist``): a retrieval seed
   (tracks near that one in the track vectors);
 - ``unknown_mention`` (value: the listener's words, with ``mention_type``): named but not in the
-  catalogue, so the assistant says it does not have it instead of matching something else.
+  catalogue, so the assistant says it does not have it instead of matching something else; an
+  artist's ``vein`` (genre family, ``music_domain.mentions.infer_vein``) when public track lists
+  know it, which the dialogue uses as the genre ("here's something in the same vein").
 
 A one-word catalogue artist found by the attribute extractor's exact-name gazetteer that is also an
 ordinary word ("Ghost", "Dream", "Poison", "Crush") is dropped unless the tagger also reads it as an
@@ -32,7 +34,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from music_domain.mentions import NER_DATA_DIR, MAX_TEXT, MentionResolver, MentionTagger, read_bio
+from music_domain.mentions import NER_DATA_DIR, MAX_TEXT, MentionResolver, MentionTagger, infer_vein, read_bio
 from nlu_components.persistence import load_object, save_object
 
 EXTRACTOR = "MusicMentionExtractor"
@@ -164,7 +166,9 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                                     "confidence_normalisation": round(r.score / 100.0, 3)})
                         have_artist = True
                 elif self._believable(x):
-                    new.append({**base, "entity": "unknown_mention", "value": x["text"], "mention_type": "artist"})
+                    unknown = {**base, "entity": "unknown_mention", "value": x["text"], "mention_type": "artist"}
+                    vein = infer_vein(x["text"])  # its genre family from public track lists, if known
+                    new.append({**unknown, "vein": vein} if vein else unknown)
             else:
                 by = next((r.value for (a, b), r in resolved_artists.items() if r.resolved and a >= span[1]), None)
                 r = self.resolver.work(x["text"], by=by)
