@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -123,10 +124,21 @@ def _shape(w: str) -> str:
     return s[:4]
 
 
+def _bin(count: int) -> int:
+    """0, 1, 2-3, 4-15, 16-63, 64+ -> 0..5 (how often a word occurs in a name list)."""
+    return 0 if count <= 0 else min(5, 1 + int(math.log(count, 4)) if count > 1 else 1)
+
+
 def token_features(words: Sequence[str], gaz_artist: Sequence[str], gaz_work: Sequence[str],
-                   common: frozenset) -> List[Dict[str, object]]:
+                   common: frozenset, name_words=None) -> List[Dict[str, object]]:
+    """``name_words``: (artist word counts, work word counts) over the gazetteers' names, so a
+    word never seen in a request ("foals", "pickups") still says how name-like it is."""
     feats = []
     n = len(words)
+    stats = []
+    if name_words is not None:
+        ca, cw = name_words
+        stats = [(_bin(ca.get(w, 0)), _bin(cw.get(w, 0))) for w in words]
     for i, w in enumerate(words):
         f: Dict[str, object] = {
             "bias": 1.0, "w": w, "suf3": w[-3:], "pre3": w[:3], "shape": _shape(w), "len": min(len(w), 8),
@@ -144,6 +156,12 @@ def token_features(words: Sequence[str], gaz_artist: Sequence[str], gaz_work: Se
                     f[f"common{d:+d}"] = words[j] in common
             else:
                 f[f"w{d:+d}"] = "<pad>"
+        if stats:
+            a, b = stats[i]
+            f["na"], f["nw"], f["na-nw"] = a, b, a - b
+            for d in (-1, 1):
+                if 0 <= i + d < n:
+                    f[f"na{d:+d}"], f[f"nw{d:+d}"] = stats[i + d]
         if i > 0:
             f["w-1|w"] = words[i - 1] + "|" + w
         if i > 1:
@@ -202,9 +220,15 @@ class MentionTagger:
     principal directions, fitted on the training queries."""
 
     def __init__(self, artist_names: Iterable[str] = (), work_names: Iterable[str] = (), dims: int = 32,
-                 c1: float = 0.05, c2: float = 0.05, max_iterations: int = 150):
+                 c1: float = 0.05, c2: float = 0.05, max_iterations: int = 150, name_words: bool = True):
         self.gaz_artist = Gazetteer(artist_names)
         self.gaz_work = Gazetteer(work_names)
+        self.name_words = None
+        if name_words:  # how often each word occurs in the artist / work name lists
+            from collections import Counter
+
+            self.name_words = tuple(Counter(w for name in g.names for w in set(name.split()))
+                                    for g in (self.gaz_artist, self.gaz_work))
         self.dims = dims
         self.params = {"c1": c1, "c2": c2, "max_iterations": max_iterations}
         self.crf = None
@@ -236,7 +260,8 @@ class MentionTagger:
         return d
 
     def features(self, words: Sequence[str], vectors=None):
-        feats = token_features(words, self.gaz_artist.tags(words), self.gaz_work.tags(words), self.common)
+        feats = token_features(words, self.gaz_artist.tags(words), self.gaz_work.tags(words), self.common,
+                               getattr(self, "name_words", None))
         if vectors is not None and self.projection is not None:
             mean, comps, scale = self.projection
             z = (vectors - mean) @ comps.T / scale

@@ -142,7 +142,8 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         artist_spans = [(x["start"], x["end"]) for x in mentions if x["type"] == "Artist"]
         intent = (message.get(INTENT) or {}).get("name")
         entities = [e for e in entities if not self._ambiguous_catalogue_word(e, text, artist_spans,
-                                                                              intent in NOT_ABOUT_MUSIC)]
+                                                                              intent in NOT_ABOUT_MUSIC)
+                    and not self._guessed_attribute_on_artist(e, artist_spans)]
         taken = [(e.get("start", 0), e.get("end", 0)) for e in entities
                  if e.get("entity") in ("artist", "genre", "subgenre", "era", "energy", "mood", "activity")]
         have_artist = any(e.get("entity") == "artist" for e in entities)
@@ -197,6 +198,18 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         if words and all(w in ordinary_words() for w in words):
             return mention["confidence"] >= self.config["min_confidence_ordinary"]
         return True
+
+    @staticmethod
+    def _guessed_attribute_on_artist(entity: Dict[str, Any], artist_spans) -> bool:
+        """A genre / energy / mood / activity the attribute extractor only guessed (its words are
+        no vocabulary phrase: normalised by similarity, confidence below 1) on words the tagger
+        reads as an artist: "Metallica" is an artist, not the genre metal by resemblance."""
+        if entity.get("entity") not in ("genre", "subgenre", "energy", "mood", "activity"):
+            return False
+        if float(entity.get("confidence_normalisation", 1.0)) >= 1.0:
+            return False
+        a, b = entity.get("start", 0), entity.get("end", 0)
+        return any(s < b and a < e for s, e in artist_spans)
 
     @staticmethod
     def _ambiguous_catalogue_word(entity: Dict[str, Any], text: str, artist_spans, greeting: bool = False) -> bool:
