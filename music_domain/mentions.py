@@ -220,7 +220,8 @@ class MentionTagger:
     principal directions, fitted on the training queries."""
 
     def __init__(self, artist_names: Iterable[str] = (), work_names: Iterable[str] = (), dims: int = 32,
-                 c1: float = 0.05, c2: float = 0.05, max_iterations: int = 150, name_words: bool = True):
+                 c1: float = 0.05, c2: float = 0.05, max_iterations: int = 150, name_words: bool = True,
+                 augment: int = 0, seed: int = 0, probe: bool = False, probe_c: float = 0.5):
         self.gaz_artist = Gazetteer(artist_names)
         self.gaz_work = Gazetteer(work_names)
         self.name_words = None
@@ -230,6 +231,11 @@ class MentionTagger:
             self.name_words = tuple(Counter(w for name in g.names for w in set(name.split()))
                                     for g in (self.gaz_artist, self.gaz_work))
         self.dims = dims
+        self.augment = augment  # copies of each request with its names swapped for other known names
+        self.seed = seed
+        self.probe = probe  # a linear probe on the full MiniLM states, its tag probabilities as features
+        self.probe_c = probe_c
+        self.probe_model = None
         self.params = {"c1": c1, "c2": c2, "max_iterations": max_iterations}
         self.crf = None
         self.projection = None  # (mean [d], components [dims, d], scale)
@@ -259,9 +265,18 @@ class MentionTagger:
         d["_common"] = None
         return d
 
-    def features(self, words: Sequence[str], vectors=None):
+    def features(self, words: Sequence[str], vectors=None, probs=None):
         feats = token_features(words, self.gaz_artist.tags(words), self.gaz_work.tags(words), self.common,
                                getattr(self, "name_words", None))
+        if probs is None and vectors is not None and getattr(self, "probe_model", None) is not None:
+            probs = self.probe_probs(vectors)
+        if probs is not None:
+            labels = self.probe_labels()[:4]
+            for i, f in enumerate(feats):
+                for d in (-1, 0, 1):
+                    if 0 <= i + d < len(feats):
+                        for j, lab in enumerate(labels):
+                            f[f"p{d:+d}{lab}"] = float(probs[i + d][j])
         if vectors is not None and self.projection is not None:
             mean, comps, scale = self.projection
             z = (vectors - mean) @ comps.T / scale
@@ -288,6 +303,14 @@ class MentionTagger:
         import sklearn_crfsuite
 
         sentences = [(w, t) for w, t in sentences if w]
+        copies = getattr(self, "augment", 0)
+        if copies:
+            extra = augment_sentences(sentences, sorted(self.gaz_artist.names), sorted(self.gaz_work.names),
+                                      copies=copies, seed=getattr(self, "seed", 0))
+            if self.dims:
+                vectors = list(vectors if vectors is not None else self.sentence_vectors([w for w, _ in sentences]))
+                vectors += self.sentence_vectors([w for w, _ in extra])
+            sentences = list(sentences) + extra
         if self.dims:
             vectors = vectors if vectors is not None else self.sentence_vectors([w for w, _ in sentences])
             allv = np.vstack(vectors)
@@ -297,16 +320,85 @@ class MentionTagger:
             self.projection = (mean.astype(np.float32), vt[:self.dims].astype(np.float32), scale)
         else:
             vectors = [None] * len(sentences)
+        probs = [None] * len(sentences)
+        if self.dims and getattr(self, "probe", False):
+            probs = self._fit_probe(vectors, [t for _, t in sentences])
         self.crf = sklearn_crfsuite.CRF(algorithm="lbfgs", all_possible_transitions=True, **self.params)
-        self.crf.fit([self.features(w, v) for (w, _), v in zip(sentences, vectors)], [t for _, t in sentences])
+        self.crf.fit([self.features(w, v, p) for (w, _), v, p in zip(sentences, vectors, probs)],
+                     [t for _, t in sentences])
         return self
+
+    def _fit_probe(self, vectors, tags, folds: int = 3):
+        """A linear probe on the full MiniLM token states (all dimensions, not the projection):
+        per-token tag probabilities, fitted out of fold for the CRF's training requests (so the
+        CRF learns how far to trust them) and on all of them for use."""
+        import numpy as np
+        from sklearn.linear_model import LogisticRegression
+
+        lengths = [len(v) for v in vectors]
+        X = self._probe_input(np.vstack(vectors))
+        y = np.array([t for ts in tags for t in ts])
+        sent = np.repeat(np.arange(len(vectors)), lengths)
+        out = np.zeros((len(y), len(self.probe_labels(y))), dtype=np.float32)
+        labels = self.probe_labels(y)
+        for k in range(folds):
+            test = sent % folds == k
+            m = LogisticRegression(C=self.probe_c, max_iter=200).fit(X[~test], y[~test])
+            out[np.ix_(test, [labels.index(c) for c in m.classes_])] = m.predict_proba(X[test])
+        self.probe_model = LogisticRegression(C=self.probe_c, max_iter=200).fit(X, y)
+        bounds = np.cumsum([0] + lengths)
+        return [out[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+    @staticmethod
+    def probe_labels(y=None):
+        return ["B-Artist", "I-Artist", "B-WoA", "I-WoA", "O"]
+
+    def _probe_input(self, v):
+        mean, _, scale = self.projection
+        return (v - mean) / scale
+
+    def probe_probs(self, vectors):
+        """Tag probabilities of the probe, columns in ``probe_labels()`` order (or None)."""
+        import numpy as np
+
+        model = getattr(self, "probe_model", None)
+        if model is None or vectors is None or not len(vectors):
+            return None
+        p = model.predict_proba(self._probe_input(np.asarray(vectors)))
+        out = np.zeros((len(vectors), 5), dtype=np.float32)
+        labels = self.probe_labels()
+        for j, c in enumerate(model.classes_):
+            out[:, labels.index(c)] = p[:, j]
+        return out
 
     def tag_words(self, words: Sequence[str], vectors=None) -> List[str]:
         if not words or self.crf is None:
             return ["O"] * len(words)
         if vectors is None and self.projection is not None:
             vectors = self.sentence_vectors([words])[0]
-        return list(self.crf.predict_single(self.features(words, vectors)))
+        return self.repair(words, list(self.crf.predict_single(self.features(words, vectors))))
+
+    def repair(self, words: Sequence[str], tags: List[str]) -> List[str]:
+        """Artist spans made consistent with the artist name list: a span that is no known name
+        but is a run of known names ("swans daughters", "elo and the hoosiers") is split into
+        them, and adjacent spans that together make one known name ("kero" "kero bonito") are
+        joined. Requests often list names without separators."""
+        names = self.gaz_artist.names
+        spans = [s for s in spans_of(tags) if s[0] == "Artist"]
+        out = list(tags)
+        for i in range(len(spans) - 1):  # join
+            (_, a, b), (_, c, d) = spans[i], spans[i + 1]
+            if b == c and " ".join(words[a:d]) in names and " ".join(words[a:b]) not in names:
+                out[c] = "I-Artist"
+        for _, a, b in spans_of(out):
+            if _ != "Artist" or b - a < 2 or " ".join(words[a:b]) in names:
+                continue
+            pieces = _segment(list(words[a:b]), names)
+            if pieces:
+                for k, (x, y, is_name) in enumerate(pieces):
+                    for j in range(a + x, a + y):
+                        out[j] = ("B-Artist" if j == a + x else "I-Artist") if is_name else "O"
+        return out
 
     def mentions(self, text: str, states=None) -> List[Dict[str, object]]:
         """[{type, text, start, end, confidence}] in ``text``'s own characters. ``states``:
@@ -320,7 +412,7 @@ class MentionTagger:
             hidden, offsets = states if states is not None else minilm_states([text[:MAX_TEXT]])[0]
             vectors = token_vectors(tokens, hidden, offsets)
         feats = self.features(words, vectors)
-        tags = self.crf.predict_single(feats)
+        tags = self.repair(words, list(self.crf.predict_single(feats)))
         marginals = self.crf.predict_marginals_single(feats)
         out = []
         for kind, a, b in spans_of(tags):
@@ -331,6 +423,62 @@ class MentionTagger:
             out.append({"type": kind, "text": text[start:end], "start": start, "end": end,
                         "confidence": round(float(conf), 3)})
         return out
+
+
+CONNECTORS = frozenset({"and", "&", "x", "feat", "ft", "featuring", "vs", "with", "or"})
+
+
+def _segment(words: List[str], names, max_len: int = 6):
+    """[(start, end, is_name)] covering ``words`` with at least two known names, separated only
+    by connectors ("and", "&", "feat"), the fewest pieces; None when there is no such cover."""
+    n = len(words)
+    best = [None] * (n + 1)  # best[i]: pieces covering words[:i]
+    best[0] = []
+    for i in range(n):
+        if best[i] is None:
+            continue
+        for j in range(i + 1, min(n, i + max_len) + 1):
+            if " ".join(words[i:j]) in names:
+                cand = best[i] + [(i, j, True)]
+                if best[j] is None or len(cand) < len(best[j]):
+                    best[j] = cand
+        if words[i] in CONNECTORS and best[i] and best[i][-1][2]:
+            cand = best[i] + [(i, i + 1, False)]
+            if best[i + 1] is None or len(cand) < len(best[i + 1]):
+                best[i + 1] = cand
+    pieces = best[n]
+    if not pieces or sum(p[2] for p in pieces) < 2 or not pieces[-1][2]:
+        return None
+    return pieces
+
+
+def augment_sentences(sentences, artist_names: Sequence[str], work_names: Sequence[str], copies: int = 1,
+                      seed: int = 0) -> List[Tuple[List[str], List[str]]]:
+    """Mention replacement: ``copies`` of each request that names something, every artist / work
+    replaced by a random name of the same type from the name lists (tags follow), so the tagger
+    learns the contexts and the look of names rather than the few names it was trained on."""
+    import random
+
+    rng = random.Random(seed)
+    pools = {"Artist": list(artist_names), "WoA": list(work_names)}
+    out = []
+    for words, tags in sentences:
+        spans = spans_of(tags)
+        if not spans or not all(pools.get(k) for k, _, _ in spans):
+            continue
+        for _ in range(copies):
+            new_w, new_t, pos = [], [], 0
+            for kind, a, b in spans:
+                new_w += words[pos:a]
+                new_t += tags[pos:a]
+                name = rng.choice(pools[kind]).split()
+                new_w += name
+                new_t += [f"B-{kind}"] + [f"I-{kind}"] * (len(name) - 1)
+                pos = b
+            new_w += words[pos:]
+            new_t += tags[pos:]
+            out.append((new_w, new_t))
+    return out
 
 
 def load_training_sentences(directory: Path = NER_DATA_DIR, parts: Sequence[str] = ("train",)):

@@ -113,3 +113,16 @@ def test_the_action_says_the_unknown_name_before_its_question(monkeypatch, asset
     said = run(acts.ActionPlaySample, [{"entity": "unknown_mention", "value": "Aphex Twin",
                                         "mention_type": "artist", "vein": "chill"}])
     assert "same vein" in said[0]["text"] and said[1]["response"] == "utter_sample"
+
+
+@pytest.mark.parametrize("said", ["", "x" * 200, "🎸🎸", "'; DROP TABLE tracks; --", "<script>alert(1)</script>",
+                                  "Ñandú Fantasma", "Radiohead\x00\x1b[2J", "\u202e", "Aphex Twinn Zz"])
+def test_vein_of_bad_or_unknown_names_is_none_never_a_guess(said):
+    assert infer_vein(said) is None
+
+
+@pytest.mark.parametrize("said", ["Genesis", "Boston", "Rush", "Aphex Twin", "aphex twins", "The Beatles"])
+def test_vein_is_an_exact_known_artists_genre_family(said):
+    from music_domain.attributes import GENRE_FAMILIES
+
+    assert infer_vein(said) in GENRE_FAMILIES and infer_vein(said) != "other"

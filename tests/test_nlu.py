@@ -111,6 +111,9 @@ def test_bad_input_around_mentions_parses_gracefully(parse, text):
     assert r["intent"]["name"]
     for e in kinds(r, "artist"):
         assert e["value"] == "Radiohead" and "radiohead" in text.lower()
+    from music_domain.attributes import GENRE_FAMILIES
+
     for e in kinds(r, "unknown_mention"):
         assert len(e["value"]) <= 80 and e["value"] in text
+        assert e.get("vein") is None or e["vein"] in GENRE_FAMILIES  # a known family or no guess
     assert not kinds(r, "work") or all(w["track_id"] for w in kinds(r, "work"))
