@@ -221,7 +221,7 @@ class MentionTagger:
 
     def __init__(self, artist_names: Iterable[str] = (), work_names: Iterable[str] = (), dims: int = 32,
                  c1: float = 0.05, c2: float = 0.05, max_iterations: int = 150, name_words: bool = True,
-                 augment: int = 0, seed: int = 0, probe: bool = False, probe_c: float = 0.5):
+                 augment: int = 0, seed: int = 0, probe=False, probe_c: float = 0.5, probe_context: bool = False):
         self.gaz_artist = Gazetteer(artist_names)
         self.gaz_work = Gazetteer(work_names)
         self.name_words = None
@@ -235,6 +235,7 @@ class MentionTagger:
         self.seed = seed
         self.probe = probe  # a linear probe on the full MiniLM states, its tag probabilities as features
         self.probe_c = probe_c
+        self.probe_context = probe_context
         self.probe_model = None
         self.params = {"c1": c1, "c2": c2, "max_iterations": max_iterations}
         self.crf = None
@@ -341,13 +342,39 @@ class MentionTagger:
         sent = np.repeat(np.arange(len(vectors)), lengths)
         out = np.zeros((len(y), len(self.probe_labels(y))), dtype=np.float32)
         labels = self.probe_labels(y)
+        X = self._with_context(X, lengths)
         for k in range(folds):
             test = sent % folds == k
-            m = LogisticRegression(C=self.probe_c, max_iter=200).fit(X[~test], y[~test])
+            m = self._new_probe().fit(X[~test], y[~test])
             out[np.ix_(test, [labels.index(c) for c in m.classes_])] = m.predict_proba(X[test])
-        self.probe_model = LogisticRegression(C=self.probe_c, max_iter=200).fit(X, y)
+        self.probe_model = self._new_probe().fit(X, y)
         bounds = np.cumsum([0] + lengths)
         return [out[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def _new_probe(self):
+        if getattr(self, "probe", False) == "mlp":
+            from sklearn.neural_network import MLPClassifier
+
+            return MLPClassifier(hidden_layer_sizes=(256,), alpha=1e-3, max_iter=30, early_stopping=True,
+                                 random_state=getattr(self, "seed", 0))
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(C=self.probe_c, max_iter=200)
+
+    def _with_context(self, X, lengths):
+        """Each token's state with its neighbours' (zeros past the ends), when ``probe_context``."""
+        import numpy as np
+
+        if not getattr(self, "probe_context", False):
+            return X
+        prev, nxt = np.zeros_like(X), np.zeros_like(X)
+        pos = 0
+        for n in lengths:
+            if n > 1:
+                prev[pos + 1:pos + n] = X[pos:pos + n - 1]
+                nxt[pos:pos + n - 1] = X[pos + 1:pos + n]
+            pos += n
+        return np.hstack([X, prev, nxt])
 
     @staticmethod
     def probe_labels(y=None):
@@ -364,7 +391,7 @@ class MentionTagger:
         model = getattr(self, "probe_model", None)
         if model is None or vectors is None or not len(vectors):
             return None
-        p = model.predict_proba(self._probe_input(np.asarray(vectors)))
+        p = model.predict_proba(self._with_context(self._probe_input(np.asarray(vectors)), [len(vectors)]))
         out = np.zeros((len(vectors), 5), dtype=np.float32)
         labels = self.probe_labels()
         for j, c in enumerate(model.classes_):
