@@ -36,9 +36,13 @@ def test_attributes_are_normalised_to_the_catalogue(parse):
 
 
 def test_free_description_maps_to_attributes_with_confidence(parse):
-    r = parse("something for a rainy sunday")
+    # no vocabulary phrase: mapped by similarity to the prototypes, with a confidence below 1
+    r = parse("something for a lazy rainy afternoon")
     e = [x for x in r["entities"] if x["entity"] == "activity"]
     assert e and e[0]["value"] == "relax" and 0.5 <= e[0]["confidence"] < 1
+    # a vocabulary phrase of the activity is read as such
+    e = [x for x in parse("something for a rainy sunday")["entities"] if x["entity"] == "activity"]
+    assert e and e[0]["value"] == "relax"
 
 
 def test_graded_sentiment_ranks_replies(parse):
