@@ -195,14 +195,18 @@ class MusicDialogueEngine:
         for attr, value in meaning.attributes.items():
             if value:
                 elicited[attr] = value
-        veins = [u["vein"] for u in meaning.unknown if u.get("vein")]
-        if veins and not elicited.get("genre") and not elicited.get("subgenre"):
-            elicited["genre"] = veins[0]  # "like Aphex Twin" (not in the catalogue): their genre family
-        # What this message named, for the next prompt: a catalogue artist, a song (a seed) or the
+        # What a request named, for the next prompt: a catalogue artist, a song (a seed) or the
         # vein of an unknown artist can be answered with a sample; a bare unknown name cannot.
-        state.named = [f"artist:{meaning.attributes['artist']}"] if meaning.attributes.get("artist") else []
-        state.named += [f"work:{t}" for t in meaning.seeds] + [f"vein:{v}" for v in veins]
-        state.named += [f"unknown:{u.get('name')}" for u in meaning.unknown if not u.get("vein")]
+        # Only requests count: a name heard in "I don't mind" or "no" does not steer the dialogue.
+        state.named = []
+        if meaning.intent == "request_music":
+            veins = [u["vein"] for u in meaning.unknown if u.get("vein")]
+            if veins and not elicited.get("genre") and not elicited.get("subgenre"):
+                elicited["genre"] = veins[0]  # "like Aphex Twin" (not in the catalogue): their genre family
+            if meaning.attributes.get("artist"):
+                state.named.append(f"artist:{meaning.attributes['artist']}")
+            state.named += [f"work:{t}" for t in meaning.seeds] + [f"vein:{v}" for v in veins]
+            state.named += [f"unknown:{u.get('name')}" for u in meaning.unknown if not u.get("vein")]
         critiqued = self.apply_critiques(state, meaning, elicited)
         if "subgenre" in elicited:
             elicited.setdefault("genre", SUBGENRE_TO_FAMILY.get(elicited["subgenre"], elicited["subgenre"]))

@@ -126,3 +126,11 @@ def test_vein_is_an_exact_known_artists_genre_family(said):
     from music_domain.attributes import GENRE_FAMILIES
 
     assert infer_vein(said) in GENRE_FAMILIES and infer_vein(said) != "other"
+
+
+def test_a_name_heard_outside_a_request_does_not_steer_the_dialogue(assets, engine):
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("dont_know", {}, seeds=[str(assets.catalog["track_id"].iloc[3])],
+                                         unknown=[{"name": "Aphex Twin", "type": "artist", "vein": "chill"}]))
+    assert state.named == [] and not state.slots["genre"]
+    assert RuleBasedPromptPolicy().choose_prompt(state) == "ask_open"
