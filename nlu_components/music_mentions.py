@@ -166,7 +166,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                         new.append({**base, "entity": "artist", "value": r.value, "mention_type": "artist",
                                     "confidence_normalisation": round(r.score / 100.0, 3)})
                         have_artist = True
-                elif self._believable(x):
+                elif self._believable(x, intent):
                     unknown = {**base, "entity": "unknown_mention", "value": x["text"], "mention_type": "artist"}
                     vein = infer_vein(x["text"])  # its genre family from public track lists, if known
                     new.append({**unknown, "vein": vein} if vein else unknown)
@@ -177,7 +177,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                     new.append({**base, "entity": "work", "value": r.value, "artist": r.artist,
                                 "track_id": str(_catalog(self.config.get("catalog"))["track_id"].iloc[r.row]),
                                 "mention_type": "work", "confidence_normalisation": round(r.score / 100.0, 3)})
-                elif not overlaps and self._believable(x):
+                elif not overlaps and self._believable(x, intent):
                     new.append({**base, "entity": "unknown_mention", "value": x["text"], "mention_type": "work"})
         if intent in NOT_ABOUT_MUSIC:  # "Hi wizard", "Good Morning" name no artist
             new = []
@@ -191,10 +191,15 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
             message.set(INTENT_RANKING_KEY, [{"name": "request_music", "confidence": conf}]
                         + [r for r in ranking if r.get("name") not in ("request_music", "accept")], add_to_output=True)
 
-    def _believable(self, mention: Dict[str, Any]) -> bool:
-        from music_domain.mentions import tokenize
+    def _believable(self, mention: Dict[str, Any], intent: Optional[str] = None) -> bool:
+        """An unresolved mention made only of ordinary words needs a confident tagger, and one
+        made only of English words (a larger list) counts only in a request: in a reply, "yes
+        start the station" names nothing."""
+        from music_domain.mentions import common_words, tokenize
 
         words = [t.text for t in tokenize(mention["text"])]
+        if words and intent != "request_music" and all(w in common_words() for w in words):
+            return False
         if words and all(w in ordinary_words() for w in words):
             return mention["confidence"] >= self.config["min_confidence_ordinary"]
         return True
