@@ -59,9 +59,11 @@ def describe(slots: Dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def say_unknown_mentions(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-    """An artist or song the listener named that the catalogue lacks: said, never silently matched."""
-    note = unknown_reply((tracker.latest_message or {}).get("entities"))
+def say_unknown_mentions(dispatcher: CollectingDispatcher, tracker: Tracker, playing: bool = True) -> None:
+    """An artist or song the listener named that the catalogue lacks: said, never silently matched
+    ("... here's something in the same vein" before a sample, "... I can't match that directly"
+    before a question)."""
+    note = unknown_reply((tracker.latest_message or {}).get("entities"), playing=playing)
     if note:
         dispatcher.utter_message(text=note)
 
@@ -110,7 +112,7 @@ class PromptAction:
         return PROMPT_BY_NAME[self.prompt].action
 
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
-        say_unknown_mentions(dispatcher, tracker)
+        say_unknown_mentions(dispatcher, tracker, playing=self.prompt != "suggest_genres")
         state = current_state(tracker)
         return render(dispatcher, state, tracker_engine(tracker).execute(self.prompt, state))
 

@@ -5,6 +5,12 @@
 Every held-out message of tests/nlu/test_nlu.yml is parsed one at a time (no batching), after a
 warm-up, through `Agent.parse_message` — the same call `rasa run` makes for each user turn.
 Prints p50/p95/p99/max in milliseconds. Targets (issue #3): p50 <= 30 ms, p95 <= 60 ms on 2 cores.
+
+On a shared machine wall-clock times measure the other jobs as much as the parse, so the CPU
+time this process spends on each parse (all its threads, ``time.process_time``) is printed too,
+with the machine's load average: on an idle machine a parse's wall time is at most its CPU time
+(plus waits this pipeline does not have), so the CPU-time percentiles bound the idle wall-clock
+ones from above.
 """
 import argparse
 import asyncio
@@ -71,21 +77,27 @@ def main(argv=None):
         for text in texts[:20]:  # warm-up
             loop.run_until_complete(agent.parse_message(text))
     times = {name: [] for name in agents}
+    cpu = {name: [] for name in agents}
+    load_before = os.getloadavg()[0]
     for _ in range(args.repeats):
         for text in texts:
             for name, agent in agents.items():
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 loop.run_until_complete(agent.parse_message(text))
                 times[name].append((time.perf_counter() - t0) * 1000)
+                cpu[name].append((time.process_time() - c0) * 1000)
     print(f"NLU parse latency, {len(texts)} held-out messages x {args.repeats}, {args.threads} threads, "
-          f"one message at a time:")
-    for name, values in times.items():
+          f"one message at a time; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+          f"({os.cpu_count()} CPUs):")
+    for name in agents:
+        for kind, values in (("wall", times[name]), ("CPU", cpu[name])):
+            t = np.array(values)
+            print(f"  {name:8} {kind:4} p50 {np.percentile(t, 50):.1f} ms  p95 {np.percentile(t, 95):.1f} ms  "
+                  f"p99 {np.percentile(t, 99):.1f} ms  max {t.max():.1f} ms  mean {t.mean():.1f} ms")
+    for kind, values in (("wall", times["model"]), ("CPU", cpu["model"])):
         t = np.array(values)
-        print(f"  {name:8} p50 {np.percentile(t, 50):.1f} ms  p95 {np.percentile(t, 95):.1f} ms  "
-              f"p99 {np.percentile(t, 99):.1f} ms  max {t.max():.1f} ms  mean {t.mean():.1f} ms")
-    t = np.array(times["model"])
-    ok = np.percentile(t, 50) <= 30 and np.percentile(t, 95) <= 60
-    print(f"  target p50<=30 ms, p95<=60 ms: {'met' if ok else 'MISSED'}")
+        ok = np.percentile(t, 50) <= 30 and np.percentile(t, 95) <= 60
+        print(f"  target p50<=30 ms, p95<=60 ms ({kind} time): {'met' if ok else 'MISSED'}")
 
 
 if __name__ == "__main__":

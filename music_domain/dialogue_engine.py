@@ -36,11 +36,13 @@ class UserMeaning:
     choice: Optional[int] = None  # "the second one" -> 1
     critiques: List[str] = field(default_factory=list)  # "faster", "exclude_genre:country" (music_domain.critiques)
     seeds: List[str] = field(default_factory=list)  # track ids of named songs
+    # named artists/works the catalogue lacks: {"name", "type", "vein" (a genre family or None)}
+    unknown: List[Dict[str, Optional[str]]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"intent": self.intent, "attributes": dict(self.attributes), "sentiment": self.sentiment,
                 "confidence": self.confidence, "choice": self.choice, "critiques": list(self.critiques),
-                "seeds": list(self.seeds)}
+                "seeds": list(self.seeds), "unknown": [dict(u) for u in self.unknown]}
 
 
 @dataclass
@@ -193,6 +195,18 @@ class MusicDialogueEngine:
         for attr, value in meaning.attributes.items():
             if value:
                 elicited[attr] = value
+        # What a request named, for the next prompt: a catalogue artist, a song (a seed) or the
+        # vein of an unknown artist can be answered with a sample; a bare unknown name cannot.
+        # Only requests count: a name heard in "I don't mind" or "no" does not steer the dialogue.
+        state.named = []
+        if meaning.intent == "request_music":
+            veins = [u["vein"] for u in meaning.unknown if u.get("vein")]
+            if veins and not elicited.get("genre") and not elicited.get("subgenre"):
+                elicited["genre"] = veins[0]  # "like Aphex Twin" (not in the catalogue): their genre family
+            if meaning.attributes.get("artist"):
+                state.named.append(f"artist:{meaning.attributes['artist']}")
+            state.named += [f"work:{t}" for t in meaning.seeds] + [f"vein:{v}" for v in veins]
+            state.named += [f"unknown:{u.get('name')}" for u in meaning.unknown if not u.get("vein")]
         critiqued = self.apply_critiques(state, meaning, elicited)
         if "subgenre" in elicited:
             elicited.setdefault("genre", SUBGENRE_TO_FAMILY.get(elicited["subgenre"], elicited["subgenre"]))

@@ -38,6 +38,13 @@ class DialogueState:
     candidates: Dict[str, float] = field(default_factory=dict)  # from the retriever
     # critiques relative to played tracks ("faster than X"), excluded genres, seed tracks
     directions: Directions = field(default_factory=Directions)
+    # what the listener's latest message named: "artist:<name>", "work:<track id>", "vein:<family>"
+    # (an artist the catalogue lacks, with a known genre family), "unknown:<name>" (no vein)
+    named: List[str] = field(default_factory=list)
+
+    def named_seed(self) -> bool:
+        """The latest message named something a sample can answer (an artist, a song, a vein)."""
+        return any(not n.startswith("unknown:") for n in self.named)
 
     def filled(self) -> Dict[str, bool]:
         return {a: bool(self.slots.get(a)) for a in SLOT_ATTRIBUTES}

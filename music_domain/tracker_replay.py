@@ -39,7 +39,9 @@ def meaning_from_parse(parse: Dict[str, Any]) -> UserMeaning:
     sentiment = parse.get("sentiment")
     score = float(sentiment.get("score", 0.0)) if isinstance(sentiment, dict) else 0.0
     critiques, seeds = critiques_from_entities(parse.get("entities"))
-    return UserMeaning(intent, attributes, score, confidence, choice, critiques, seeds)
+    unknown = [{"name": str(e["value"]), "type": e.get("mention_type"), "vein": e.get("vein")}
+               for e in parse.get("entities") or [] if e.get("entity") == "unknown_mention" and e.get("value")]
+    return UserMeaning(intent, attributes, score, confidence, choice, critiques, seeds, unknown)
 
 
 def parse_data(meaning: UserMeaning) -> Dict[str, Any]:
@@ -47,6 +49,8 @@ def parse_data(meaning: UserMeaning) -> Dict[str, Any]:
     entities = [{"entity": a, "value": v} for a, v in meaning.attributes.items()]
     if meaning.choice is not None:
         entities.append({"entity": "option", "value": str(meaning.choice)})
+    entities += [{"entity": "unknown_mention", "value": u.get("name"), "mention_type": u.get("type"),
+                  **({"vein": u["vein"]} if u.get("vein") else {})} for u in meaning.unknown]
     return {"intent": {"name": meaning.intent, "confidence": meaning.confidence}, "entities": entities,
             "sentiment": {"score": meaning.sentiment}}
 

@@ -37,6 +37,8 @@ OPTION_WORDS = {"first": 0, "1": 0, "one": 0, "former": 0, "option one": 0, "the
                 "the second one": 1}
 ERA_PATTERN = re.compile(r"(?<![\w'])(?:'?\d0'?s|(?:19|20)\d0'?s|sixties|seventies|eighties|nineties|noughties)(?![\w])",
                          re.I)
+# intents whose words are read for energy / mood / activity phrasings the model did not tag
+PHRASE_INTENTS = ("request_music", "surprise_me", "choose_option", "accept", "affirm", None)
 DETERMINERS = re.compile(r"^(a|an|the|some|my|for|to)\s+", re.I)
 PROTOTYPES = {
     ("activity", "relax"): "music to relax and unwind on a lazy rainy sunday afternoon",
@@ -96,8 +98,24 @@ def _gazetteer(catalog_path: Optional[str]):
     for form in voc.surface_forms("genre"):
         if len(form) >= 3 and form not in other_meaning:
             names.setdefault(form, ("genre", form))
-    alternation = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    # Energy, mood and activity phrasings of the vocabulary ("working out", "feeling blue",
+    # "wind down"): found in a request even where the model tagged nothing. Words of 3 letters
+    # or fewer ("run", "fun") are left to the model, which sees their context.
+    for attr in ("activity", "mood", "energy"):
+        for form in voc.surface_forms(attr):
+            if len(form) >= 4:
+                names.setdefault(form, (attr, form))
+    alternation = "|".join(_phrase_pattern(n) for n in sorted(names, key=len, reverse=True))
     return names, re.compile(rf"(?<![\w]){'(?:' + alternation + ')'}(?![\w])", re.I)
+
+
+def _phrase_pattern(name: str) -> str:
+    """A name's words separated by any space, hyphen or slash ("hip/hop", "up-tempo")."""
+    return r"[\s/-]+".join(re.escape(w) for w in re.split(r"[\s/-]+", name))
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"[^\w&\s'-]+", " ", text.lower().replace("/", " "))).strip()
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
@@ -121,9 +139,72 @@ class MusicAttributeExtractor(GraphComponent, EntityExtractorMixin):
         return _vocabulary(self.config.get("catalog"))
 
     def normalise(self, attribute: str, raw: str) -> List[Tuple[str, str, float]]:
-        """[(entity, canonical value, confidence)] for one raw entity value."""
-        voc = self.vocabulary
+        """[(entity, canonical value, confidence)] for one raw entity value: the vocabulary's own
+        reading of the span, else the vocabulary phrases inside it or another attribute's reading
+        of it ("relax" tagged as an energy is the activity), else a typo of a vocabulary word,
+        else the nearest value by embedding."""
         text = DETERMINERS.sub("", str(raw).strip())
+        if attribute in ("genre", "energy", "mood", "activity"):
+            exact = self._normalise(attribute, raw, text, nearest=False)
+            if exact:
+                return exact
+            inside = self._phrases_inside(text)
+            if inside:
+                return inside
+            typo = self._typo(attribute, text)
+            if typo:
+                return typo
+        return self._normalise(attribute, raw, text)
+
+    def _phrases_inside(self, text: str) -> List[Tuple[str, str, float]]:
+        """Vocabulary phrases of any attribute within a span, longest first ("classic country"
+        -> country; "up-tempo R&B" -> upbeat + soul and jazz)."""
+        voc = self.vocabulary
+        words = _key(text).split()
+        out, i, seen = [], 0, set()
+        while i < len(words):
+            for n in range(min(4, len(words) - i), 0, -1):
+                phrase = " ".join(words[i:i + n])
+                found = []
+                for attr in ("genre", "energy", "mood", "activity"):
+                    if attr == "genre":
+                        fam, sub = voc.normalise_genre(phrase)
+                        if fam and fam != "other":
+                            found = [("genre", fam, 1.0)] + ([("subgenre", sub, 1.0)] if sub else [])
+                    else:
+                        value = voc.normalise(attr, phrase)
+                        if value:
+                            found = [(attr, value, 1.0)]
+                    if found:
+                        break
+                if found:
+                    out += [f for f in found if f[0] not in seen]
+                    seen.update(f[0] for f in found)
+                    i += n
+                    break
+            else:
+                i += 1
+        return out
+
+    def _typo(self, attribute: str, text: str) -> List[Tuple[str, str, float]]:
+        """A misspelt vocabulary word ("contry", "hiphop", "raps"): fuzzy ratio >= 85 to a form of
+        at least 4 letters, same first letter, length within one."""
+        from rapidfuzz import fuzz, process
+
+        key = _key(text)
+        if len(key) < 4:
+            return []
+        forms = self.vocabulary.surface_forms("subgenre" if attribute == "genre" else attribute)
+        if attribute == "genre":
+            forms = {**forms, **self.vocabulary.surface_forms("genre")}
+        for form, score, _ in process.extract(key, [f for f in forms if len(f) >= 4], scorer=fuzz.ratio,
+                                              score_cutoff=85, limit=3):
+            if form[0] == key[0] and abs(len(form) - len(key)) <= 1:
+                return [(n, v, round(score / 100.0, 3)) for n, v, _ in self._normalise(attribute, form, form)]
+        return []
+
+    def _normalise(self, attribute: str, raw: str, text: str, nearest: bool = True) -> List[Tuple[str, str, float]]:
+        voc = self.vocabulary
         if attribute == "option":
             idx = OPTION_WORDS.get(text.lower(), OPTION_WORDS.get(str(raw).strip().lower()))
             return [("option", str(idx), 1.0)] if idx is not None else []
@@ -139,7 +220,7 @@ class MusicAttributeExtractor(GraphComponent, EntityExtractorMixin):
                 return self._fuzzy_artist(text)
             if attribute == "era":
                 return []
-        return self._nearest(attribute, text)
+        return self._nearest(attribute, text) if nearest else []
 
     def _fuzzy_artist(self, text: str) -> List[Tuple[str, str, float]]:
         import difflib
@@ -198,6 +279,7 @@ class MusicAttributeExtractor(GraphComponent, EntityExtractorMixin):
         (``extractor``), with the span's source kept in ``source``: the output is the
         pipeline's final word on attributes, and ``rasa test nlu`` evaluates it as such."""
         text = message.get(TEXT) or ""
+        intent_name = (message.get(INTENT) or {}).get("name")
         others: List[Dict[str, Any]] = []
         spans: List[Dict[str, Any]] = []  # candidate attribute spans: DIET first, then gazetteer
         for ent in message.get(ENTITIES, []):
@@ -208,7 +290,13 @@ class MusicAttributeExtractor(GraphComponent, EntityExtractorMixin):
         if self.config["gazetteer"] and text and len(text) <= 2000:
             names, pattern = _gazetteer(self.config.get("catalog"))
             for m in pattern.finditer(text):
-                kind, form = names[m.group(0).lower()]
+                hit_key = re.sub(r"[\s/-]+", " ", m.group(0).lower())
+                kind, form = names.get(m.group(0).lower()) or names.get(hit_key) or \
+                    next((v for k, v in names.items() if re.sub(r"[\s/-]+", " ", k) == hit_key), (None, None))
+                if kind is None:
+                    continue
+                if kind in ("activity", "mood", "energy") and intent_name not in PHRASE_INTENTS:
+                    continue
                 hit = {"entity": kind, "value": form, "start": m.start(), "end": m.end(), "confidence": 1.0,
                        "source": "catalogue"}
                 overlapping = [e for e in spans if e["start"] < m.end() and m.start() < e["end"]]

@@ -10,7 +10,9 @@ states) finds mentions with their type; each is resolved against the catalogue
 - ``work`` (value: the catalogue track name, with ``track_id`` and ``artist``): a retrieval seed
   (tracks near that one in the track vectors);
 - ``unknown_mention`` (value: the listener's words, with ``mention_type``): named but not in the
-  catalogue, so the assistant says it does not have it instead of matching something else.
+  catalogue, so the assistant says it does not have it instead of matching something else; an
+  artist's ``vein`` (genre family, ``music_domain.mentions.infer_vein``) when public track lists
+  know it, which the dialogue uses as the genre ("here's something in the same vein").
 
 A one-word catalogue artist found by the attribute extractor's exact-name gazetteer that is also an
 ordinary word ("Ghost", "Dream", "Poison", "Crush") is dropped unless the tagger also reads it as an
@@ -32,7 +34,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from music_domain.mentions import NER_DATA_DIR, MAX_TEXT, MentionResolver, MentionTagger, read_bio
+from music_domain.mentions import NER_DATA_DIR, MAX_TEXT, MentionResolver, MentionTagger, infer_vein, read_bio
 from nlu_components.persistence import load_object, save_object
 
 EXTRACTOR = "MusicMentionExtractor"
@@ -140,7 +142,8 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         artist_spans = [(x["start"], x["end"]) for x in mentions if x["type"] == "Artist"]
         intent = (message.get(INTENT) or {}).get("name")
         entities = [e for e in entities if not self._ambiguous_catalogue_word(e, text, artist_spans,
-                                                                              intent in NOT_ABOUT_MUSIC)]
+                                                                              intent in NOT_ABOUT_MUSIC)
+                    and not self._guessed_attribute_on_artist(e, artist_spans)]
         taken = [(e.get("start", 0), e.get("end", 0)) for e in entities
                  if e.get("entity") in ("artist", "genre", "subgenre", "era", "energy", "mood", "activity")]
         have_artist = any(e.get("entity") == "artist" for e in entities)
@@ -163,8 +166,10 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                         new.append({**base, "entity": "artist", "value": r.value, "mention_type": "artist",
                                     "confidence_normalisation": round(r.score / 100.0, 3)})
                         have_artist = True
-                elif self._believable(x):
-                    new.append({**base, "entity": "unknown_mention", "value": x["text"], "mention_type": "artist"})
+                elif self._believable(x, intent):
+                    unknown = {**base, "entity": "unknown_mention", "value": x["text"], "mention_type": "artist"}
+                    vein = infer_vein(x["text"])  # its genre family from public track lists, if known
+                    new.append({**unknown, "vein": vein} if vein else unknown)
             else:
                 by = next((r.value for (a, b), r in resolved_artists.items() if r.resolved and a >= span[1]), None)
                 r = self.resolver.work(x["text"], by=by)
@@ -172,7 +177,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                     new.append({**base, "entity": "work", "value": r.value, "artist": r.artist,
                                 "track_id": str(_catalog(self.config.get("catalog"))["track_id"].iloc[r.row]),
                                 "mention_type": "work", "confidence_normalisation": round(r.score / 100.0, 3)})
-                elif not overlaps and self._believable(x):
+                elif not overlaps and self._believable(x, intent):
                     new.append({**base, "entity": "unknown_mention", "value": x["text"], "mention_type": "work"})
         if intent in NOT_ABOUT_MUSIC:  # "Hi wizard", "Good Morning" name no artist
             new = []
@@ -186,13 +191,30 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
             message.set(INTENT_RANKING_KEY, [{"name": "request_music", "confidence": conf}]
                         + [r for r in ranking if r.get("name") not in ("request_music", "accept")], add_to_output=True)
 
-    def _believable(self, mention: Dict[str, Any]) -> bool:
-        from music_domain.mentions import tokenize
+    def _believable(self, mention: Dict[str, Any], intent: Optional[str] = None) -> bool:
+        """An unresolved mention made only of ordinary words needs a confident tagger, and one
+        made only of English words (a larger list) counts only in a request: in a reply, "yes
+        start the station" names nothing."""
+        from music_domain.mentions import common_words, tokenize
 
         words = [t.text for t in tokenize(mention["text"])]
+        if words and intent != "request_music" and all(w in common_words() for w in words):
+            return False
         if words and all(w in ordinary_words() for w in words):
             return mention["confidence"] >= self.config["min_confidence_ordinary"]
         return True
+
+    @staticmethod
+    def _guessed_attribute_on_artist(entity: Dict[str, Any], artist_spans) -> bool:
+        """A genre / energy / mood / activity the attribute extractor only guessed (its words are
+        no vocabulary phrase: normalised by similarity, confidence below 1) on words the tagger
+        reads as an artist: "Metallica" is an artist, not the genre metal by resemblance."""
+        if entity.get("entity") not in ("genre", "subgenre", "energy", "mood", "activity"):
+            return False
+        if float(entity.get("confidence_normalisation", 1.0)) >= 1.0:
+            return False
+        a, b = entity.get("start", 0), entity.get("end", 0)
+        return any(s < b and a < e for s, e in artist_spans)
 
     @staticmethod
     def _ambiguous_catalogue_word(entity: Dict[str, Any], text: str, artist_spans, greeting: bool = False) -> bool:

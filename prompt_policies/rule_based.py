@@ -13,6 +13,10 @@ class RuleBasedPromptPolicy(PromptPolicy):
     """The scripted baseline, driven by which slots are filled.
 
     1. A liked sample -> offer a station of music like it.
+    1a. The latest message named an artist or a song (a retrieval seed), or an artist the
+        catalogue lacks whose genre family is known -> a sample by / near / in the vein of it.
+    1b. It named only artists the catalogue lacks, with no known vein -> a genre suggestion (a
+        question that says so: "I don't have X ... Electronic? Or rock?"), up to twice.
     2. Nothing known yet -> the open question ("Anything in mind?"), once.
     3. Energy unknown -> "Something laid back? Or more upbeat?", once.
     4. Genre unknown -> a genre pair suggestion, up to twice.
@@ -25,7 +29,7 @@ class RuleBasedPromptPolicy(PromptPolicy):
     """
 
     name = "rule_based"
-    version = "1"
+    version = "2"
 
     def choose_prompt(self, state: DialogueState) -> str:
         asked = state.asked
@@ -33,6 +37,10 @@ class RuleBasedPromptPolicy(PromptPolicy):
                 and state.sentiments and is_liked(state.sentiments[-1]):
             return "offer_station"
         filled = state.filled()
+        if state.named_seed():
+            return "play_sample"
+        if state.named and not filled["genre"] and asked.get("suggest_genres", 0) < 2:
+            return "suggest_genres"
         if not any(filled.values()) and not asked.get("ask_open"):
             return "ask_open"
         if not filled["energy"] and not asked.get("ask_energy"):

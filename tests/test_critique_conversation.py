@@ -51,3 +51,37 @@ def test_too_slow_after_a_sample_is_kept_relative_to_it_and_honoured(action_serv
               and e.get("name") == "last_sample" and e.get("value")][-1]
     for track_id in later:
         assert energy[assets.row_of(track_id)] > energy[assets.row_of(before)]
+
+
+@pytest.mark.slow  # a trained model, an agent and the action server
+def test_a_named_artist_gets_a_sample_by_them_and_an_unknown_one_a_sample_in_their_vein(action_server, assets,
+                                                                                      tmp_path):
+    from rasa.core.agent import load_agent
+    from rasa.core.utils import AvailableEndpoints
+    from rasa.utils.endpoints import EndpointConfig
+
+    from actions.server import action_endpoint
+
+    artists = set(assets.catalog["artist_name"])
+    known = next(a for a in ("Radiohead", "Bruno Mars", "Coldplay", "Drake", "Taylor Swift") if a in artists)
+    assert "Aphex Twin" not in artists
+
+    async def main():
+        endpoints = AvailableEndpoints(action=action_endpoint(action_server),
+                                       tracker_store=EndpointConfig(type="SQL", dialect="sqlite",
+                                                                    db=str(tmp_path / "n.db")))
+        agent = await load_agent(str(trained_model()), endpoints=endpoints)
+        out = {}
+        for sender, text in (("known", f"play something like {known}"), ("unknown", "something like Aphex Twin")):
+            replies = await agent.handle_text(text, sender_id=sender)
+            tracker = await agent.tracker_store.retrieve(sender)
+            out[sender] = (" ".join(r.get("text") or "" for r in replies), tracker.get_slot("last_sample"))
+        return out
+
+    out = asyncio.run(main())
+    said, sample = out["known"]
+    assert sample, f"a sample right after naming {known}: {said}"
+    assert assets.catalog["artist_name"].iloc[assets.row_of(sample)] == known
+    said, sample = out["unknown"]
+    assert "I don't have Aphex Twin" in said and "same vein" in said and sample, said
+    assert assets.arrays.columns["genre"][assets.row_of(sample)] == "chill"  # Aphex Twin's vein

@@ -194,3 +194,25 @@ def test_an_unknown_mention_gets_an_honest_reply():
     assert unknown_reply([]) is None and unknown_reply(None) is None
     long = unknown_reply([{"entity": "unknown_mention", "value": "x" * 500}])
     assert len(long) < 200
+
+
+def test_mention_replacement_keeps_the_context_and_retags_the_names():
+    from music_domain.mentions import augment_sentences
+
+    words = "anything like radiohead or kid a please".split()
+    tags = ["O", "O", "B-Artist", "O", "B-WoA", "I-WoA", "O"]
+    out = augment_sentences([(words, tags), (["hello"], ["O"])], ["aphex twin", "boris"], ["blackout"],
+                            copies=3, seed=1)
+    assert len(out) == 3  # a request naming nothing is not copied
+    for w, t in out:
+        assert len(w) == len(t) and w[:2] == ["anything", "like"] and w[-1] == "please"
+        spans = {(k, " ".join(w[a:b])) for k, a, b in spans_of(t)}
+        assert ("WoA", "blackout") in spans and any(k == "Artist" and n in ("aphex twin", "boris") for k, n in spans)
+
+
+def test_name_list_word_counts_are_features():
+    from music_domain.mentions import MentionTagger
+
+    t = MentionTagger(["silver sun pickups", "foals", "arcade fire"], ["kid a"], dims=0, augment=0, probe=False)
+    feats = t.features(["like", "foals", "please"])
+    assert feats[1]["na"] > 0 and feats[0]["na"] == 0 and feats[1]["nw"] == 0

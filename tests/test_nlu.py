@@ -36,9 +36,13 @@ def test_attributes_are_normalised_to_the_catalogue(parse):
 
 
 def test_free_description_maps_to_attributes_with_confidence(parse):
-    r = parse("something for a rainy sunday")
+    # no vocabulary phrase: mapped by similarity to the prototypes, with a confidence below 1
+    r = parse("something for a lazy rainy afternoon")
     e = [x for x in r["entities"] if x["entity"] == "activity"]
     assert e and e[0]["value"] == "relax" and 0.5 <= e[0]["confidence"] < 1
+    # a vocabulary phrase of the activity is read as such
+    e = [x for x in parse("something for a rainy sunday")["entities"] if x["entity"] == "activity"]
+    assert e and e[0]["value"] == "relax"
 
 
 def test_graded_sentiment_ranks_replies(parse):
@@ -111,6 +115,9 @@ def test_bad_input_around_mentions_parses_gracefully(parse, text):
     assert r["intent"]["name"]
     for e in kinds(r, "artist"):
         assert e["value"] == "Radiohead" and "radiohead" in text.lower()
+    from music_domain.attributes import GENRE_FAMILIES
+
     for e in kinds(r, "unknown_mention"):
         assert len(e["value"]) <= 80 and e["value"] in text
+        assert e.get("vein") is None or e["vein"] in GENRE_FAMILIES  # a known family or no guess
     assert not kinds(r, "work") or all(w["track_id"] for w in kinds(r, "work"))

@@ -1,0 +1,57 @@
+"""Attributes from real phrasing, without a trained model: the attribute extractor given what a
+model tagged (or nothing), as it runs after DIET in the pipeline."""
+import pytest
+from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from nlu_components.music_attributes import MusicAttributeExtractor
+from nlu_components.music_mentions import MusicMentionExtractor
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    return MusicAttributeExtractor(MusicAttributeExtractor.get_default_config())
+
+
+def attributes(extractor, text, tagged=(), intent="request_music"):
+    ents = []
+    for entity, span in tagged:
+        start = text.index(span)
+        ents.append({"entity": entity, "value": span, "start": start, "end": start + len(span),
+                     "extractor": "DIETClassifier", "confidence_entity": 0.9})
+    m = Message({TEXT: text, INTENT: {"name": intent, "confidence": 0.9}, ENTITIES: ents})
+    extractor.process([m])
+    return {(e["entity"], e["value"]) for e in m.get(ENTITIES) if e["entity"] != "subgenre"}
+
+
+@pytest.mark.parametrize("text, tagged, expected", [
+    # a span the model typed wrongly is read by the vocabulary ("relax" is an activity)
+    ("a rock playlist to help me relax", [("genre", "rock"), ("energy", "relax")],
+     {("genre", "rock"), ("activity", "relax")}),
+    # vocabulary words inside a longer span
+    ("I want some classic soul", [("genre", "classic soul")], {("genre", "soul and jazz")}),
+    ("I like up-tempo funk", [("genre", "up-tempo funk")], {("genre", "soul and jazz"), ("energy", "upbeat")}),
+    # a misspelt genre
+    ("play some jazzz", [("genre", "jazzz")], {("genre", "soul and jazz")}),
+    # phrasings the model did not tag at all
+    ("something for my commute home", [], {("activity", "driving")}),
+    ("songs for when I'm feeling lonely", [], {("mood", "melancholic")}),
+    ("some hip/hop please", [], {("genre", "hip hop")}),
+    # a critique is not a request for what it criticises
+    ("too slow", [], set()),
+])
+def test_real_phrasings_map_to_the_vocabulary(extractor, text, tagged, expected):
+    assert attributes(extractor, text, tagged) == expected
+
+
+def test_phrasings_are_not_read_in_a_goodbye(extractor):
+    assert attributes(extractor, "I have to drive now, bye", intent="goodbye") == set()
+
+
+def test_a_guessed_attribute_on_an_artists_words_is_dropped():
+    guessed = {"entity": "genre", "value": "metal", "start": 7, "end": 16, "confidence_normalisation": 0.62}
+    said = {"entity": "genre", "value": "metal", "start": 7, "end": 16, "confidence_normalisation": 1.0}
+    on_artist = [(7, 16)]
+    assert MusicMentionExtractor._guessed_attribute_on_artist(guessed, on_artist)
+    assert not MusicMentionExtractor._guessed_attribute_on_artist(said, on_artist)  # "metal" said as a word
+    assert not MusicMentionExtractor._guessed_attribute_on_artist(guessed, [(20, 25)])

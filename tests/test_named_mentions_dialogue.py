@@ -1,0 +1,136 @@
+"""A named artist or song is answered with a sample by / near it; an artist the catalogue lacks
+is said honestly, with a sample in its vein when its genre family is known, or a question that
+says so when it is not (no trained Rasa model needed: the rule-based policy, the engine, the
+tracker replay and the action server's rendering)."""
+import pytest
+
+from music_domain.dialogue_engine import MusicDialogueEngine, UserMeaning
+from music_domain.dialogue_state import DialogueState
+from music_domain.mentions import infer_vein, unknown_reply
+from music_domain.tracker_replay import meaning_from_parse, parse_data
+from prompt_policies.rule_based import RuleBasedPromptPolicy
+
+
+@pytest.fixture(scope="module")
+def engine(assets):
+    return MusicDialogueEngine(assets, use_history=False)
+
+
+def _artist_with_tracks(assets, n=3):
+    counts = assets.catalog["artist_name"].value_counts()
+    return str(counts[counts >= n].index[len(counts[counts >= n]) // 2])
+
+
+def test_a_named_artist_gets_a_sample_by_that_artist(assets, engine):
+    artist = _artist_with_tracks(assets)
+    policy = RuleBasedPromptPolicy()
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"artist": artist}))
+    assert policy.choose_prompt(state) == "play_sample"  # no questions first
+    shown = engine.execute("play_sample", state)
+    assert assets.catalog["artist_name"].iloc[shown.row] == artist
+    # a reply that names nothing goes back to the script (here: a rejection, then a question)
+    engine.apply_user(state, UserMeaning("deny", {}, -0.5))
+    assert state.named == [] and policy.choose_prompt(state) != "play_sample"
+
+
+def test_a_named_song_gets_a_sample_near_it(assets, engine):
+    track_id = str(assets.catalog["track_id"].iloc[7])
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {}, seeds=[track_id]))
+    assert RuleBasedPromptPolicy().choose_prompt(state) == "play_sample"
+    row = engine.execute("play_sample", state).row
+    v = assets.index.vectors
+    assert float(v[row] @ v[7]) > float(sorted(v @ v[7])[int(0.9 * len(v))])
+
+
+def test_an_unknown_artist_with_a_known_vein_gets_a_sample_in_that_vein(assets, engine):
+    known = {str(a).lower() for a in assets.catalog["artist_name"]}
+    from music_domain.mentions import artist_veins
+
+    name, family = next((k, f) for k, f in artist_veins().items()
+                        if k not in known and f in set(assets.arrays.columns["genre"]) and len(k) > 5)
+    assert infer_vein(name.title()) == family
+    parse = {"intent": {"name": "request_music", "confidence": 0.9},
+             "entities": [{"entity": "unknown_mention", "value": name.title(), "mention_type": "artist",
+                           "vein": family}]}
+    meaning = meaning_from_parse(parse)
+    assert meaning_from_parse(parse_data(meaning)).unknown == meaning.unknown
+    state = DialogueState()
+    engine.apply_user(state, meaning)
+    assert state.slots["genre"] == family
+    assert RuleBasedPromptPolicy().choose_prompt(state) == "play_sample"
+    row = engine.execute("play_sample", state).row
+    assert assets.arrays.columns["genre"][row] == family
+    note = unknown_reply(parse["entities"], playing=True)
+    assert note.startswith(f"I don't have {name.title()}") and "same vein" in note
+
+
+def test_a_stated_genre_wins_over_an_unknown_artists_vein(engine):
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"genre": "rock"},
+                                         unknown=[{"name": "Aphex Twin", "type": "artist", "vein": "chill"}]))
+    assert state.slots["genre"] == "rock"
+
+
+def test_an_unknown_name_without_a_vein_gets_a_question_that_says_so(engine):
+    assert infer_vein("Zqxv Blorptone") is None
+    assert infer_vein("") is None and infer_vein("x" * 500) is None
+    state = DialogueState()
+    ents = [{"entity": "unknown_mention", "value": "Zqxv Blorptone", "mention_type": "artist"}]
+    engine.apply_user(state, meaning_from_parse({"intent": {"name": "request_music", "confidence": 0.9},
+                                                 "entities": ents}))
+    assert state.named == ["unknown:Zqxv Blorptone"] and not state.slots["genre"]
+    assert RuleBasedPromptPolicy().choose_prompt(state) == "suggest_genres"
+    note = unknown_reply(ents, playing=False)
+    assert note.startswith("I don't have Zqxv Blorptone") and "same vein" not in note
+
+
+def test_the_action_says_the_unknown_name_before_its_question(monkeypatch, assets):
+    """The action server's genre suggestion (the question the rule-based policy asks after an
+    unknown name) says it does not have it, then asks; a sample says it is in the same vein."""
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    import actions.actions as acts
+
+    monkeypatch.setattr(acts, "engine", lambda use_history=True: MusicDialogueEngine(assets, use_history=False))
+
+    def run(action, entities):
+        latest = {"intent": {"name": "request_music", "confidence": 0.9}, "entities": entities,
+                  "text": "something like it"}
+        events = [{"event": "action", "name": "action_listen"},
+                  {"event": "user", "text": "something like it", "parse_data": latest}]
+        tracker = Tracker("s", {}, latest, events, False, None, {}, "action_listen")
+        d = CollectingDispatcher()
+        action().run(d, tracker, {})
+        return d.messages
+
+    said = run(acts.ActionSuggestGenres, [{"entity": "unknown_mention", "value": "Zqxv Blorptone",
+                                           "mention_type": "artist"}])
+    assert said[0]["text"].startswith("I don't have Zqxv Blorptone") and "same vein" not in said[0]["text"]
+    assert said[1]["response"] == "utter_suggest_genres"
+    said = run(acts.ActionPlaySample, [{"entity": "unknown_mention", "value": "Aphex Twin",
+                                        "mention_type": "artist", "vein": "chill"}])
+    assert "same vein" in said[0]["text"] and said[1]["response"] == "utter_sample"
+
+
+@pytest.mark.parametrize("said", ["", "x" * 200, "🎸🎸", "'; DROP TABLE tracks; --", "<script>alert(1)</script>",
+                                  "Ñandú Fantasma", "Radiohead\x00\x1b[2J", "\u202e", "Aphex Twinn Zz"])
+def test_vein_of_bad_or_unknown_names_is_none_never_a_guess(said):
+    assert infer_vein(said) is None
+
+
+@pytest.mark.parametrize("said", ["Genesis", "Boston", "Rush", "Aphex Twin", "aphex twins", "The Beatles"])
+def test_vein_is_an_exact_known_artists_genre_family(said):
+    from music_domain.attributes import GENRE_FAMILIES
+
+    assert infer_vein(said) in GENRE_FAMILIES and infer_vein(said) != "other"
+
+
+def test_a_name_heard_outside_a_request_does_not_steer_the_dialogue(assets, engine):
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("dont_know", {}, seeds=[str(assets.catalog["track_id"].iloc[3])],
+                                         unknown=[{"name": "Aphex Twin", "type": "artist", "vein": "chill"}]))
+    assert state.named == [] and not state.slots["genre"]
+    assert RuleBasedPromptPolicy().choose_prompt(state) == "ask_open"
