@@ -63,7 +63,7 @@ BASE_FEATURES = (
     "filled_activity", "filled_artist", "last_sentiment", "sentiment_trend", "n_negative", "negative_streak",
     "nlu_confidence",
     "samples_played", "rejections", "has_liked_sample", "stations_offered", "log_candidates",
-    "match_quality", "candidate_spread",
+    "match_quality", "candidate_spread", "named_seed", "named_unknown",
 ) + tuple(f"asked_{p}" for p in PROMPT_NAMES) + tuple(f"last_{p}" for p in PROMPT_NAMES)
 HISTORY_FEATURES = ("has_profile", "affinity_top")
 ALL_FEATURES = BASE_FEATURES + HISTORY_FEATURES
@@ -87,7 +87,7 @@ def state_features(state: DialogueState, with_history: bool = True) -> np.ndarra
         float(state.nlu_confidence),
         float(len(state.samples)), float(len(state.rejected)), float(state.liked_sample is not None),
         float(state.stations_offered), c.get("log_candidates", 0.0), c.get("match_quality", 0.0),
-        c.get("candidate_spread", 0.0),
+        c.get("candidate_spread", 0.0), float(state.named_seed()), float(bool(state.named) and not state.named_seed()),
         *(float(min(state.asked.get(p, 0), 3)) for p in PROMPT_NAMES),
         *(float(state.last_prompt == p) for p in PROMPT_NAMES),
     ]

@@ -38,10 +38,11 @@ def rebuild_logger(policy: str, version: str, registry=None):
     """The logging policy (with its exploration) from its logged name and version, or None."""
     from prompt_policies import ExplorationPolicy, RuleBasedPromptPolicy
 
+    builtin = (RuleBasedPromptPolicy.version, "rule_based")  # older rule versions are other rules
     m = re.fullmatch(r"rule_based\+(epsilon_greedy|softmax)\(([0-9.eE+-]+)\)", str(policy))
-    if m and str(version) in ("1", "rule_based"):
+    if m and str(version) in builtin:
         return ExplorationPolicy(RuleBasedPromptPolicy(), float(m.group(2)), m.group(1))
-    if str(policy) == "rule_based" and str(version) in ("1", "rule_based"):
+    if str(policy) == "rule_based" and str(version) in builtin:
         return RuleBasedPromptPolicy()
     if registry is not None and re.fullmatch(r"v\d+", str(version)):
         try:

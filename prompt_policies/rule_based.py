@@ -67,6 +67,9 @@ class RuleBasedPromptPolicy(PromptPolicy):
         choice[(f["filled_genre"] == 0) & (f["asked_suggest_genres"] < 2)] = PROMPT_INDEX["suggest_genres"]
         choice[(f["filled_energy"] == 0) & (f["asked_ask_energy"] == 0)] = PROMPT_INDEX["ask_energy"]
         choice[(f["n_filled"] == 0) & (f["asked_ask_open"] == 0)] = PROMPT_INDEX["ask_open"]
+        choice[(f["named_unknown"] > 0) & (f["filled_genre"] == 0) & (f["asked_suggest_genres"] < 2)] = \
+            PROMPT_INDEX["suggest_genres"]
+        choice[f["named_seed"] > 0] = PROMPT_INDEX["play_sample"]
         liked = (f["has_liked_sample"] > 0) & (f["last_play_sample"] > 0) & (f["last_sentiment"] >= LIKED_SENTIMENT)
         choice[liked] = PROMPT_INDEX["offer_station"]
         out = np.zeros((len(X), N_PROMPTS))
