@@ -145,7 +145,7 @@ _SUBGENRE_SYNONYMS = {
     "singer-songwriter": ("singer songwriter", "singer-songwriter"),
     "psych-rock": ("psychedelic rock", "psych rock"),
     "trip-hop": ("trip hop", "trip-hop"),
-    "hip-hop": ("hip hop", "hip-hop", "hiphop", "rap"),
+    "hip-hop": ("hip hop", "hip-hop"),  # "rap", "hiphop": the family (it has several subgenres)
     "white-noise": ("white noise", "brown noise", "pink noise", "rain sounds", "nature sounds", "sleep sounds",
                     "ocean sounds"),
     "spoken-word": ("spoken word", "audiobook", "podcast"),
