@@ -70,9 +70,11 @@ def generated_catalogue(assets, n: int, rng: np.random.Generator, noise: float =
 
 def random_filters(catalog: pd.DataFrame, rng, count: int):
     out = []
+    known_era = np.flatnonzero((catalog["era"] != "unknown").to_numpy())
     for i in range(count):
         template = FILTERS[i % len(FILTERS)]
-        row = catalog.iloc[int(rng.integers(len(catalog)))]
+        pool = known_era if "era" in template else None  # an era filter names a track's known decade
+        row = catalog.iloc[int(pool[rng.integers(len(pool))]) if pool is not None else int(rng.integers(len(catalog)))]
         slots = {}
         for key in template:
             slots[key] = {"genre": row["genre"], "era": row["era"],

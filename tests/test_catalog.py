@@ -139,3 +139,22 @@ def test_generated_catalogue_is_labelled_and_fitted(real):
         assert abs(real[col].mean() - gen[col].mean()) < 0.05 * max(1.0, abs(real[col].mean()))
     # within-genre structure survives: metal is louder-energy than classical
     assert gen[gen.genre == "metal"].energy.mean() > gen[gen.genre == "classical"].energy.mean() + 0.3
+
+
+def test_the_assistant_says_when_unknown_years_empty_an_era():
+    from types import SimpleNamespace
+
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.actions import render
+    from music_domain.dialogue_engine import Shown
+
+    d = CollectingDispatcher()
+    state = SimpleNamespace(slots={"genre": "metal", "era": "1990s", "energy": "upbeat"})
+    render(d, state, Shown("play_sample", relax="era", unknown_year=5325))
+    texts = [m.get("text") or "" for m in d.messages]
+    assert any("5,325 tracks fit everything else" in t and "from the 1990s" in t for t in texts)
+    assert d.messages[-1]["response"] == "utter_nothing_matches"  # the question comes last
+    d = CollectingDispatcher()
+    render(d, SimpleNamespace(slots={"genre": "metal", "energy": "upbeat"}), Shown("play_sample", relax="energy"))
+    assert [m["response"] for m in d.messages] == ["utter_nothing_matches"]
