@@ -16,15 +16,21 @@ ACTIONS_INTERFACE ?= 127.0.0.1
 ACTION_SERVER = $(PY) -m actions.server --port 5055 --interface $(ACTIONS_INTERFACE)
 
 .PHONY: improve rollback policy rounds first-policy test-model
-.PHONY: setup secrets assets catalog logs train test test-python validate test-stories shell run actions experiment nlu-eval export gate faults load
+.PHONY: setup secrets assets catalog generated logs train test test-python validate test-stories shell run actions experiment nlu-eval export gate faults load
 
 setup:            ## fresh machine: venv, install, assets, logs, model
 	./setup.sh
 
-catalog:          ## the generated 20k-track catalogue fitted to the real sample
+# The public data sets the catalogue is built from (see README "Data").
+MUSIC_DATA ?= ../shared/data
+
+catalog:          ## the real catalogue, sessions and open clips from $(MUSIC_DATA) -> data/catalog, data/audio (shipped; kept if the data are absent)
+	$(PY) -m music_domain.real_catalog --data $(MUSIC_DATA) --if-missing-keep
+
+generated:        ## a generated 20k-track catalogue fitted to the real one: a scale fixture for benchmarks only
 	$(PY) -m music_domain.catalog_generator --tracks 20000 --out data/catalog/generated_20k.parquet
 
-assets: catalog   ## listening histories, track vectors, FAISS index -> models/music_assets
+assets:           ## listening histories from real sessions, track vectors, FAISS index -> models/music_assets
 	$(PY) -m embeddings.build
 
 logs:             ## 50,000 randomised logging conversations -> data/logs/simulated.parquet

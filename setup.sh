@@ -24,5 +24,8 @@ fi
 echo "==> installing pinned requirements (constraints.txt keeps Rasa's pins)"
 .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt -c constraints.txt
 .venv/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
-make secrets assets logs first-policy train PY=.venv/bin/python
+# The catalogue is rebuilt from ../shared/data (MUSIC_DATA=...) when the public data are there;
+# otherwise the shipped one is kept, with a note naming the missing folder. The set-up's own
+# round of the loop (first-policy) promotes a learned policy or says why the rule-based one serves.
+make secrets catalog assets logs first-policy train PY=.venv/bin/python
 echo "==> set-up done. Try: make shell"

@@ -7,7 +7,7 @@ prompt, and only renders what it returns, so the running assistant is the simula
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -18,6 +18,7 @@ from music_domain.attributes import ATTRIBUTES, display_genre
 from music_domain.dialogue_engine import MusicDialogueEngine, Shown
 from music_domain.mentions import unknown_reply
 from music_domain.prompts import PROMPT_BY_NAME
+from music_domain.samples import sample_line, sample_payload
 from music_domain.tracker_replay import state_from_events
 
 logger = logging.getLogger(__name__)
@@ -68,13 +69,29 @@ def say_unknown_mentions(dispatcher: CollectingDispatcher, tracker: Tracker, pla
         dispatcher.utter_message(text=note)
 
 
-def sample_message(dispatcher: CollectingDispatcher, track: Dict[str, Any], response: str, **extra) -> None:
-    dispatcher.utter_message(response=response, track=track["track_name"], artist=track["artist_name"],
-                             json_message={"audio_url": track.get("preview_url"), "track_id": track["track_id"]},
-                             **extra)
+SHELL_CHANNEL = "cmdline"  # `rasa shell` prints custom payloads as raw JSON; it gets the one-line form
 
 
-def render(dispatcher: CollectingDispatcher, state, shown: Shown) -> List[Dict[Text, Any]]:
+def sample_message(dispatcher: CollectingDispatcher, track: Dict[str, Any], response: str,
+                   channel: Optional[str] = None, **extra) -> None:
+    """The sample's introduction (title and artist) and its payload (``music_domain.samples``):
+    channels play ``audio_url`` when there is one; the shell shows one readable line."""
+    dispatcher.utter_message(response=response, track=track["track_name"], artist=track["artist_name"], **extra)
+    payload = sample_payload(track)
+    if channel == SHELL_CHANNEL:
+        dispatcher.utter_message(text=sample_line(payload))
+    else:
+        dispatcher.utter_message(json_message=payload)
+
+
+def unknown_year_note(n: int, era: str) -> str:
+    """Why an era emptied the candidates when tracks of unknown year would otherwise fit."""
+    tracks = "track fits" if n == 1 else "tracks fit"
+    return (f"{n:,} {tracks} everything else, but I don't know when {'it was' if n == 1 else 'they were'} "
+            f"released, so I can't say {'it is' if n == 1 else 'they are'} from the {era}.")
+
+
+def render(dispatcher: CollectingDispatcher, state, shown: Shown, channel: Optional[str] = None) -> List[Dict[Text, Any]]:
     """Say what the engine's prompt executor did (``MusicDialogueEngine.execute``/``relax``);
     returns the slot events that record it for the tracker replay."""
     events: List[Dict[Text, Any]] = []
@@ -89,16 +106,18 @@ def render(dispatcher: CollectingDispatcher, state, shown: Shown) -> List[Dict[T
         return events + [SlotSet("offered_genres", state.offered_genres)]
     if shown.rows:
         assets = engine().assets
-        sample_message(dispatcher, assets.track(shown.rows[0]), "utter_offer_station",
+        sample_message(dispatcher, assets.track(shown.rows[0]), "utter_offer_station", channel,
                        description=describe(state.slots))
         return events + [SlotSet("station", [assets.track(r)["track_id"] for r in shown.rows])]
     if shown.exhausted or shown.relax:
+        if shown.unknown_year and state.slots.get("era"):
+            dispatcher.utter_message(text=unknown_year_note(shown.unknown_year, state.slots["era"]))
         dispatcher.utter_message(response="utter_nothing_matches", description=describe(state.slots),
                                  attribute=shown.relax or "constraints")
         return events + ([] if shown.exhausted else [SlotSet("pending_relax", shown.relax)])
     if shown.row is not None:
         track = engine().assets.track(shown.row)
-        sample_message(dispatcher, track, "utter_sample")
+        sample_message(dispatcher, track, "utter_sample", channel)
         return events + [SlotSet("last_sample", track["track_id"])]
     return events
 
@@ -114,7 +133,8 @@ class PromptAction:
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         say_unknown_mentions(dispatcher, tracker, playing=self.prompt != "suggest_genres")
         state = current_state(tracker)
-        return render(dispatcher, state, tracker_engine(tracker).execute(self.prompt, state))
+        return render(dispatcher, state, tracker_engine(tracker).execute(self.prompt, state),
+                      tracker.get_latest_input_channel())
 
 
 class ActionSuggestGenres(PromptAction, Action):
@@ -138,7 +158,7 @@ class ActionRelaxConstraint(Action):
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         state = current_state(tracker)
         shown = tracker_engine(tracker).relax(state, tracker.get_slot("pending_relax"))
-        return [SlotSet("pending_relax", None)] + render(dispatcher, state, shown)
+        return [SlotSet("pending_relax", None)] + render(dispatcher, state, shown, tracker.get_latest_input_channel())
 
 
 class ActionStartStation(Action):

@@ -1,5 +1,5 @@
-"""Track-index figures for the README: build time/memory, filtered query latency, ANN recall,
-and whether listening history improves next-play hit-rate.
+"""Track-index figures for the README: build time/memory, filtered query latency and ANN recall,
+at the real catalogue's size and at generated scale.
 
     python benchmarks/retrieval_benchmark.py [--sizes 20000 200000 1000000] [--queries 500]
 
@@ -14,10 +14,10 @@ family + energy, family + era, or energy only. Latency is one query at a time th
 prepared once per constraint set, as the running service caches them (the preparation is
 timed apart); recall@10 is against exact search over the same allowed tracks.
 
-History part. On the built assets' generated listening histories, the last 5 plays of every
-listener are hidden; the collaborative track factors and the profiles are rebuilt from the rest.
-For each listener, both rankers get the genre family of a hidden track as the constraint and
-must rank the hidden plays (tracks already in the visible history excluded) in their top 10.
+Real size: the same measurement on the built index of the real catalogue itself (its own
+vectors and constraint masks), listed first as "real".
+
+Whether history helps next-play prediction on real sessions: ``benchmarks/playlist_benchmark.py``.
 """
 from __future__ import annotations
 
@@ -70,9 +70,11 @@ def generated_catalogue(assets, n: int, rng: np.random.Generator, noise: float =
 
 def random_filters(catalog: pd.DataFrame, rng, count: int):
     out = []
+    known_era = np.flatnonzero((catalog["era"] != "unknown").to_numpy())
     for i in range(count):
         template = FILTERS[i % len(FILTERS)]
-        row = catalog.iloc[int(rng.integers(len(catalog)))]
+        pool = known_era if "era" in template else None  # an era filter names a track's known decade
+        row = catalog.iloc[int(pool[rng.integers(len(pool))]) if pool is not None else int(rng.integers(len(catalog)))]
         slots = {}
         for key in template:
             slots[key] = {"genre": row["genre"], "era": row["era"],
@@ -88,7 +90,11 @@ def scale_benchmark(assets, sizes, n_queries, seed):
     rng = np.random.default_rng(seed)
     rows = []
     for n in sizes:
-        catalog, vecs = generated_catalogue(assets, n, rng)
+        if n == 0:  # the real catalogue and its vectors
+            catalog, vecs = assets.catalog, assets.index.vectors
+            n = len(catalog)
+        else:
+            catalog, vecs = generated_catalogue(assets, n, rng)
         arrays = CatalogArrays(catalog)
         before = rss_mb()
         t0 = time.perf_counter()
@@ -142,64 +148,22 @@ def scale_benchmark(assets, sizes, n_queries, seed):
     return rows
 
 
-def history_benchmark(assets, seed, n_last=5):
-    from music_domain.search import CatalogArrays
-    from embeddings.histories import ProfileStore, split_last_plays
-    from embeddings.retrieval import HistoryAwareRetriever
-    from embeddings.track_encoder import encode_tracks
-    from embeddings.track_index import TrackIndex
-
-    catalog = assets.catalog
-    train, held = split_last_plays(assets.histories, n_last=n_last)
-    text = np.load(assets.directory / "text_vectors.npy")
-    vectors = encode_tracks(catalog, train, text=text)["vectors"]  # collaborative part from train only
-    index = TrackIndex(vectors, index_type="flat")
-    track_row = dict(zip(catalog["track_id"], range(len(catalog))))
-    profiles = ProfileStore(train, track_row, vectors)
-    arrays = CatalogArrays(catalog)
-    retriever = HistoryAwareRetriever(arrays, index, profiles)
-    rng = np.random.default_rng(seed)
-    hits = {"history": [], "constraint_only": []}
-    for user, g in held[~held["skipped"]].groupby("user_id"):
-        targets = g["track_id"].map(track_row).dropna().astype(int).to_numpy()
-        if len(targets) == 0:
-            continue
-        seen = profiles.played(user)
-        targets = np.setdiff1d(targets, seen)
-        if len(targets) == 0:
-            continue
-        genre = catalog["genre"].iat[int(rng.choice(targets))]
-        for name, use in (("history", True), ("constraint_only", False)):
-            ranked = retriever.rank({"genre": genre}, user_id=user, use_history=use, exclude=seen, k=10)
-            hits[name].append(bool(np.isin(ranked.rows, targets).any()))
-    out = {k: float(np.mean(v)) for k, v in hits.items()}
-    n = len(hits["history"])
-    se = {k: float(np.sqrt(v * (1 - v) / n)) for k, v in out.items()}
-    print(f"  {n} listeners, last {n_last} plays hidden, genre family of a hidden play as constraint:")
-    print(f"  hit-rate@10 history-aware {out['history']:.3f} (±{1.96 * se['history']:.3f}), "
-          f"constraint-only (popularity) {out['constraint_only']:.3f} (±{1.96 * se['constraint_only']:.3f})")
-    return out
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[20_000, 200_000, 1_000_000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[0, 200_000, 1_000_000],
+                    help="catalogue sizes; 0 is the real catalogue itself")
     ap.add_argument("--queries", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-scale", action="store_true")
-    ap.add_argument("--skip-history", action="store_true")
     args = ap.parse_args(argv)
     import faiss
     faiss.omp_set_num_threads(args.threads)
     from embeddings.assets import load_assets
 
     assets = load_assets()
-    if not args.skip_history:
-        print(f"history-aware vs constraint-only ranking ({len(assets.catalog)} tracks, generated histories):")
-        history_benchmark(assets, args.seed)
     if not args.skip_scale:
-        print(f"index scale (generated vectors, dim {assets.index.vectors.shape[1]}, {args.threads} threads, "
+        print(f"index scale (0 = the real catalogue, others generated vectors, dim {assets.index.vectors.shape[1]}, {args.threads} threads, "
               f"{args.queries} filtered queries per size):")
         scale_benchmark(assets, args.sizes, args.queries, args.seed)
 

@@ -24,8 +24,9 @@ Webhook: ``POST /webhooks/alexa/webhook``.
   intent; ``AMAZON.StopIntent``/``AMAZON.CancelIntent`` end it like "stop"; with no text the
   listener hears a reprompt and the session stays open.
 - ``SessionEndedRequest`` is acknowledged with an empty response.
-- Replies are SSML: text is escaped, a sample becomes ``<audio src="…"/>`` with the track's
-  sample URL from the catalogue, and ``shouldEndSession`` is true once the conversation has
+- Replies are SSML: text is escaped, a sample with a preview becomes ``<audio src="…"/>`` (the
+  catalogue's ``preview_url``, made absolute by ``channels.audio``; https only) and its
+  attribution; a sample without one is only named, and ``shouldEndSession`` is true once the conversation has
   an outcome (a station started, or the listener gave up).
 - A wrong application id, a stale or missing timestamp, malformed JSON, a missing user or an
   unknown request type get a 400 with the reason; never a 500.
@@ -46,7 +47,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.alexa_signature import AlexaSignatureVerifier, CertificateCache, SignatureError, load_roots
+from channels.audio import resolve as resolve_audio
 from channels.replay import ReplayGuard
+from music_domain.samples import attribution_sentence
 
 logger = logging.getLogger(__name__)
 
@@ -107,15 +110,26 @@ def spoken_text(req: Dict[str, Any], slot_name: str) -> Optional[str]:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def to_ssml(messages: List[Dict[str, Any]]) -> str:
+def to_ssml(messages: List[Dict[str, Any]], request: Optional[Request] = None) -> str:
+    """Text as speech; a sample with a preview as ``<audio>`` (https only, as Alexa requires) followed
+    by its attribution when its licence asks for one. A sample without a playable preview was
+    already introduced by title and artist, and gets no audio tag."""
     parts = []
     for m in messages:
         if m.get("text"):
             parts.append(escape(m["text"]))
         custom = m.get("custom")
-        if isinstance(custom, dict) and isinstance(custom.get("audio_url"), str) \
-                and custom["audio_url"].startswith("https://"):
-            parts.append(f"<audio src={quoteattr(custom['audio_url'])}/>")
+        if not isinstance(custom, dict):
+            continue
+        url = resolve_audio(custom.get("audio_url"), request)
+        if url and url.startswith("https://"):
+            parts.append(f"<audio src={quoteattr(url)}/>")
+            credit = attribution_sentence(custom)
+            if credit:
+                parts.append(escape(credit))
+        elif url:
+            logger.warning("alexa: not playing %s: Alexa plays https audio only (set base_url of "
+                           "channels.audio.AudioPreviews to the public https address)", url)
     return "<speak>" + " ".join(parts) + "</speak>"
 
 
@@ -221,7 +235,7 @@ class AlexaInput(InputChannel):
                                              metadata=self.get_metadata(request)))
             ended = await self._conversation_ended(request, sender)
             last_text = next((m["text"] for m in reversed(collector.messages) if m.get("text")), None)
-            return response.json(alexa_response(to_ssml(collector.messages), ended, last_text))
+            return response.json(alexa_response(to_ssml(collector.messages, request), ended, last_text))
 
         return bp
 

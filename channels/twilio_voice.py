@@ -14,8 +14,10 @@ Rasa's own ``twilio_voice`` handler. Added:
 - **ASR confidence**: Twilio's ``Confidence`` form field (0-1) is passed on as the message
   metadata ``asr_confidence``, which the NLU uses to lower its confidence and the policy to
   confirm ("Did you say jazz?") instead of acting.
-- **Samples**: a reply that carries a sample (``{"audio_url": ...}``) becomes ``<Play>`` of
-  the clip, and replies without text are no longer a server error; the TwiML stays valid.
+- **Samples**: a reply that carries a sample with a preview (``{"audio_url": ...}``, made absolute
+  by ``channels.audio``) becomes ``<Play>`` of the clip and ``<Say>`` of its attribution; a
+  sample without one is only named. Replies without text are no longer a server error; the
+  TwiML stays valid.
 """
 from __future__ import annotations
 
@@ -32,12 +34,15 @@ from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from channels.audio import resolve as resolve_audio
 from channels.replay import ReplayGuard
+from music_domain.samples import attribution_sentence
 
 logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Twilio-Signature"
 
 _asr_confidence: contextvars.ContextVar[Optional[float]] = contextvars.ContextVar("asr_confidence", default=None)
+_request: contextvars.ContextVar[Optional[Request]] = contextvars.ContextVar("twilio_request", default=None)
 
 
 def parse_confidence(value: Any) -> Optional[float]:
@@ -112,6 +117,7 @@ class TwilioVoiceInput(RasaTwilioVoiceInput):
 
         @bp.middleware("request")
         async def remember_confidence(request: Request) -> None:
+            _request.set(request)  # the host a relative preview URL is resolved against
             form = request.form if request.method == "POST" else None
             _asr_confidence.set(parse_confidence(form.get("Confidence")) if form else None)
 
@@ -125,9 +131,13 @@ class TwilioVoiceInput(RasaTwilioVoiceInput):
         for message in messages:
             if message.get("text"):
                 parts.append(("say", message["text"]))
-            audio = (message.get("custom") or {}).get("audio_url") if isinstance(message.get("custom"), dict) else None
+            custom = message.get("custom") if isinstance(message.get("custom"), dict) else {}
+            audio = resolve_audio(custom.get("audio_url"), _request.get())
             if audio:
                 parts.append(("play", audio))
+                credit = attribution_sentence(custom)
+                if credit:
+                    parts.append(("say", credit))
         if not parts:
             parts = [("say", self.reprompt_fallback_phrase)]
         # Everything but the last part is said before listening; the last one inside <Gather>.

@@ -11,18 +11,19 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import pandas as pd
 
 from music_domain.attributes import Vocabulary
 from music_domain.catalog import PROJECT_ROOT, load_catalog
 from music_domain.search import CatalogArrays
-from embeddings.histories import ProfileStore, TasteProfile, validate_histories
+from embeddings.histories import ProfileStore, validate_histories
 from embeddings.retrieval import HistoryAwareRetriever
 from embeddings.track_index import REBUILD_COMMAND, IndexError_, TrackIndex
 
 DEFAULT_ASSETS_DIR = PROJECT_ROOT / "models" / "music_assets"
+DEFAULT_SESSIONS = PROJECT_ROOT / "data" / "catalog" / "sessions.parquet"
 ASSETS_ENV = "MUSIC_ASSETS_DIR"
 
 
@@ -38,7 +39,7 @@ class MusicAssets:
     index: TrackIndex
     histories: pd.DataFrame
     profiles: ProfileStore
-    tastes: Dict[str, TasteProfile]
+    goals: Dict[str, List[int]]  # listener -> catalogue rows held back from their session (what they look for)
     retriever: HistoryAwareRetriever
     directory: Path
 
@@ -63,10 +64,12 @@ def load_assets_from(directory=None) -> MusicAssets:
     histories = validate_histories(pd.read_parquet(directory / "histories.parquet"))
     track_row = dict(zip(catalog["track_id"], range(len(catalog))))
     profiles = ProfileStore(histories, track_row, index.vectors)
-    tastes = {u: TasteProfile(**t) for u, t in json.loads((directory / "tastes.json").read_text()).items()}
+    goals = {u: [track_row[t] for t in ids if t in track_row]
+             for u, ids in json.loads((directory / "goals.json").read_text()).items()}
+    goals = {u: rows for u, rows in goals.items() if rows}
     arrays = CatalogArrays(catalog)
     return MusicAssets(catalog, arrays, Vocabulary.from_catalog(catalog), index, histories, profiles,
-                       tastes, HistoryAwareRetriever(arrays, index, profiles), directory)
+                       goals, HistoryAwareRetriever(arrays, index, profiles), directory)
 
 
 _cache: Dict[str, MusicAssets] = {}

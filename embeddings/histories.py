@@ -12,19 +12,18 @@ play_count   int32      plays in this session (>= 1)
 skipped      bool       skipped before the end (a weak negative)
 ===========  =========  ===============================================
 
-The shipped histories are **generated**: each simulated listener has a taste profile
-(favourite catalogue genres, an energy and an era preference), and plays are drawn
-from the catalogue with probability rising with how well a track fits that taste.
+The shipped histories are **real sessions** (``music_domain.real_catalog``): each of the 471
+TidyTuesday playlists and each CPCD liked set is one listener. The first tracks of a session are
+its plays (in playlist order, a few minutes apart); the last ``GOAL_SHARE`` of them are held back
+as that listener's **goals**: tracks the same person chose, which the simulated listener looks
+for (``simulator.listener``). History-aware retrieval thus meets real taste structure.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import pandas as pd
-
-from music_domain.attributes import ENERGY_SPLIT
 
 HISTORY_COLUMNS = {"user_id": "object", "track_id": "object", "timestamp": "int64",
                    "play_count": "int32", "skipped": "bool"}
@@ -34,72 +33,32 @@ class HistoryError(ValueError):
     pass
 
 
-@dataclass
-class TasteProfile:
-    user_id: str
-    subgenres: List[str]
-    subgenre_weights: List[float]
-    energy: str  # "laid_back" | "upbeat"
-    era: str
-    artists: List[str] = field(default_factory=list)
+GOAL_SHARE = 0.2
+PLAY_GAP_S = 210  # about one track
 
 
-def draw_taste(rng: np.random.Generator, catalog: pd.DataFrame, user_id: str) -> TasteProfile:
-    shares = catalog["subgenre"].value_counts(normalize=True)
-    # Tastes lean towards common genres but with a flattened distribution.
-    p = shares.to_numpy() ** 0.6
-    p /= p.sum()
-    k = int(rng.integers(1, 4))
-    subs = list(rng.choice(shares.index.to_numpy(), size=k, replace=False, p=p))
-    w = rng.dirichlet(np.ones(k) * 2.0)
-    energy_share = float((catalog["energy"] >= ENERGY_SPLIT).mean())
-    energy = "upbeat" if rng.random() < energy_share else "laid_back"
-    era = str(rng.choice(catalog["era"].to_numpy()))
-    return TasteProfile(user_id, subs, list(w), energy, era)
-
-
-def taste_scores(catalog_arrays, taste: TasteProfile) -> np.ndarray:
-    """Log-affinity of every track for a taste (used to draw plays and goals)."""
-    c = catalog_arrays.columns
-    score = np.full(catalog_arrays.n, -4.0, dtype=np.float64)
-    for sub, w in zip(taste.subgenres, taste.subgenre_weights):
-        score = np.where(c["subgenre"] == sub, np.maximum(score, 1.0 + np.log(w + 1e-9) + 2.0), score)
-    upbeat = c["energy"] >= ENERGY_SPLIT
-    score += np.where(upbeat == (taste.energy == "upbeat"), 1.0, -0.5)
-    score += np.where(c["era"] == taste.era, 0.7, 0.0)
-    score += c["popularity"] / 100.0
-    return score
-
-
-def generate_histories(catalog: pd.DataFrame, n_users: int = 2000, mean_plays: int = 40,
-                       seed: int = 0):
-    """Generated histories and the taste profiles behind them."""
-    from music_domain.search import CatalogArrays
-
-    rng = np.random.default_rng(seed)
-    arrays = CatalogArrays(catalog)
-    ids = catalog["track_id"].to_numpy()
-    rows, tastes = [], {}
+def session_histories(sessions: pd.DataFrame, catalog: pd.DataFrame, goal_share: float = GOAL_SHARE,
+                      min_plays: int = 2) -> Tuple[pd.DataFrame, Dict[str, List[str]]]:
+    """(plays, goals) from real sessions (``session_id, position, track_id``): per session, the last
+    ``goal_share`` of its catalogue tracks (at least one) are goals, the rest plays."""
+    known = set(catalog["track_id"])
+    s = sessions[sessions["track_id"].isin(known)].sort_values(["session_id", "position"], kind="stable")
+    s = s.drop_duplicates(["session_id", "track_id"])
+    rows, goals = [], {}
     t0 = 1_700_000_000
-    for u in range(n_users):
-        user_id = f"user-{u:05d}"
-        taste = draw_taste(rng, catalog, user_id)
-        score = taste_scores(arrays, taste)
-        p = np.exp(score - score.max())
-        p /= p.sum()
-        n = max(3, int(rng.poisson(mean_plays)))
-        picks = rng.choice(arrays.n, size=n, replace=True, p=p)
-        ts = t0 + np.sort(rng.integers(0, 90 * 86400, size=n))
-        # A play of a track far from the taste is likely skipped.
-        skip_p = 1.0 / (1.0 + np.exp(score[picks] - 1.0))
-        skipped = rng.random(n) < skip_p * 0.6
-        counts = 1 + rng.poisson(0.5, size=n)
-        top_artists = pd.Series(catalog["artist_name"].to_numpy()[picks]).value_counts().index[:3]
-        taste.artists = list(top_artists)
-        tastes[user_id] = taste
-        rows.append(pd.DataFrame({"user_id": user_id, "track_id": ids[picks], "timestamp": ts,
-                                  "play_count": counts.astype("int32"), "skipped": skipped}))
-    return pd.concat(rows, ignore_index=True), tastes
+    for k, (sid, g) in enumerate(s.groupby("session_id", sort=True)):
+        ids = g["track_id"].to_numpy()
+        n_goal = max(1, int(round(goal_share * len(ids))))
+        if len(ids) - n_goal < min_plays:
+            continue
+        plays, held = ids[:-n_goal], ids[-n_goal:]
+        goals[str(sid)] = [str(t) for t in held]
+        ts = t0 + k * 86_400 + PLAY_GAP_S * np.arange(len(plays), dtype=np.int64)
+        rows.append(pd.DataFrame({"user_id": str(sid), "track_id": plays, "timestamp": ts,
+                                  "play_count": np.ones(len(plays), "int32"), "skipped": False}))
+    if not rows:
+        raise HistoryError("no session has enough catalogue tracks to make a listening history")
+    return pd.concat(rows, ignore_index=True).astype(HISTORY_COLUMNS), goals
 
 
 def validate_histories(df: pd.DataFrame, track_ids: Optional[set] = None) -> pd.DataFrame:
@@ -134,12 +93,14 @@ class ProfileStore:
         self._profiles: Dict[str, np.ndarray] = {}
         self._played: Dict[str, np.ndarray] = {}
         self.half_life = half_life_days * 86400.0
+        rows_of = histories["track_id"].map(track_row)  # once: a dict of 100,000+ ids is slow to map per user
+        histories = histories.assign(_row=rows_of.to_numpy())
         for user, g in histories.groupby("user_id", sort=False):
             g = g.tail(max_plays)
-            rows = g["track_id"].map(track_row).dropna().astype(int).to_numpy()
-            if len(rows) == 0:
+            keep = g["_row"].notna().to_numpy()
+            if not keep.any():
                 continue
-            keep = g["track_id"].isin(track_row).to_numpy()
+            rows = g["_row"].to_numpy()[keep].astype(int)
             age = float(g["timestamp"].max()) - g["timestamp"].to_numpy()[keep].astype(float)
             w = g["play_count"].to_numpy()[keep] * 0.5 ** (age / self.half_life)
             w = np.where(g["skipped"].to_numpy()[keep], -0.3 * w, w)

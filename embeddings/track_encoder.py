@@ -2,12 +2,15 @@
 
     v(track) = normalise([ W_TEXT * t / |t|,  W_AUDIO * a / |a|,  W_COLLAB * c / |c| ])
 
-- ``t``: all-MiniLM-L6-v2 embedding of "<subgenre> (<genre>), <mood words>, <era>, by <artist>".
-  It places related genres and moods near each other ("chill" near "ambient").
+- ``t``: all-MiniLM-L6-v2 embedding of "<subgenre> (<genre>), <mood words>, <era>" (the era left
+  out when the year is unknown). It places related genres and moods near each other ("chillout"
+  near "ambient"). Tracks share descriptors, so only the distinct ones are encoded (a few
+  thousand for 100,000+ tracks); artists are kept close by the audio and collaborative parts.
 - ``a``: the audio features standardised over the catalogue (energy, valence, danceability,
   acousticness, tempo, speechiness, instrumentalness). It separates tracks the text cannot:
   two alt-rock songs of very different energy.
-- ``c``: an implicit-feedback factorisation of listening histories (truncated SVD of the
+- ``c``: an implicit-feedback factorisation of listening histories (the real playlists and CPCD
+  liked sets, ``embeddings.histories.session_histories``) (truncated SVD of the
   positive PMI item-item co-occurrence matrix, as in item2vec/"neural word embedding as
   implicit matrix factorisation"), so tracks played by the same listeners lie close.
   Tracks nobody played get the mean vector of their subgenre.
@@ -19,7 +22,7 @@ constraints already enforce; text and audio keep content neighbours close for ne
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -43,7 +46,18 @@ def track_descriptor(row) -> str:
     mood = "happy" if row["valence"] >= 0.55 else ("melancholic" if row["valence"] < 0.45 else "")
     acoustic = "acoustic" if row["acousticness"] >= 0.5 else ""
     words = " ".join(w for w in (energy, mood, acoustic) if w)
-    return f"{display_genre(row['subgenre'])} ({row['genre']}), {words}, {row['era']}, by {row['artist_name']}"
+    era = "" if row["era"] == "unknown" else f", {row['era']}"
+    return f"{display_genre(row['subgenre'])} ({row['genre']}), {words}{era}"
+
+
+def text_matrix(catalog: pd.DataFrame) -> Tuple[np.ndarray, np.ndarray]:
+    """(distinct descriptor vectors, each track's row in them)."""
+    from embeddings.text_encoder import encode
+
+    cols = ["subgenre", "genre", "energy", "valence", "acousticness", "era"]
+    descriptors = [track_descriptor(dict(zip(cols, r))) for r in catalog[cols].itertuples(index=False)]
+    codes, unique = pd.factorize(pd.Series(descriptors))
+    return encode(list(unique)), codes.astype(np.int32)
 
 
 def audio_matrix(catalog: pd.DataFrame) -> np.ndarray:
@@ -101,10 +115,9 @@ def combine(text: np.ndarray, audio: np.ndarray, collab: np.ndarray) -> np.ndarr
 def encode_tracks(catalog: pd.DataFrame, histories: Optional[pd.DataFrame] = None,
                   text: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
     """All parts and the combined vectors for a catalogue."""
-    from embeddings.text_encoder import encode
-
     if text is None:
-        text = encode([track_descriptor(r) for _, r in catalog.iterrows()])
+        unique, codes = text_matrix(catalog)
+        text = unique[codes]
     audio = audio_matrix(catalog)
     collab = collaborative_matrix(catalog, histories)
     return {"text": text, "audio": audio, "collab": collab, "vectors": combine(text, audio, collab)}

@@ -35,6 +35,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from rasa_runtime.environment import quiet_dependencies
+
 REBUILD_COMMAND = "python -m embeddings.build"
 INDEX_TYPES = ("auto", "flat", "ivf")
 
@@ -95,6 +97,7 @@ class TrackIndex:
     # -- building ---------------------------------------------------------------------------
     @staticmethod
     def _flat(vectors: np.ndarray):
+        quiet_dependencies()
         import faiss
 
         index = faiss.IndexFlatIP(vectors.shape[1])
@@ -112,6 +115,7 @@ class TrackIndex:
         return np.ascontiguousarray((self.projection[1:] @ q).reshape(1, -1), dtype=np.float32)
 
     def _ivf(self, nlist: int, seed: int):
+        quiet_dependencies()
         import faiss
 
         reduced = self.reduce(self.vectors)
@@ -124,6 +128,7 @@ class TrackIndex:
         return index
 
     def _lists_of_tracks(self) -> None:
+        quiet_dependencies()
         import faiss
 
         nlist = self.index.nlist
@@ -165,6 +170,7 @@ class TrackIndex:
         return rows[top], scores[top]
 
     def _flat_search(self, q: np.ndarray, k: int, allowed: Optional[np.ndarray]):
+        quiet_dependencies()
         import faiss
 
         params = None
@@ -197,6 +203,7 @@ class TrackIndex:
         return bits, counts
 
     def _ivf_search(self, q: np.ndarray, k: int, allowed: Optional[np.ndarray]):
+        quiet_dependencies()
         import faiss
 
         bits, counts = self.prepare_filter(allowed)
@@ -222,6 +229,7 @@ class TrackIndex:
 
     # -- persistence --------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
+        quiet_dependencies()
         import faiss
 
         directory = Path(directory)
@@ -240,6 +248,7 @@ class TrackIndex:
 
     @classmethod
     def load(cls, directory: Path, expected_tracks: Optional[int] = None) -> "TrackIndex":
+        quiet_dependencies()
         import faiss
 
         directory = Path(directory)

@@ -30,32 +30,49 @@ MOOD_VALUES = ("happy", "melancholic")
 # Catalogue genre -> genre family. Families are what "Alternative rock? Or electronic?"
 # style suggestions and the ``genre`` slot use; the catalogue genre becomes ``subgenre``.
 GENRE_FAMILIES: Dict[str, Tuple[str, ...]] = {
-    "pop": ("pop", "k-pop", "indie-pop", "cantopop", "power-pop", "pop-film", "swedish", "sad", "romance"),
-    "hip hop": ("hip-hop",),
+    "pop": ("pop", "k-pop", "j-pop", "j-idol", "indie-pop", "indie", "cantopop", "mandopop", "power-pop",
+            "synth-pop", "pop-film", "swedish", "sad", "anime", "dance-pop", "post-teen-pop", "electropop",
+            "indie-poptimism", "show-tunes"),
+    "hip hop": ("hip-hop", "southern-hip-hop", "gangster-rap", "trap", "hip-pop"),
     "electronic": (
         "dance", "electro", "edm", "deep-house", "house", "hardstyle", "electronic", "garage", "club",
         "progressive-house", "drum-and-bass", "techno", "trance", "minimal-techno", "breakbeat",
-        "chicago-house", "detroit-techno", "dubstep", "party",
+        "chicago-house", "detroit-techno", "dubstep", "party", "idm", "j-dance", "happy", "trip-hop",
+        "electro-house", "big-room", "pop-edm", "progressive-electro-house",
     ),
     "rock": (
-        "alt-rock", "rock", "hard-rock", "psych-rock", "punk", "punk-rock", "rock-n-roll", "emo", "goth",
-        "industrial", "guitar", "ska",
+        "alt-rock", "alternative", "rock", "hard-rock", "psych-rock", "punk", "punk-rock", "rock-n-roll",
+        "rockabilly", "emo", "goth", "industrial", "ska", "grunge", "j-rock", "british", "album-rock",
+        "classic-rock", "permanent-wave",
     ),
     "metal": ("metal", "death-metal", "hardcore", "black-metal", "metalcore", "grindcore", "heavy-metal"),
-    "country": ("country",),
-    "folk": ("folk", "acoustic", "singer-songwriter"),
-    "latin": ("sertanejo", "spanish", "forro", "samba", "salsa", "tango"),
-    "soul and jazz": ("jazz", "blues", "soul", "gospel", "funk", "groove", "disco"),
-    "chill": ("chill", "ambient", "sleep", "new-age", "piano", "trip-hop"),
+    "country": ("country", "honky-tonk", "bluegrass"),
+    "folk": ("folk", "acoustic", "singer-songwriter", "songwriter", "guitar"),
+    "latin": ("sertanejo", "spanish", "forro", "samba", "salsa", "tango", "latin", "latino", "reggaeton",
+              "brazil", "mpb", "pagode", "tropical", "latin-pop", "latin-hip-hop"),
+    "soul and jazz": ("jazz", "blues", "soul", "gospel", "funk", "groove", "disco", "r-n-b",
+                      "urban-contemporary", "new-jack-swing", "neo-soul"),
+    # Calm instrumental styles. "chill" itself is an energy and a mood ("something chill" is
+    # laid back), so Spotify's "chill" genre is the subgenre "chillout" here.
+    "ambient": ("ambient", "chillout", "new-age", "piano", "study", "sleep"),
     "classical": ("classical", "opera"),
-    "world": ("french", "german", "indian", "afrobeat", "dub", "dancehall"),
-    "other": ("comedy", "show-tunes"),
+    "world": ("french", "german", "indian", "iranian", "malay", "turkish", "afrobeat", "dub", "dancehall",
+              "reggae", "world-music", "romance"),
+    "kids": ("children", "kids", "disney"),
+    # Not music: never offered unless asked for by name (see ``NON_MUSIC_SUBGENRES``).
+    "other": ("comedy", "white-noise", "spoken-word"),
 }
+# Source genre names that become another subgenre id here (a generic word would clash).
+SOURCE_GENRE_IDS = {"chill": "chillout", "r-n-b": "r-n-b", "rnb": "r-n-b"}
+# Subgenres of recordings that are not music (white noise, rain, spoken comedy): a catalogue
+# marks such tracks with ``content`` != "music"; these are the ids they are filed under.
+NON_MUSIC_SUBGENRES = ("white-noise", "spoken-word", "comedy")
 SUBGENRE_TO_FAMILY = {sub: fam for fam, subs in GENRE_FAMILIES.items() for sub in subs}
 
 # Spoken display names for catalogue genres whose id does not read well aloud.
 SUBGENRE_DISPLAY = {
-    "alt-rock": "alternative rock", "k-pop": "K-pop", "edm": "EDM", "hip-hop": "hip hop",
+    "alt-rock": "alternative rock", "k-pop": "K-pop", "white-noise": "white noise and nature sounds",
+    "j-pop": "J-pop", "j-rock": "J-rock", "idm": "IDM", "edm": "EDM", "hip-hop": "hip hop",
     "drum-and-bass": "drum and bass", "rock-n-roll": "rock and roll", "r-n-b": "R&B",
 }
 
@@ -127,7 +144,7 @@ _GENRE_FAMILY_SYNONYMS = {
     "rock": ("rock", "rock music", "guitar music"),
     "metal": ("metal", "heavy metal", "metalhead"),
     "soul and jazz": ("soul", "jazz", "blues", "funk", "r&b", "rnb", "r and b", "rhythm and blues", "motown"),
-    "chill": ("ambient", "chillout", "chill out", "lofi", "lo-fi", "lo fi"),
+    "ambient": ("ambient", "chillout", "chill out", "lofi", "lo-fi", "lo fi", "new age"),
     "classical": ("classical", "orchestral", "opera", "symphony"),
     "latin": ("latin", "reggaeton", "salsa", "samba"),
     "folk": ("folk", "acoustic", "singer songwriter", "singer-songwriter"),
@@ -147,7 +164,11 @@ _SUBGENRE_SYNONYMS = {
     "singer-songwriter": ("singer songwriter", "singer-songwriter"),
     "psych-rock": ("psychedelic rock", "psych rock"),
     "trip-hop": ("trip hop", "trip-hop"),
-    "hip-hop": ("hip hop", "hip-hop", "hiphop", "rap"),
+    "hip-hop": ("hip hop", "hip-hop"),  # "rap", "hiphop": the family (it has several subgenres)
+    "white-noise": ("white noise", "brown noise", "pink noise", "rain sounds", "nature sounds", "sleep sounds",
+                    "ocean sounds"),
+    "spoken-word": ("spoken word", "audiobook", "podcast"),
+    "chillout": ("chillout", "chill out", "chill-out"),
 }
 _ERA_WORDS = {
     "sixties": "1960s", "seventies": "1970s", "eighties": "1980s", "nineties": "1990s",

@@ -11,14 +11,23 @@ artist_name       str      (alias: ``artist``)
 genre             str      a genre family or a catalogue genre; see below
 subgenre          str      optional; if absent, ``genre`` is taken as the
                            subgenre and its family from ``GENRE_FAMILIES``
-year              int      release year (alias: ``release_year``), 1900-2100
+year              int      release year (alias: ``release_year``), 1900-2100; may be empty
+                           (unknown): such a track's era is "unknown" and it never
+                           satisfies an era constraint
 popularity        number   0-100
 energy            number   0-1
 valence           number   0-1
 danceability      number   0-1
 acousticness      number   0-1
 tempo             number   BPM, 0-300
-speechiness, instrumentalness, liveness, loudness, preview_url: optional
+speechiness, instrumentalness, liveness, loudness: optional
+content           str      optional: ``music`` (default), ``spoken`` or ``sound``; tracks
+                           that are not music are offered only when asked for by name
+preview_url       str      optional: an audio preview (absolute URL, or a path the
+                           server's ``/audio`` route serves, ``channels.audio``). Never
+                           made up: a track without one has none.
+preview_seconds, attribution: optional, with ``preview_url`` (the clip's length; the
+                           credit a licence such as CC BY requires)
 ================  =======  ====================================================
 
 A malformed file raises ``CatalogError`` naming the bad column or the first bad rows.
@@ -35,7 +44,11 @@ import pandas as pd
 from music_domain.attributes import SUBGENRE_TO_FAMILY, era_of_year, energy_of
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CATALOG = PROJECT_ROOT / "data" / "catalog" / "spotify_tracks_sample.csv"
+# The real catalogue built by ``python -m music_domain.real_catalog`` (shipped).
+DEFAULT_CATALOG = PROJECT_ROOT / "data" / "catalog" / "real_tracks.parquet"
+SAMPLE_CATALOG = PROJECT_ROOT / "data" / "catalog" / "spotify_tracks_sample.csv"
+UNKNOWN_ERA = "unknown"
+CONTENT_VALUES = ("music", "spoken", "sound")
 CATALOG_ENV = "MUSIC_CATALOG"
 
 REQUIRED = ("track_id", "track_name", "artist_name", "genre", "year", "popularity",
@@ -82,13 +95,15 @@ def validate_catalog(df: pd.DataFrame, source: str = "catalogue") -> pd.DataFram
             raise CatalogError(f"{source}: column '{col}' is empty in row(s) {_rows(blank)}")
         df[col] = df[col].astype(str).str.strip()
     for col, (lo, hi) in RANGES.items():
-        values = pd.to_numeric(df[col], errors="coerce")
+        raw = df[col]
+        values = pd.to_numeric(raw, errors="coerce")
         bad = values.isna() | (values < lo) | (values > hi)
+        if col == "year":  # an empty year is unknown, not bad
+            bad &= ~(raw.isna() | (raw.astype(str).str.strip().isin(["", "nan", "<NA>", "None"])))
         if bad.any():
             raise CatalogError(f"{source}: column '{col}' must be a number in [{lo}, {hi}]; "
                                f"bad value(s) in row(s) {_rows(bad)}")
         df[col] = values.astype(float)
-    df["year"] = df["year"].astype(int)
     dup = df["track_id"].duplicated()
     if dup.any():
         raise CatalogError(f"{source}: duplicate track_id in row(s) {_rows(dup)}")
@@ -97,11 +112,23 @@ def validate_catalog(df: pd.DataFrame, source: str = "catalogue") -> pd.DataFram
         df["genre"] = df["subgenre"].map(lambda g: SUBGENRE_TO_FAMILY.get(g, g))
     else:
         df["subgenre"] = df["subgenre"].fillna(df["genre"]).astype(str)
-    df["era"] = df["year"].map(era_of_year)
+    df["era"] = [UNKNOWN_ERA if y != y else era_of_year(y) for y in df["year"].to_numpy()]
     df["energy_level"] = df["energy"].map(energy_of)
-    if "preview_url" not in df.columns:
-        # The Spotify id gives a stable track page; real 30 s previews need the Web API.
-        df["preview_url"] = "https://p.scdn.co/mp3-preview/" + df["track_id"]
+    if "content" not in df.columns:
+        df["content"] = "music"
+    df["content"] = df["content"].fillna("music").astype(str).str.strip().str.lower()
+    bad = ~df["content"].isin(CONTENT_VALUES)
+    if bad.any():
+        raise CatalogError(f"{source}: column 'content' must be one of {', '.join(CONTENT_VALUES)}; "
+                           f"bad value(s) in row(s) {_rows(bad)}")
+    # A preview only ever comes from the file's own column; none is made up.
+    for col in ("preview_url", "attribution"):
+        if col not in df.columns:
+            df[col] = None
+        df[col] = df[col].where(df[col].notna() & (df[col].astype(str).str.strip() != ""), None)
+    if "preview_seconds" not in df.columns:
+        df["preview_seconds"] = np.nan
+    df["preview_seconds"] = pd.to_numeric(df["preview_seconds"], errors="coerce")
     return df.reset_index(drop=True)
 
 

@@ -25,6 +25,9 @@ FEATURES = ("energy", "valence", "danceability", "acousticness", "tempo", "speec
 def generate_catalog(source: pd.DataFrame, n_tracks: int, seed: int = 0,
                      tracks_per_artist: float = 12.0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
+    if "content" in source:
+        source = source[source["content"] == "music"]  # fitted to music only
+    all_years = source["year"].dropna().to_numpy()
     shares = source["subgenre"].value_counts(normalize=True)
     counts = rng.multinomial(n_tracks, shares.to_numpy())
     frames = []
@@ -40,7 +43,8 @@ def generate_catalog(source: pd.DataFrame, n_tracks: int, seed: int = 0,
         w = min(1.0, len(x) / 50.0)
         cov = w * np.nan_to_num(cov) + (1 - w) * diag
         feats = rng.multivariate_normal(mean, cov, size=n, method="eigh")
-        years = rng.choice(part["year"].to_numpy(), size=n, replace=True)
+        known = part["year"].dropna().to_numpy()  # a genre without known years borrows the catalogue's
+        years = rng.choice(known if len(known) else all_years, size=n, replace=True)
         n_artists = max(1, int(round(n / tracks_per_artist)))
         artist_idx = rng.integers(0, n_artists, size=n)
         frame = pd.DataFrame(feats, columns=FEATURES)

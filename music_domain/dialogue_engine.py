@@ -55,6 +55,7 @@ class Shown:
     relax: Optional[str] = None  # nothing matches: the constraint offered to be dropped (not dropped yet)
     exhausted: bool = False  # every matching track was already played
     dropped: Optional[str] = None  # the constraint dropped (after the listener agreed) before this sample
+    unknown_year: int = 0  # nothing matches an era: tracks that fit all else but have no known year
 
     @property
     def asks_to_relax(self) -> bool:
@@ -139,7 +140,7 @@ class MusicDialogueEngine:
     def _sample(self, state: DialogueState, prompt: str) -> Shown:
         relax = self.relax_if_empty(state)
         if relax:  # "Nothing matches upbeat 90s rock. Shall I drop the era?"
-            return Shown(prompt, relax=relax)
+            return Shown(prompt, relax=relax, unknown_year=self.arrays.unknown_year(state.slots))
         row = self.pick_sample(state)
         if row is None:  # every matching track was already played
             return Shown(prompt, relax=self.arrays.relaxation(state.slots), exhausted=True)

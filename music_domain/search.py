@@ -1,4 +1,9 @@
-"""Hard constraints from dialogue slots, applied to a catalogue as boolean masks."""
+"""Hard constraints from dialogue slots, applied to a catalogue as boolean masks.
+
+Tracks that are not music (``content`` "spoken" or "sound": comedy, white noise, rain) never
+match unless the listener asked for them by name: a non-music subgenre ("white noise",
+"comedy") or an artist whose tracks they are. A track of unknown year never matches an era.
+"""
 from __future__ import annotations
 
 from typing import Dict, Mapping, Optional
@@ -6,7 +11,7 @@ from typing import Dict, Mapping, Optional
 import numpy as np
 import pandas as pd
 
-from music_domain.attributes import ACTIVITY_RANGES, ENERGY_SPLIT, MOOD_RANGES, era_year_range
+from music_domain.attributes import ACTIVITY_RANGES, ENERGY_SPLIT, MOOD_RANGES, NON_MUSIC_SUBGENRES, era_year_range
 
 # Slots that filter the catalogue. ``artist`` is a soft seed and ``mood`` a soft preference.
 HARD_CONSTRAINTS = ("genre", "subgenre", "energy", "era", "activity")
@@ -20,12 +25,23 @@ class CatalogArrays:
         self.n = len(catalog)
         self.columns: Dict[str, np.ndarray] = {
             c: catalog[c].to_numpy() for c in catalog.columns
-            if c in ("genre", "subgenre", "era", "artist_name", "year")
+            if c in ("genre", "subgenre", "era", "artist_name")
         }
+        self.columns["year"] = catalog["year"].to_numpy(dtype=np.float64)  # NaN: unknown
         for c in ("energy", "valence", "danceability", "acousticness", "tempo", "speechiness",
                   "instrumentalness", "popularity"):
             self.columns[c] = catalog[c].to_numpy(dtype=np.float32)
+        content = catalog["content"].to_numpy() if "content" in catalog else np.full(self.n, "music")
+        self.music = content == "music"
+        self.columns["content"] = content
         self._cache: Dict[tuple, np.ndarray] = {}
+
+    def non_music_asked(self, slots: Mapping[str, Optional[str]]) -> bool:
+        """Did the listener name non-music: a non-music subgenre, or an artist of non-music tracks?"""
+        if slots.get("subgenre") in NON_MUSIC_SUBGENRES:
+            return True
+        artist = slots.get("artist")
+        return bool(artist) and not self.music[self._one("artist", artist)].all()
 
     def _one(self, attribute: str, value: str) -> np.ndarray:
         key = (attribute, value)
@@ -33,7 +49,9 @@ class CatalogArrays:
         if hit is not None:
             return hit
         c = self.columns
-        if attribute in ("genre", "subgenre", "era"):
+        if attribute == "era" and value == "unknown":  # no year is from any era
+            mask = np.zeros(self.n, dtype=bool)
+        elif attribute in ("genre", "subgenre", "era"):
             mask = c[attribute] == value
             if attribute == "era" and not mask.any():
                 lo, hi = era_year_range(value)
@@ -55,8 +73,9 @@ class CatalogArrays:
         return mask
 
     def mask(self, slots: Mapping[str, Optional[str]], attributes=HARD_CONSTRAINTS) -> np.ndarray:
-        """Tracks that satisfy every filled hard constraint in ``slots``."""
-        mask = np.ones(self.n, dtype=bool)
+        """Tracks that satisfy every filled hard constraint in ``slots`` (music only, unless
+        non-music was asked for by name)."""
+        mask = np.ones(self.n, dtype=bool) if self.non_music_asked(slots) else self.music.copy()
         for attribute in attributes:
             value = slots.get(attribute)
             if value:
@@ -66,6 +85,13 @@ class CatalogArrays:
     def matches(self, index: int, attribute: str, value: str) -> bool:
         """Does track ``index`` satisfy ``attribute == value``?"""
         return bool(self._one(attribute, value)[index])
+
+    def unknown_year(self, slots: Mapping[str, Optional[str]]) -> int:
+        """With an era asked for: how many tracks meet every other constraint but have no known
+        year (so cannot be said to be from that era)."""
+        if not slots.get("era"):
+            return 0
+        return int((self.mask({**slots, "era": None}) & (self.columns["era"] == "unknown")).sum())
 
     def relaxation(self, slots: Mapping[str, Optional[str]]) -> Optional[str]:
         """The one filled constraint whose removal gives the most matching tracks."""

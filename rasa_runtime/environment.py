@@ -23,3 +23,17 @@ DEFAULTS = {
 def apply_defaults() -> None:
     for name, value in DEFAULTS.items():
         os.environ.setdefault(name, value)
+    quiet_dependencies()
+
+
+def quiet_dependencies() -> None:
+    """Silence what the project's dependencies print when the project first uses them, which a
+    user cannot act on: transformers' FutureWarning about a private torch function it calls
+    (``_register_pytree_node``), and faiss's INFO lines about which CPU build it loaded. Filtered
+    by module and logger name, so any other warning of these libraries still shows."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.utils\.generic",
+                            message=r".*_register_pytree_node")
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)

@@ -1,9 +1,11 @@
 """Simulated listeners.
 
-Each listener is drawn from a generated user's taste (the same taste their listening
-history was drawn from) and has:
+Each listener is a real session (a TidyTuesday playlist or a CPCD liked set,
+``embeddings.histories.session_histories``): its first tracks are their listening history, and
+the last ones, held back, are what they look for now. They have:
 
-Goal (hidden): a seed track drawn from their taste; its genre family, catalogue genre,
+Goal (hidden): a seed track drawn from their held-back tracks (real taste: the same person chose
+it with the rest of the session); its genre family, catalogue genre,
 energy level and era, plus with some probability an activity and a mood it fits and its
 artist. The target set is every track whose ``closeness`` to the goal reaches the
 listener's ``pickiness``.
@@ -37,7 +39,6 @@ import numpy as np
 from music_domain.attributes import ACTIVITY_VALUES, MOOD_VALUES
 from music_domain.dialogue_engine import Shown, UserMeaning
 from music_domain.reactions import NEGATIVE_RUN, is_negative
-from embeddings.histories import taste_scores
 from simulator.populations import BASELINE, Population
 
 WEIGHTS = {"genre": 0.35, "energy": 0.25, "era": 0.15, "subgenre": 0.10, "activity": 0.10, "mood": 0.05}
@@ -90,22 +91,21 @@ class Listener:
 
 def draw_listener(assets, rng: np.random.Generator, user_id: Optional[str] = None,
                   population: Population = BASELINE) -> Listener:
-    """A listener with a goal drawn from a generated user's taste (or, for a population's
-    ``off_taste`` share, from the whole catalogue), traits from the population's trait model."""
+    """A listener with a goal drawn from a real session's held-back tracks (or, for a population's
+    ``off_taste`` share, from the whole catalogue's music), traits from the population's trait model."""
     tm, term = population.traits, population.termination
-    users = list(assets.tastes)
+    users = sorted(assets.goals)
     user_id = user_id or users[int(rng.integers(len(users)))]
-    if tm.off_taste > 0 and rng.random() < tm.off_taste:
-        seed_row = int(rng.integers(assets.arrays.n))
+    goals = assets.goals.get(user_id) or []
+    if not goals or (tm.off_taste > 0 and rng.random() < tm.off_taste):
+        music = np.flatnonzero(assets.arrays.music)
+        seed_row = int(music[int(rng.integers(len(music)))])
     else:
-        taste = assets.tastes[user_id]
-        score = taste_scores(assets.arrays, taste)
-        p = np.exp(score - score.max())
-        p /= p.sum()
-        seed_row = int(rng.choice(assets.arrays.n, p=p))
+        seed_row = int(goals[int(rng.integers(len(goals)))])
     track = assets.catalog.iloc[seed_row]
-    goal = {"genre": track["genre"], "subgenre": track["subgenre"], "energy": track["energy_level"],
-            "era": track["era"]}
+    goal = {"genre": track["genre"], "subgenre": track["subgenre"], "energy": track["energy_level"]}
+    if track["era"] != "unknown":  # nobody can name the decade of a track of unknown year
+        goal["era"] = track["era"]
     fitting = [a for a in ACTIVITY_VALUES if assets.arrays.matches(seed_row, "activity", a)]
     if fitting and rng.random() < 0.5:
         goal["activity"] = str(rng.choice(fitting))

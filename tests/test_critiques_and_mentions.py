@@ -135,8 +135,8 @@ def test_mentions_resolve_normalised_and_fuzzy(resolver, said, artist):
     assert r.resolved and r.value == artist
 
 
-@pytest.mark.parametrize("said", ["Aphex Twin", "Creedence Clearwater Revival", "CCR's", "abc", "", "x" * 200,
-                                  "Rush", "Genesis", "Boston", "'; DROP TABLE tracks; --", "<script>alert(1)</script>",
+@pytest.mark.parametrize("said", ["Glass Harbour Revival", "Velvet Kettle Orchestra", "GHR's", "qzx", "", "x" * 200,
+                                  "Nimbus Tractor Club", "Zorblat", "'; DROP TABLE tracks; --", "<script>alert(1)</script>",
                                   "🎸🎸", "Ñandú Fantasma"])
 def test_unknown_mentions_match_nothing(resolver, said):
     assert not resolver.artist(said).resolved

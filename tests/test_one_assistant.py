@@ -9,7 +9,7 @@ One scripted conversation runs twice:
 - through the simulator (``simulator.fast_path.converse``).
 
 Both must reach the same dialogue states and log the same rows. The script goes through a
-genre suggestion, an impossible request (1990s: nothing in the catalogue), the offer to drop a
+genre suggestion, an impossible request (the suggested genre from the 1950s: nothing in the catalogue), the offer to drop a
 constraint and the listener's "yes", a rejected and a liked sample, and an accepted station.
 """
 from dataclasses import asdict
@@ -29,7 +29,7 @@ OPENING = UserMeaning("request_music", {}, 0.0)
 REPLIES = [
     UserMeaning("request_music", {"energy": "upbeat"}, 0.1),  # ask_energy
     UserMeaning("choose_option", {}, 0.3, choice=0),  # suggest_genres: the first one
-    UserMeaning("request_music", {"era": "1990s"}, 0.1),  # ask_era: nothing is from the 90s
+    UserMeaning("request_music", {"era": "1950s"}, 0.1),  # ask_era: nothing of that genre is from the 50s
     UserMeaning("affirm", {}, 0.1),  # play_sample: "shall I drop the era?" - yes
     UserMeaning("deny", {}, -0.5),  # ... the sample played after dropping it: no
     UserMeaning("affirm", {}, 0.8),  # play_sample: liked
@@ -71,7 +71,7 @@ class ScriptedListener:
 
 @pytest.fixture(scope="module")
 def user_id(assets):
-    return next(u for u in assets.tastes if u in assets.profiles)
+    return next(u for u in sorted(assets.goals) if u in assets.profiles)
 
 
 @pytest.fixture(scope="module", params=[True, False], ids=["history", "no-history"])

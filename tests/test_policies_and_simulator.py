@@ -205,9 +205,10 @@ def test_deployment_gate_writes_a_consistent_report(assets, simulated, tmp_path)
     assert (got["value"], got["ci_low"], got["ci_high"]) == pytest.approx((cand.value, cand.ci_low, cand.ci_high))
     got_cur = {e["estimator"]: e for e in report["current_success"]["estimates"]}["SeqDR"]
     assert got_cur["value"] == pytest.approx(cur.value)
-    # the rule-based policy's estimate is close to its simulated success on these listeners
+    # the rule-based policy's estimate is close to its simulated success on these listeners (which
+    # mixes in 30% exploration, so the greedy policy's interval need only come near it)
     rule_success = np.mean([c.success for c in simulated])
-    assert abs(cur.value - rule_success) < 0.15
+    assert cur.ci_low - 0.05 <= rule_success <= cur.ci_high + 0.05
     # promoted only on the one-sided HCOPE bound, and only when the overlap diagnostics allow it
     assert report["gate_lower_bound"] == cand_report.lower_bounds["hcope"]
     assert report["promoted"] == (cand_report.reliable and cand_report.lower_bounds["hcope"]["lower_bound"] > cur.value)

@@ -20,7 +20,7 @@ pexpect = pytest.importorskip("pexpect", reason="pexpect is in requirements.txt;
 PROMPT = "Your input ->"
 SCRIPT = [
     ("system-led", ["help me find music", "rock", "upbeat", "2010s", "yes!", "yes please"]),
-    ("customer-led", ["play some upbeat 90s rock", "yes", "Brilliant, I love it"]),
+    ("customer-led", ["play some upbeat 90s metal", "yes", "Brilliant, I love it"]),
     ("guided", ["find me some music", "surprise me", "laid back", "the second one", "I don't mind",
                 "no, not that", "yeah I like this", "yes"]),
     ("abandoned", ["help me find music", "forget it"]),

@@ -1,0 +1,50 @@
+"""What a sample is to a channel: the payload an action sends, and its one-line text form.
+
+The payload (the ``custom`` part of a bot message) is the same for every channel::
+
+    {"track_id": ..., "title": ..., "artist": ..., "audio_url": <the catalogue's preview_url or None>,
+     "preview_seconds": 30.0, "attribution": "Vibe Ace by Kevin MacLeod, CC BY 3.0, shortened"}
+
+``audio_url`` is only ever the catalogue file's own ``preview_url``: an absolute URL, or a path on
+this server (``/webhooks/audio/<id>.mp3``) that the voice channels prefix with the configured base
+URL (``channels.audio``). A track without a preview has ``audio_url`` None: it is introduced by
+title and artist and nothing is played.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Mapping, Optional
+
+DEFAULT_PREVIEW_SECONDS = 30.0  # Spotify-style previews, when a catalogue gives a URL but no length
+
+
+def _text(value: Any) -> Optional[str]:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+def sample_payload(track: Mapping[str, Any]) -> Dict[str, Any]:
+    url = _text(track.get("preview_url"))
+    seconds = track.get("preview_seconds")
+    if url and (seconds is None or (isinstance(seconds, float) and math.isnan(seconds))):
+        seconds = DEFAULT_PREVIEW_SECONDS
+    return {"track_id": str(track["track_id"]), "title": str(track["track_name"]),
+            "artist": str(track["artist_name"]), "audio_url": url,
+            "preview_seconds": float(seconds) if url else None,
+            "attribution": _text(track.get("attribution")) if url else None}
+
+
+def sample_line(payload: Mapping[str, Any]) -> str:
+    """'▶ Sugar, We're Goin Down, Fall Out Boy (30 s preview)' or '... (no preview)'."""
+    head = f"▶ {payload['title']}, {payload['artist']}"
+    if not payload.get("audio_url"):
+        return f"{head} (no preview)"
+    extra = f"; {payload['attribution']}" if payload.get("attribution") else ""
+    return f"{head} ({payload['preview_seconds']:.0f} s preview{extra})"
+
+
+def attribution_sentence(payload: Mapping[str, Any]) -> Optional[str]:
+    """Spoken after a played clip whose licence asks for credit."""
+    return f"That was {payload['attribution']}." if payload.get("audio_url") and payload.get("attribution") else None
