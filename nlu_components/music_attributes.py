@@ -84,10 +84,17 @@ def _canonical_embeddings(catalog_path: Optional[str]) -> Dict[str, Tuple[List[s
 
 @lru_cache(maxsize=4)
 def _gazetteer(catalog_path: Optional[str]):
+    from music_domain.mentions import common_words, tokenize
+
     voc = _vocabulary(catalog_path)
     names = {}
+    common = common_words()
     for artist in voc.artists:
-        if len(artist) >= 4 and re.search(r"[A-Za-z]", artist):
+        # An artist named only with everyday words ("Home", "Classic", "Like") is not found by an
+        # exact phrase match (a real catalogue has thousands): the mention tagger, which reads
+        # the context, finds those.
+        words = [t.text for t in tokenize(artist)]
+        if len(artist) >= 4 and re.search(r"[A-Za-z]", artist) and not (words and all(w in common for w in words)):
             names[artist.lower()] = ("artist", artist)
     # A catalogue genre named like an activity, a mood or an energy ("party", "sleep", "sad",
     # "chill") is read as that, and the catch-all family "other" is never a word's genre.

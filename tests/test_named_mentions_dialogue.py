@@ -69,7 +69,7 @@ def test_an_unknown_artist_with_a_known_vein_gets_a_sample_in_that_vein(assets, 
 def test_a_stated_genre_wins_over_an_unknown_artists_vein(engine):
     state = DialogueState()
     engine.apply_user(state, UserMeaning("request_music", {"genre": "rock"},
-                                         unknown=[{"name": "Aphex Twin", "type": "artist", "vein": "chill"}]))
+                                         unknown=[{"name": "Aphex Twin", "type": "artist", "vein": "ambient"}]))
     assert state.slots["genre"] == "rock"
 
 
@@ -111,7 +111,7 @@ def test_the_action_says_the_unknown_name_before_its_question(monkeypatch, asset
     assert said[0]["text"].startswith("I don't have Zqxv Blorptone") and "same vein" not in said[0]["text"]
     assert said[1]["response"] == "utter_suggest_genres"
     said = run(acts.ActionPlaySample, [{"entity": "unknown_mention", "value": "Aphex Twin",
-                                        "mention_type": "artist", "vein": "chill"}])
+                                        "mention_type": "artist", "vein": "ambient"}])
     assert "same vein" in said[0]["text"] and said[1]["response"] == "utter_sample"
 
 
@@ -131,6 +131,6 @@ def test_vein_is_an_exact_known_artists_genre_family(said):
 def test_a_name_heard_outside_a_request_does_not_steer_the_dialogue(assets, engine):
     state = DialogueState()
     engine.apply_user(state, UserMeaning("dont_know", {}, seeds=[str(assets.catalog["track_id"].iloc[3])],
-                                         unknown=[{"name": "Aphex Twin", "type": "artist", "vein": "chill"}]))
+                                         unknown=[{"name": "Aphex Twin", "type": "artist", "vein": "ambient"}]))
     assert state.named == [] and not state.slots["genre"]
     assert RuleBasedPromptPolicy().choose_prompt(state) == "ask_open"
