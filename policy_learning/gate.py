@@ -70,27 +70,23 @@ def decide(cand, current, bound: str = "paired"):
             lb = paired_improvement_bound(cand, current)
         except ValueError as e:
             return False, str(e), None
-        better = lb["lower_bound"] > 0
-        if not cand.reliable:
-            why = "; ".join(w for w in cand.warnings if w.startswith(("overlap", "support:")))
-            return False, (f"the candidate's estimate is unreliable ({why}); its paired lower bound "
-                           f"{lb['lower_bound']:+.4f} is not used"), lb
-        return bool(better), (f"candidate's success minus the current policy's, paired sequential DR on the same "
-                              f"{lb['n_used']} held-out conversations: {lb['difference']:+.4f}, one-sided "
-                              f"{1 - lb['delta']:.0%} lower bound {lb['lower_bound']:+.4f} "
-                              f"{'>' if better else '<='} 0"), lb
-    cur = current.get("SeqDR").value
-    lb = cand.lower_bounds.get(bound)
-    if lb is None:
-        return False, f"no {bound} lower bound could be computed for the candidate", None
-    better = lb["lower_bound"] > cur
+        threshold = 0.0
+        claim = (f"candidate's success minus the current policy's, paired sequential DR on the same "
+                 f"{lb['n_used']} held-out conversations: {lb['difference']:+.4f}, one-sided "
+                 f"{1 - lb['delta']:.0%} lower bound {lb['lower_bound']:+.4f}")
+    else:
+        lb = cand.lower_bounds.get(bound)
+        if lb is None:
+            return False, f"no {bound} lower bound could be computed for the candidate", None
+        threshold = current.get("SeqDR").value
+        claim = f"candidate success {bound} one-sided {1 - lb['delta']:.0%} lower bound {lb['lower_bound']:.4f}"
     if not cand.reliable:
         why = "; ".join(w for w in cand.warnings if w.startswith(("overlap", "support:")))
         return False, (f"the candidate's estimate is unreliable ({why}); its {bound} lower bound "
-                       f"{lb['lower_bound']:.4f} is not used"), lb
-    return bool(better), (f"candidate success {bound} one-sided {1 - lb['delta']:.0%} lower bound "
-                          f"{lb['lower_bound']:.4f} {'>' if better else '<='} current policy's {cur:.4f} "
-                          f"(sequential DR)"), lb
+                       f"{lb['lower_bound']:+.4f} is not used"), lb
+    better = lb["lower_bound"] > threshold
+    target = "0" if bound == "paired" else f"current policy's {threshold:.4f} (sequential DR)"
+    return bool(better), f"{claim} {'>' if better else '<='} {target}", lb
 
 
 def run_gate(logs_path, candidate="learned_history", out="results/gate", seed=0,
