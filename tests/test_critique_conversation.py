@@ -64,13 +64,20 @@ def test_a_named_artist_gets_a_sample_by_them_and_an_unknown_one_a_sample_in_the
 
     artists = set(assets.catalog["artist_name"])
     known = next(a for a in ("Radiohead", "Bruno Mars", "Coldplay", "Drake", "Taylor Swift") if a in artists)
-    # an artist the catalogue lacks but whose genre family the public track lists know
-    veins = dict(line.rstrip("\n").split("\t")[:2] for line in
+    # an artist the real catalogue lacks (accents folded: "Olafur Arnalds" is its "Ólafur Arnalds");
+    # the public track lists may know its genre family (its vein) or not
+    import unicodedata
+
+    def fold(name):
+        return unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+
+    veins = dict(line.split("\t")[:2] for line in
                  (ROOT / "rasa_project" / "data" / "music_ner" / "artist_genres.tsv").read_text(encoding="utf-8").splitlines()
                  if "\t" in line)
-    lower = {a.lower() for a in artists}
-    unknown, vein = next((a, veins[a.lower()]) for a in ("Olafur Arnalds", "Aphex Twin", "Squarepusher", "Sigur Ros")
-                         if a.lower() not in lower and a.lower() in veins)
+    folded = {fold(a) for a in artists}
+    unknown = next(a for a in ("Squarepusher", "Sigur Ros", "Floating Points", "Tim Hecker", "Aphex Twin")
+                   if fold(a) not in folded)
+    vein = veins.get(unknown.lower())
 
     async def main():
         endpoints = AvailableEndpoints(action=action_endpoint(action_server),
@@ -89,5 +96,8 @@ def test_a_named_artist_gets_a_sample_by_them_and_an_unknown_one_a_sample_in_the
     assert sample, f"a sample right after naming {known}: {said}"
     assert assets.catalog["artist_name"].iloc[assets.row_of(sample)] == known
     said, sample = out["unknown"]
-    assert f"I don't have {unknown}" in said and "same vein" in said and sample, said
-    assert assets.arrays.columns["genre"][assets.row_of(sample)] == vein
+    assert f"I don't have {unknown}" in said, said
+    if vein:  # a sample in its vein
+        assert "same vein" in said and sample and assets.arrays.columns["genre"][assets.row_of(sample)] == vein, said
+    else:  # a question that says it is missing, and no sample passed off as it
+        assert "same vein" not in said and not sample, said
