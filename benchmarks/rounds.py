@@ -38,12 +38,14 @@ EVAL_SEED = 990_001  # evaluation listeners; logging rounds use seeds 5000 + rou
 
 
 def mean_ci(x):
-    x = np.asarray(x, float)
-    half = 1.96 * x.std(ddof=1) / np.sqrt(len(x))
-    return {"value": float(x.mean()), "ci_low": float(x.mean() - half), "ci_high": float(x.mean() + half)}
+    """{"value", "ci_low", "ci_high"} (reference_experiment's mean_ci, keyed for rounds.json)."""
+    from reference_experiment import mean_ci as interval  # benchmarks/, the script's folder
+
+    value, low, high = interval(x)
+    return {"value": value, "ci_low": low, "ci_high": high}
 
 
-def on_policy(assets, policy, n, history, workers):
+def on_policy(assets, policy, n, history):
     """Success and turns of ``policy`` (no exploration) on the evaluation listeners."""
     convs = simulate(assets, policy, n, seed=EVAL_SEED, use_history=history, prefix="eval")
     return mean_ci([c.success for c in convs]), mean_ci([c.turns for c in convs])
@@ -77,9 +79,9 @@ def main(argv=None):
         history = r >= a.history_from
         deployed = registry.load("current")
         t0 = time.time()
-        success, turns = on_policy(assets, deployed.policy, a.eval_listeners, history, a.workers)
+        success, turns = on_policy(assets, deployed.policy, a.eval_listeners, history)
         if history not in rule_cache:
-            rule_cache[history] = on_policy(assets, RuleBasedPromptPolicy(), a.eval_listeners, history, a.workers)
+            rule_cache[history] = on_policy(assets, RuleBasedPromptPolicy(), a.eval_listeners, history)
         rule_success, rule_turns = rule_cache[history]
         entry = {"round": r, "policy_version": deployed.version, "policy": deployed.policy.name,
                  "history_available": history, "exploration": deployed.exploration,

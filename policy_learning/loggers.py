@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from prompt_policies import PROMPT_INDEX
+from prompt_policies.mixture import _batch
 
 AGREEMENT_TOLERANCE = 1e-3
 
@@ -99,8 +100,3 @@ def mixture_propensities(logs: pd.DataFrame, registry=None) -> Tuple[pd.DataFram
     return out, (f"{len(keys)} logging policies as one mixture (balance heuristic): "
                  + ", ".join(f"{v} {share:.0%}" for (_, v), share in zip(keys, w)))
 
-
-def _batch(policy, X: np.ndarray) -> np.ndarray:
-    from prompt_policies.mixture import _batch as component_batch
-
-    return component_batch(policy, X)
