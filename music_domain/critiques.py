@@ -331,6 +331,7 @@ def from_entities(entities) -> Tuple[List[str], List[str]]:
     for e in entities or []:
         if e.get("entity") == "critique" and e.get("value"):
             critiques.append(str(e["value"]))
-        elif e.get("entity") == "work" and e.get("track_id"):
+        elif e.get("track_id") and (e.get("entity") == "work" or (e.get("entity") == "artist"
+                                                                  and e.get("role") == "seed")):
             seeds.append(str(e["track_id"]))
     return critiques, seeds

@@ -533,7 +533,8 @@ class MentionResolver:
         hits = [h for h in (hits or []) if by is None or h[1] == by]
         if not hits:
             return Resolution("work", mention, None, None, None, 0.0)
-        name, artist, row = hits[0]
+        # the plain title before a remix, live take or remaster of it
+        name, artist, row = min(hits, key=lambda h: (_clean_title(h[0]) != h[0].strip(), len(h[0])))
         return Resolution("work", mention, name, artist, row, score)
 
 

@@ -29,7 +29,7 @@ def meaning_from_parse(parse: Dict[str, Any]) -> UserMeaning:
     attributes, choice = {}, None
     for ent in parse.get("entities") or []:
         name, value = ent.get("entity"), ent.get("value")
-        if name in SLOT_ATTRIBUTES and value:
+        if name in SLOT_ATTRIBUTES and value and not ent.get("role"):  # a role: a seed, not the slot
             attributes.setdefault(name, str(value))
         elif name == "option" and value is not None:
             try:

@@ -140,10 +140,11 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         entities = list(message.get(ENTITIES) or [])
         mentions = self.mentions(text, states)
         artist_spans = [(x["start"], x["end"]) for x in mentions if x["type"] == "Artist"]
+        mention_spans = [(x["start"], x["end"]) for x in mentions]
         intent = (message.get(INTENT) or {}).get("name")
         entities = [e for e in entities if not self._ambiguous_catalogue_word(e, text, artist_spans,
                                                                               intent in NOT_ABOUT_MUSIC)
-                    and not self._guessed_attribute_on_artist(e, artist_spans)]
+                    and not self._guessed_attribute_on_mention(e, mention_spans)]
         taken = [(e.get("start", 0), e.get("end", 0)) for e in entities
                  if e.get("entity") in ("artist", "genre", "subgenre", "era", "energy", "mood", "activity")]
         have_artist = any(e.get("entity") == "artist" for e in entities)
@@ -162,10 +163,17 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                 if overlaps:
                     continue  # already an attribute (a catalogue artist or a genre word)
                 if r.resolved:
+                    entity = {**base, "entity": "artist", "value": r.value, "mention_type": "artist",
+                              "confidence_normalisation": round(r.score / 100.0, 3)}
                     if not have_artist:
-                        new.append({**base, "entity": "artist", "value": r.value, "mention_type": "artist",
-                                    "confidence_normalisation": round(r.score / 100.0, 3)})
+                        new.append(entity)  # fills the artist slot
                         have_artist = True
+                    else:
+                        # a further artist ("I love Radiohead ... kinda like Aphex Twin"): with the
+                        # role "seed" it fills no slot; its best-known track is a retrieval seed
+                        seed = self._artist_seed(r.value)
+                        if seed is not None:
+                            new.append({**entity, "role": "seed", "track_id": seed})
                 elif self._believable(x, intent):
                     unknown = {**base, "entity": "unknown_mention", "value": x["text"], "mention_type": "artist"}
                     vein = infer_vein(x["text"])  # its genre family from public track lists, if known
@@ -173,6 +181,8 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
             else:
                 by = next((r.value for (a, b), r in resolved_artists.items() if r.resolved and a >= span[1]), None)
                 r = self.resolver.work(x["text"], by=by)
+                if r.resolved and by is None and not self._believable_title(x):
+                    continue  # "something like Aphex Twin please": "Please" is a song, not asked for
                 if r.resolved:
                     new.append({**base, "entity": "work", "value": r.value, "artist": r.artist,
                                 "track_id": str(_catalog(self.config.get("catalog"))["track_id"].iloc[r.row]),
@@ -182,7 +192,8 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         if intent in NOT_ABOUT_MUSIC:  # "Hi wizard", "Good Morning" name no artist
             new = []
         message.set(ENTITIES, entities + new, add_to_output=True)
-        if intent == "accept" and any(e["entity"] in ("artist", "work", "unknown_mention") for e in new):
+        if intent == "accept" and any(e.get("entity") in ("artist", "work", "unknown_mention")
+                                      for e in entities + new):
             # "play something like Aphex Twin" asks for music like a named artist, not to keep
             # what is playing: a request.
             conf = float((message.get(INTENT) or {}).get("confidence") or 0.0)
@@ -204,11 +215,32 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
             return mention["confidence"] >= self.config["min_confidence_ordinary"]
         return True
 
+    def _believable_title(self, mention: Dict[str, Any]) -> bool:
+        """A song title made only of everyday English words ("Please", "Help", "Yesterday")
+        and named without its artist counts only when the tagger is confident."""
+        from music_domain.mentions import common_words, tokenize
+
+        words = [t.text.lower() for t in tokenize(mention["text"])]
+        if words and all(w in common_words() for w in words):
+            return mention["confidence"] >= self.config["min_confidence_ordinary"]
+        return True
+
+    def _artist_seed(self, artist: str) -> Optional[str]:
+        """The track id of ``artist``'s most popular music track in the catalogue, or None."""
+        cat = _catalog(self.config.get("catalog"))
+        rows = cat[cat["artist_name"] == artist]
+        if "content" in rows:
+            rows = rows[rows["content"] == "music"]
+        if rows.empty:
+            return None
+        return str(rows["track_id"].iloc[int(rows["popularity"].to_numpy().argmax())])
+
     @staticmethod
-    def _guessed_attribute_on_artist(entity: Dict[str, Any], artist_spans) -> bool:
+    def _guessed_attribute_on_mention(entity: Dict[str, Any], artist_spans) -> bool:
         """A genre / energy / mood / activity the attribute extractor only guessed (its words are
         no vocabulary phrase: normalised by similarity, confidence below 1) on words the tagger
-        reads as an artist: "Metallica" is an artist, not the genre metal by resemblance."""
+        reads as an artist or a title: "Metallica" is an artist, not the genre metal by
+        resemblance, and "Locked Out of Heaven" is a song, not sleep music."""
         if entity.get("entity") not in ("genre", "subgenre", "energy", "mood", "activity"):
             return False
         if float(entity.get("confidence_normalisation", 1.0)) >= 1.0:

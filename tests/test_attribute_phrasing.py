@@ -52,6 +52,6 @@ def test_a_guessed_attribute_on_an_artists_words_is_dropped():
     guessed = {"entity": "genre", "value": "metal", "start": 7, "end": 16, "confidence_normalisation": 0.62}
     said = {"entity": "genre", "value": "metal", "start": 7, "end": 16, "confidence_normalisation": 1.0}
     on_artist = [(7, 16)]
-    assert MusicMentionExtractor._guessed_attribute_on_artist(guessed, on_artist)
-    assert not MusicMentionExtractor._guessed_attribute_on_artist(said, on_artist)  # "metal" said as a word
-    assert not MusicMentionExtractor._guessed_attribute_on_artist(guessed, [(20, 25)])
+    assert MusicMentionExtractor._guessed_attribute_on_mention(guessed, on_artist)
+    assert not MusicMentionExtractor._guessed_attribute_on_mention(said, on_artist)  # "metal" said as a word
+    assert not MusicMentionExtractor._guessed_attribute_on_mention(guessed, [(20, 25)])
