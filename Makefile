@@ -1,6 +1,6 @@
 # Every target runs from the project root with the project's venv.
 PY ?= .venv/bin/python
-RASA ?= .venv/bin/rasa
+RASA ?= $(PY) -m rasa_runtime.cli
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TF_CPP_MIN_LOG_LEVEL := 3

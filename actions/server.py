@@ -22,9 +22,14 @@ import logging
 import os
 from typing import Any, Optional
 
-from rasa_sdk.endpoint import create_app
 from sanic import Sanic, response
 from sanic.exceptions import InvalidUsage
+
+from rasa_runtime.environment import quiet_dependencies
+
+quiet_dependencies()  # after sanic's import, which turns dependencies' deprecation warnings on
+
+from rasa_sdk.endpoint import create_app  # noqa: E402 - imports sanic_cors, which warns
 
 logger = logging.getLogger(__name__)
 TOKEN_HEADER = "X-Action-Token"

@@ -13,11 +13,16 @@
    certifying on another keeps the certificate honest (HCPI, Thomas et al. 2015).
 3. **Candidates: safe policy improvement by mixing.** ``(1 - alpha) * current + alpha * learned``
    for each ``alpha`` in ``--alphas``: the candidate deviates from the deployed policy only by
-   alpha, so its importance weights on logs of the deployed policy stay bounded. The alpha with
-   the highest one-sided lower bound on ``select`` is the candidate.
-4. **The gate** (``policy_learning.gate.decide``): promote only if the candidate's one-sided 95%
-   lower bound on ``certify`` beats the current policy's estimate there and its overlap
-   diagnostics call the estimate reliable. The report (JSON, Markdown, plot) says why.
+   alpha, so its importance weights on logs of the deployed policy stay bounded. Among the
+   alphas whose overlap on ``select`` is ample (ESS twice the diagnostics' threshold), the one
+   with the highest *predicted* certificate is the candidate: the gate's own bound computed on
+   ``select``, its width doubled and scaled to the size of ``certify`` (HCPI's conservative
+   prediction).
+4. **The gate** (``policy_learning.gate.decide``, ``--bound paired`` by default): promote only
+   if the one-sided 95% lower bound on the candidate's improvement over the current policy
+   (paired sequential doubly robust values on the same ``certify`` conversations) is above 0
+   and the overlap diagnostics call the estimate reliable. The report (JSON, Markdown, plot)
+   says why.
 5. **Promote** into the policy registry (``policy_learning.registry``): a new version with the
    model, feature schema, logs digest, this report, its parent and its exploration; ``current``
    moves atomically. **Deploy** (``--deploy``): ``rasa train`` (only the prompt policy retrains:
@@ -181,14 +186,17 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
     from policy_learning.gate import paired_improvement_bound
 
     choices = []
-    # choosing uses the importance-sampling estimates (no fitted model: cheap); certifying, the
-    # doubly robust ones
-    cur_select = _evaluate(select, current.policy, 50, seed, fit_q=False) if bound == "paired" else None
+    # choosing uses the estimator the gate certifies with (paired sequential DR, its fitted Q
+    # cross-fitted on `select` alone): importance sampling alone (PDIS) predicted bounds several
+    # times wider than the certificate's and so always chose the smallest step
+    # (benchmarks/alpha_selection.py compares both with the simulated truth)
+    fit_q = bound in ("paired", "bootstrap")
+    cur_select = _evaluate(select, current.policy, 20, seed, fit_q=fit_q) if bound == "paired" else None
     n_ratio = np.sqrt(select["conversation_id"].nunique() / max(certify["conversation_id"].nunique(), 1))
     for alpha in alphas:
-        rep = _evaluate(select, candidate(current, learned, alpha), 50, seed, fit_q=(bound == "bootstrap"))
+        rep = _evaluate(select, candidate(current, learned, alpha), 20, seed, fit_q=fit_q)
         if bound == "paired":
-            pb = paired_improvement_bound(rep, cur_select, estimator="PDIS")
+            pb = paired_improvement_bound(rep, cur_select, estimator="SeqDR")
             # HCPI's conservative prediction: the width on `select`, doubled, scaled to `certify`'s size
             lb = pb["difference"] - 2.0 * (pb["difference"] - pb["lower_bound"]) * n_ratio
         else:

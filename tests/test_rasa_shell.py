@@ -38,14 +38,18 @@ def test_scripted_rasa_shell_session(action_server, tmp_path):
     endpoints = _endpoints(tmp_path, action_server)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false",
            "PYTHONUNBUFFERED": "1"}
-    rasa = str(Path(sys.executable).with_name("rasa"))
-    # rasa shell runs its own server; a free port keeps it clear of a running `rasa run` on 5005
-    child = pexpect.spawn(rasa, ["shell", "--model", str(trained_model()), "--endpoints", str(endpoints),
-                                 "--port", str(free_port())],
+    # as `make shell` runs it; rasa shell runs its own server, and a free port keeps it clear
+    # of a running `rasa run` on 5005
+    child = pexpect.spawn(sys.executable, ["-m", "rasa_runtime.cli", "shell", "--model", str(trained_model()),
+                                           "--endpoints", str(endpoints), "--port", str(free_port())],
                           cwd=str(ROOT), env=env, encoding="utf-8", timeout=300, dimensions=(60, 250))
     transcript = []
     try:
         child.expect(PROMPT)
+        # start-up shows Rasa's own log lines, not the dependencies' deprecation warnings
+        startup = child.before
+        assert "Rasa server is up and running" in startup
+        assert "DeprecationWarning" not in startup and "site-packages" not in startup, startup
         for _, messages in SCRIPT:
             for message in messages:
                 child.sendline(message)
