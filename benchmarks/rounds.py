@@ -64,8 +64,17 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/rounds")
+    p.add_argument("--truth-of", metavar="VERSION", default=None,
+                   help="only print the true success and turns of VERSION of --out's registry on the "
+                        "evaluation listeners (--history-from 0: with history, else without), and exit")
     a = p.parse_args(argv)
     out = Path(a.out)
+    if a.truth_of:
+        success, turns = on_policy(load_assets(), PolicyRegistry(out / "registry").load(a.truth_of).policy,
+                                   a.eval_listeners, a.history_from == 0)
+        print(json.dumps({"version": a.truth_of, "history": a.history_from == 0, "true_success": success,
+                          "true_turns": turns}))
+        return
     out.mkdir(parents=True, exist_ok=True)
     registry = PolicyRegistry(out / "registry")
     if registry.root.exists():
@@ -101,6 +110,11 @@ def main(argv=None):
                           "candidate_with_history": rep["with_history"],
                           "ope_of_candidate_refused": not last_improve.promoted,
                           "improve_seconds": rep["seconds"]})
+            if last_improve.promoted and bool(rep["with_history"]) != history:
+                # certified on logs of the other world (e.g. before listening history): its OPE
+                # estimate is compared with the truth in that world too
+                entry["true_success_as_certified"] = on_policy(assets, deployed.policy, a.eval_listeners,
+                                                               bool(rep["with_history"]))[0]
         entry["eval_seconds"] = round(time.time() - t0, 1)
         rounds.append(entry)
         print(f"round {r}: {deployed.version} ({deployed.policy.name}) success {success['value']:.3f} "
@@ -149,6 +163,13 @@ def _write(out: Path, rounds, a) -> None:
                      f"{s['value']:.3f} [{s['ci_low']:.3f}, {s['ci_high']:.3f}] | "
                      f"{t['value']:.2f} [{t['ci_low']:.2f}, {t['ci_high']:.2f}] | "
                      f"{e['success_vs_rules']:+.1%} | {e['turns_vs_rules']:+.1%} |")
+    for e in rounds:
+        c = e.get("true_success_as_certified")
+        if c:
+            lines.append(f"\nRound {e['round']}: {e['policy_version']} was certified on logs "
+                         f"{'with' if e.get('candidate_with_history') else 'without'} listening history; "
+                         f"its true success there is {c['value']:.3f} [{c['ci_low']:.3f}, {c['ci_high']:.3f}] "
+                         f"(the OPE estimate's target).")
     lines += ["", "![rounds](rounds.png)"]
     (out / "rounds.md").write_text("\n".join(lines) + "\n")
     import matplotlib
