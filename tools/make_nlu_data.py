@@ -235,6 +235,9 @@ def main():
     cat = pd.read_csv(ROOT / "data" / "catalog" / "spotify_tracks_sample.csv")
     artists = cat["artist_name"].value_counts()
     artists = [a for a in artists.index if re.fullmatch(r"[A-Za-z][A-Za-z .&'-]{1,30}", a) and "(" not in a]
+    # the tokenizer drops a name's trailing punctuation ("T.O.K."), which would misalign the
+    # annotation; stripped in place, so the draw below is unchanged
+    artists = [a.rstrip(" .&'-") for a in artists]
     rng = random.Random(7)
     rng.shuffle(artists)
     split = {"train": artists[:120], "test": artists[120:150]}
