@@ -142,16 +142,17 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         artist_spans = [(x["start"], x["end"]) for x in mentions if x["type"] == "Artist"]
         mention_spans = [(x["start"], x["end"]) for x in mentions]
         intent = (message.get(INTENT) or {}).get("name")
-        entities = [e for e in entities if not self._ambiguous_catalogue_word(e, text, artist_spans,
-                                                                              intent in NOT_ABOUT_MUSIC)
-                    and not self._guessed_attribute_on_mention(e, mention_spans)]
-        taken = [(e.get("start", 0), e.get("end", 0)) for e in entities
-                 if e.get("entity") in ("artist", "genre", "subgenre", "era", "energy", "mood", "activity")]
-        have_artist = any(e.get("entity") == "artist" for e in entities)
         resolved_artists = {}
         for x in mentions:
             if x["type"] == "Artist":
                 resolved_artists[(x["start"], x["end"])] = self.resolver.artist(x["text"])
+        entities = [e for e in entities if not self._ambiguous_catalogue_word(e, text, artist_spans,
+                                                                              intent in NOT_ABOUT_MUSIC)
+                    and not self._guessed_attribute_on_mention(e, mention_spans)
+                    and not self._part_of_a_longer_artist(e, resolved_artists)]
+        taken = [(e.get("start", 0), e.get("end", 0)) for e in entities
+                 if e.get("entity") in ("artist", "genre", "subgenre", "era", "energy", "mood", "activity")]
+        have_artist = any(e.get("entity") == "artist" for e in entities)
         new = []
         for x in mentions:
             span = (x["start"], x["end"])
@@ -171,8 +172,8 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                     else:
                         # a further artist ("I love Radiohead ... kinda like Aphex Twin"): with the
                         # role "seed" it fills no slot; its best-known track is a retrieval seed
-                        seed = self._artist_seed(r.value)
-                        if seed is not None:
+                        seed = self._artist_seed(r.value) if self._believable_title(x) else None
+                        if seed is not None:  # "... and other artists like her" names no artist "Her"
                             new.append({**entity, "role": "seed", "track_id": seed})
                 elif self._believable(x, intent):
                     unknown = {**base, "entity": "unknown_mention", "value": x["text"], "mention_type": "artist"}
@@ -215,9 +216,21 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
             return mention["confidence"] >= self.config["min_confidence_ordinary"]
         return True
 
+    @staticmethod
+    def _part_of_a_longer_artist(entity: Dict[str, Any], resolved_artists) -> bool:
+        """An artist the attribute extractor found on part of a longer name that the tagger reads
+        and the catalogue has: in "songs by Kendrick Lamar" DIET's "lamar" (matched to the artist
+        "lama") or in "Elton John tunes" its "John" ("JON") gives way to the whole name."""
+        if entity.get("entity") != "artist":
+            return False
+        a, b = entity.get("start", 0), entity.get("end", 0)
+        return any(r.resolved and r.value != entity.get("value") and s <= a and b <= e and (e - s) > (b - a)
+                   for (s, e), r in resolved_artists.items())
+
     def _believable_title(self, mention: Dict[str, Any]) -> bool:
         """A song title made only of everyday English words ("Please", "Help", "Yesterday")
-        and named without its artist counts only when the tagger is confident."""
+        and named without its artist, or a further artist named so ("Her"), counts only when
+        the tagger is confident."""
         from music_domain.mentions import common_words, tokenize
 
         words = [t.text.lower() for t in tokenize(mention["text"])]

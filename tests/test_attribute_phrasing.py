@@ -55,3 +55,19 @@ def test_a_guessed_attribute_on_an_artists_words_is_dropped():
     assert MusicMentionExtractor._guessed_attribute_on_mention(guessed, on_artist)
     assert not MusicMentionExtractor._guessed_attribute_on_mention(said, on_artist)  # "metal" said as a word
     assert not MusicMentionExtractor._guessed_attribute_on_mention(guessed, [(20, 25)])
+
+
+def test_an_artist_found_on_part_of_a_longer_named_artist_gives_way():
+    from music_domain.mentions import Resolution
+
+    # "some songs by Kendrick lamar": DIET tags "lamar" (matched to the artist "lama"), the
+    # tagger reads "Kendrick lamar", which the catalogue has
+    part = {"entity": "artist", "value": "lama", "start": 23, "end": 28}
+    whole = {(14, 28): Resolution("artist", "Kendrick lamar", "Kendrick Lamar", "Kendrick Lamar", None, 100.0)}
+    assert MusicMentionExtractor._part_of_a_longer_artist(part, whole)
+    # the same artist, an unresolved longer mention, or a span it does not cover: kept
+    assert not MusicMentionExtractor._part_of_a_longer_artist({**part, "value": "Kendrick Lamar"}, whole)
+    unresolved = {(14, 28): Resolution("artist", "Kendrick lamar", None, None, None, 0.0)}
+    assert not MusicMentionExtractor._part_of_a_longer_artist(part, unresolved)
+    assert not MusicMentionExtractor._part_of_a_longer_artist({**part, "start": 30, "end": 35}, whole)
+    assert not MusicMentionExtractor._part_of_a_longer_artist({**part, "entity": "genre"}, whole)

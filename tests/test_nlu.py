@@ -76,6 +76,9 @@ def test_named_artists_and_songs_from_real_phrasing(parse):
 
     meaning = meaning_from_parse(r)
     assert meaning.attributes["artist"] == "Radiohead" and meaning.seeds == [kinds(r, "artist")[1]["track_id"]]
+    # a longer name the catalogue has wins over an artist found on part of it
+    r = parse("niceee...can we some songs by Kendrick lamar?")
+    assert [e["value"] for e in kinds(r, "artist")] == ["Kendrick Lamar"]
     # an everyday word that is also a song title is not a request for that song
     r = parse("something like aphex twin please")
     assert r["intent"]["name"] == "request_music" and not kinds(r, "work")
