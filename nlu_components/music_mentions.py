@@ -172,7 +172,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                     else:
                         # a further artist ("I love Radiohead ... kinda like Aphex Twin"): with the
                         # role "seed" it fills no slot; its best-known track is a retrieval seed
-                        seed = self._artist_seed(r.value) if self._believable_title(x) else None
+                        seed = self._artist_seed(r.value) if self._believable_everyday_name(x) else None
                         if seed is not None:  # "... and other artists like her" names no artist "Her"
                             new.append({**entity, "role": "seed", "track_id": seed})
                 elif self._believable(x, intent):
@@ -182,7 +182,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
             else:
                 by = next((r.value for (a, b), r in resolved_artists.items() if r.resolved and a >= span[1]), None)
                 r = self.resolver.work(x["text"], by=by)
-                if r.resolved and by is None and not self._believable_title(x):
+                if r.resolved and by is None and not self._believable_everyday_name(x):
                     continue  # "something like Aphex Twin please": "Please" is a song, not asked for
                 if r.resolved:
                     new.append({**base, "entity": "work", "value": r.value, "artist": r.artist,
@@ -220,14 +220,14 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
     def _part_of_a_longer_artist(entity: Dict[str, Any], resolved_artists) -> bool:
         """An artist the attribute extractor found on part of a longer name that the tagger reads
         and the catalogue has: in "songs by Kendrick Lamar" DIET's "lamar" (matched to the artist
-        "lama") or in "Elton John tunes" its "John" ("JON") gives way to the whole name."""
+        "lama") or in "I like Philip Glass" its "Philip" gives way to the whole name."""
         if entity.get("entity") != "artist":
             return False
         a, b = entity.get("start", 0), entity.get("end", 0)
         return any(r.resolved and r.value != entity.get("value") and s <= a and b <= e and (e - s) > (b - a)
                    for (s, e), r in resolved_artists.items())
 
-    def _believable_title(self, mention: Dict[str, Any]) -> bool:
+    def _believable_everyday_name(self, mention: Dict[str, Any]) -> bool:
         """A song title made only of everyday English words ("Please", "Help", "Yesterday")
         and named without its artist, or a further artist named so ("Her"), counts only when
         the tagger is confident."""
@@ -249,7 +249,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         return str(rows["track_id"].iloc[int(rows["popularity"].to_numpy().argmax())])
 
     @staticmethod
-    def _guessed_attribute_on_mention(entity: Dict[str, Any], artist_spans) -> bool:
+    def _guessed_attribute_on_mention(entity: Dict[str, Any], mention_spans) -> bool:
         """A genre / energy / mood / activity the attribute extractor only guessed (its words are
         no vocabulary phrase: normalised by similarity, confidence below 1) on words the tagger
         reads as an artist or a title: "Metallica" is an artist, not the genre metal by
@@ -259,7 +259,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         if float(entity.get("confidence_normalisation", 1.0)) >= 1.0:
             return False
         a, b = entity.get("start", 0), entity.get("end", 0)
-        return any(s < b and a < e for s, e in artist_spans)
+        return any(s < b and a < e for s, e in mention_spans)
 
     @staticmethod
     def _ambiguous_catalogue_word(entity: Dict[str, Any], text: str, artist_spans, greeting: bool = False) -> bool:
