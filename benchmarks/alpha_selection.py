@@ -39,8 +39,6 @@ def main(argv=None) -> int:
     from policy_learning.gate import paired_improvement_bound
     from policy_learning.log_schema import read_logs
     from policy_learning.registry import PolicyRegistry
-    from policy_learning.training import train_reward_model, training_subset
-    from prompt_policies import LearnedPromptPolicy
     from simulator.fast_path import simulate
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -56,12 +54,7 @@ def main(argv=None) -> int:
         registry.init()
         current = registry.load("current")
     with_history = imp._with_history(logs)
-    parts = imp.split(logs, a.seed)
-    model = train_reward_model(training_subset(parts["train"], with_history), with_history, seed=a.seed)
-    learned = LearnedPromptPolicy(model, with_history, version="candidate")
-    select = training_subset(parts["select"], with_history) if with_history else parts["select"]
-    certify = training_subset(parts["certify"], with_history) if with_history else parts["certify"]
-    n_ratio = np.sqrt(select["conversation_id"].nunique() / max(certify["conversation_id"].nunique(), 1))
+    _, _, learned, select, certify = imp.learn_on_split(logs, with_history, a.seed)
     assets = load_assets()
 
     def truth(policy):
@@ -82,7 +75,7 @@ def main(argv=None) -> int:
         for est in ("PDIS", "SeqDR"):
             pb = paired_improvement_bound(rep, cur_rep, estimator=est)
             row[est] = {"difference": pb["difference"], "lower_bound": pb["lower_bound"],
-                        "predicted_certificate": pb["difference"] - 2.0 * (pb["difference"] - pb["lower_bound"]) * n_ratio}
+                        "predicted_certificate": imp.predicted_certificate(pb, select, certify)}
         s, t = truth(policy)
         d = s - cur_success  # the same listeners (seeds): paired
         row["true_difference"] = {"value": float(d.mean()), "ci_half_width": float(1.96 * d.std(ddof=1) / np.sqrt(len(d)))}

@@ -148,6 +148,29 @@ def _spec(current: Deployed, alpha: float, model_file: str, with_history: bool) 
     return {"kind": "mixture", "name": name, "components": components}
 
 
+def learn_on_split(logs: pd.DataFrame, with_history: bool, seed: int = 0):
+    """(parts, reward model, learned policy, select, certify): the conversations split by
+    ``split``, the reward model fitted on ``train``, and the ``select`` / ``certify`` decisions
+    the candidates are chosen and certified on (those with history when learning with it)."""
+    from policy_learning.training import train_reward_model, training_subset
+    from prompt_policies import LearnedPromptPolicy
+
+    parts = split(logs, seed)
+    model = train_reward_model(training_subset(parts["train"], with_history), with_history, seed=seed)
+    learned = LearnedPromptPolicy(model, with_history, version="candidate")
+    select = training_subset(parts["select"], with_history) if with_history else parts["select"]
+    certify = training_subset(parts["certify"], with_history) if with_history else parts["certify"]
+    return parts, model, learned, select, certify
+
+
+def predicted_certificate(paired_bound: Dict[str, Any], select: pd.DataFrame, certify: pd.DataFrame) -> float:
+    """HCPI's conservative prediction of the gate's bound on ``certify`` from a paired bound on
+    ``select``: the width doubled and scaled by the square root of the two parts' sizes."""
+    n_ratio = np.sqrt(select["conversation_id"].nunique() / max(certify["conversation_id"].nunique(), 1))
+    diff = paired_bound["difference"]
+    return diff - 2.0 * (diff - paired_bound["lower_bound"]) * n_ratio
+
+
 def _evaluate(logs, policy, n_bootstrap, seed, fit_q=True):
     from policy_learning.ope import from_logs
 
@@ -161,8 +184,6 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
     from policy_learning.gate import decide
     from policy_learning.gate_report import plot_estimates, write_markdown
     from policy_learning.ope import from_logs
-    from policy_learning.training import train_reward_model, training_subset
-    from prompt_policies import LearnedPromptPolicy
 
     t0 = time.time()
     current = registry.load("current")
@@ -176,11 +197,7 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
 
     logs, loggers_note = mixture_propensities(logs, registry)
     print(f"improve: propensities: {loggers_note}")
-    parts = split(logs, seed)
-    model = train_reward_model(training_subset(parts["train"], with_history), with_history, seed=seed)
-    learned = LearnedPromptPolicy(model, with_history, version="candidate")
-    select = training_subset(parts["select"], with_history) if with_history else parts["select"]
-    certify = training_subset(parts["certify"], with_history) if with_history else parts["certify"]
+    parts, model, learned, select, certify = learn_on_split(logs, with_history, seed)
     # choose alpha on `select` by the bound the gate will use, predicted for the size of
     # `certify` (HCPI); `certify` is not looked at
     from policy_learning.gate import paired_improvement_bound
@@ -192,13 +209,10 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
     # (benchmarks/alpha_selection.py compares both with the simulated truth)
     fit_q = bound in ("paired", "bootstrap")
     cur_select = _evaluate(select, current.policy, 20, seed, fit_q=fit_q) if bound == "paired" else None
-    n_ratio = np.sqrt(select["conversation_id"].nunique() / max(certify["conversation_id"].nunique(), 1))
     for alpha in alphas:
         rep = _evaluate(select, candidate(current, learned, alpha), 20, seed, fit_q=fit_q)
         if bound == "paired":
-            pb = paired_improvement_bound(rep, cur_select, estimator="SeqDR")
-            # HCPI's conservative prediction: the width on `select`, doubled, scaled to `certify`'s size
-            lb = pb["difference"] - 2.0 * (pb["difference"] - pb["lower_bound"]) * n_ratio
+            lb = predicted_certificate(paired_improvement_bound(rep, cur_select, estimator="SeqDR"), select, certify)
         else:
             lb = (rep.lower_bounds.get(bound) or {}).get("lower_bound", float("-inf"))
         est = next((e for e in rep.estimates if e.estimator in ("SeqDR", "PDWIS")), None)
