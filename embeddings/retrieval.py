@@ -46,11 +46,18 @@ class HistoryAwareRetriever:
         self.profiles = profiles
         self.pool = pool
         self._artist_centroids: Dict[str, np.ndarray] = {}
+        self._artist_rows: Dict[str, np.ndarray] = {}
         self._popularity = arrays.columns["popularity"] / 100.0
+
+    def artist_rows(self, artist: str) -> np.ndarray:
+        """The catalogue rows of a (catalogue) artist's tracks, cached by name."""
+        if artist not in self._artist_rows:
+            self._artist_rows[artist] = np.flatnonzero(self.arrays.columns["artist_name"] == artist)
+        return self._artist_rows[artist]
 
     def artist_centroid(self, artist: str) -> Optional[np.ndarray]:
         if artist not in self._artist_centroids:
-            rows = np.flatnonzero(self.arrays.columns["artist_name"] == artist)
+            rows = self.artist_rows(artist)
             if len(rows) == 0:
                 return None
             v = self.vectors[rows].mean(axis=0)
@@ -89,6 +96,9 @@ class HistoryAwareRetriever:
         else:
             seed_query = seed
         pool = self._pool(mask, profile, seed_query)
+        if seed is not None:  # a named artist's own matching tracks are always candidates
+            own = self.artist_rows(slots["artist"])
+            pool = np.union1d(pool, own[mask[own]])
         vecs = self.vectors[pool]
         affinity = vecs @ profile if profile is not None else np.zeros(len(pool), np.float32)
         match = self._match(pool, vecs, slots, seed)

@@ -217,6 +217,8 @@ class MusicDialogueEngine:
         new = {a: v for a, v in elicited.items() if state.slots.get(a) != v}
         for attr, value in elicited.items():
             state.slots[attr] = value
+        if meaning.intent == "request_music" and elicited.get("artist"):
+            self.yield_to_named_artist(state, elicited)
         if state.last_prompt == "play_sample" and state.samples:
             last = state.samples[-1]
             if is_liked(meaning.sentiment):
@@ -236,6 +238,26 @@ class MusicDialogueEngine:
             elif is_liked(meaning.sentiment):
                 state.negative_streak = 0
         return new
+
+    def yield_to_named_artist(self, state: DialogueState, elicited: Dict[str, str]) -> List[str]:
+        """The latest words win: an artist named now ("Metallica" after "chill pop") drops the
+        constraints of earlier turns that leave none of that artist's tracks, oldest kinds
+        first (genre, subgenre, energy, era, activity), until one of the artist's tracks fits.
+        Constraints said in the same message ("chill Metallica") are kept. Returns the dropped
+        attributes."""
+        from music_domain.search import HARD_CONSTRAINTS
+
+        by_artist = self.arrays.columns["artist_name"] == elicited["artist"]
+        dropped: List[str] = []
+        if not by_artist.any():
+            return dropped
+        for attr in HARD_CONSTRAINTS:
+            if (self.arrays.mask(state.slots) & by_artist).any():
+                break
+            if state.slots.get(attr) and attr not in elicited:
+                state.slots[attr] = None
+                dropped.append(attr)
+        return dropped
 
     def apply_critiques(self, state: DialogueState, meaning: UserMeaning, elicited: Dict[str, str]) -> List[str]:
         """Critiques become directions relative to the track just played (the sample, or the

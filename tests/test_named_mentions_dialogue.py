@@ -134,3 +134,33 @@ def test_a_name_heard_outside_a_request_does_not_steer_the_dialogue(assets, engi
                                          unknown=[{"name": "Aphex Twin", "type": "artist", "vein": "ambient"}]))
     assert state.named == [] and not state.slots["genre"]
     assert RuleBasedPromptPolicy().choose_prompt(state) == "ask_open"
+
+
+def test_an_artist_named_later_outweighs_earlier_constraints_that_exclude_them(assets, engine):
+    """'chill pop', then 'Metallica': the listener changed their mind, so the earlier genre gives
+    way and a track by the artist plays; what the same message says is kept."""
+    arrays, cat = assets.arrays, assets.catalog
+    artist = _artist_with_tracks(assets, n=5)
+    by_artist = (cat["artist_name"] == artist).to_numpy()
+    families = [g for g in sorted(set(arrays.columns["genre"])) if g]
+    other = next(g for g in families if not (arrays.mask({"genre": g}) & by_artist).any())
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"genre": other}))
+    engine.apply_user(state, UserMeaning("request_music", {"artist": artist}))
+    assert state.slots["genre"] is None and state.slots["artist"] == artist
+    assert cat["artist_name"].iloc[engine.execute("play_sample", state).row] == artist
+
+    # said together, the constraint stays (and the artist's tracks that honour it are played)
+    levels = [e for e in sorted(set(arrays.columns["energy"])) if e and (arrays.mask({"energy": e}) & by_artist).any()]
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"artist": artist, "energy": levels[0]}))
+    assert state.slots["energy"] == levels[0]
+    row = engine.execute("play_sample", state).row
+    assert cat["artist_name"].iloc[row] == artist and arrays.mask({"energy": levels[0]})[row]
+
+
+def test_an_artist_the_catalogue_lacks_leaves_the_constraints_alone(engine):
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"genre": "rock", "energy": "upbeat"}))
+    assert engine.yield_to_named_artist(state, {"artist": "No Such Band 123"}) == []
+    assert state.slots["genre"] == "rock" and state.slots["energy"] == "upbeat"
