@@ -247,12 +247,12 @@ class MusicDialogueEngine:
         attributes."""
         from music_domain.search import HARD_CONSTRAINTS
 
-        by_artist = self.arrays.columns["artist_name"] == elicited["artist"]
+        own = self.retriever.artist_rows(elicited["artist"])
         dropped: List[str] = []
-        if not by_artist.any():
+        if not len(own):
             return dropped
         for attr in HARD_CONSTRAINTS:
-            if (self.arrays.mask(state.slots) & by_artist).any():
+            if self.arrays.mask(state.slots)[own].any():
                 break
             if state.slots.get(attr) and attr not in elicited:
                 state.slots[attr] = None
