@@ -86,7 +86,8 @@ class MusicDialogueEngine:
     # -- system prompts ----------------------------------------------------------------
     def suggest_genres(self, state: DialogueState) -> List[str]:
         """Two genre families to offer: the most likely among the current candidates,
-        weighted by the listener's history when it is used, never ones already offered."""
+        weighted by the listener's history when it is used, never ones already offered (unless
+        fewer than two are left) and never ones the listener excluded."""
         slots = {**state.slots, "genre": None, "subgenre": None}
         mask = self.arrays.mask(slots)
         if not mask.any():
@@ -102,9 +103,11 @@ class MusicDialogueEngine:
         totals: Dict[str, float] = {}
         for fam, w in zip(families, weight[mask]):
             totals[fam] = totals.get(fam, 0.0) + float(w)
-        ranked = [f for f, _ in sorted(totals.items(), key=lambda kv: -kv[1]) if f not in state.offered_genres]
+        excluded = set(state.directions.excluded)  # "no more rock": never offered again
+        by_weight = [f for f, _ in sorted(totals.items(), key=lambda kv: -kv[1]) if f not in excluded]
+        ranked = [f for f in by_weight if f not in state.offered_genres]
         if len(ranked) < 2:
-            ranked += [f for f, _ in sorted(totals.items(), key=lambda kv: -kv[1]) if f not in ranked]
+            ranked += [f for f in by_weight if f not in ranked]
         pair = ranked[:2]
         state.offered_genres.extend(pair)
         return pair

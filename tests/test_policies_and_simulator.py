@@ -69,6 +69,21 @@ def test_engine_applies_a_genre_choice_and_sample_feedback(assets):
     assert s.rejected == [row] and s.liked_sample is None
 
 
+def test_an_excluded_genre_is_never_suggested_again(assets):
+    """"no more rock", then the genre question: rock is not one of the two offered, however
+    often the suggestions come round."""
+    eng = MusicDialogueEngine(assets, use_history=False)
+    s = DialogueState()
+    first = eng.suggest_genres(s)
+    s.record_prompt("suggest_genres")
+    eng.apply_user(s, UserMeaning("request_music", {}, critiques=[f"exclude_genre:{first[0]}"]))
+    assert first[0] in s.directions.excluded
+    offered = []
+    for _ in range(12):  # more rounds than there are families: the fallback re-offers, never rock
+        offered += eng.suggest_genres(s)
+    assert first[0] not in offered and len(set(offered)) > 2
+
+
 def test_a_declined_station_is_not_offered_again(assets):
     from music_domain.tracker_replay import apply_event
 
