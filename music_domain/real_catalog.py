@@ -118,6 +118,27 @@ def name_key(text) -> str:
     return re.sub(r"[^a-z0-9]+", " ", t).strip()
 
 
+def song_key(artist, title) -> Optional[str]:
+    """The same song by the same artist under another track id (a remaster, a mix, a single and
+    its album): normalised artist and title. None for a live recording, which has its own date."""
+    if re.search(r"\blive\b", str(title), re.IGNORECASE):
+        return None
+    a, t = name_key(artist), name_key(title)
+    return f"{a}|{t}" if a and t else None
+
+
+def same_song_years(cat: pd.DataFrame, counts: Optional[Dict[str, int]] = None) -> pd.Series:
+    """Years, a missing one borrowed from the earliest known release of the same song by the
+    same artist (``song_key``): "Nothing Else Matters" under three track ids, one dated 1991."""
+    keys = pd.Series([song_key(a, t) for a, t in zip(cat["artist_name"], cat["track_name"])], index=cat.index)
+    year = pd.to_numeric(cat["year"], errors="coerce")
+    earliest = year[keys.notna()].groupby(keys[keys.notna()]).min()
+    filled = year.fillna(keys.map(earliest))
+    if counts is not None:
+        counts["years borrowed from the same song"] = int(filled.notna().sum() - year.notna().sum())
+    return filled
+
+
 def classify_content(frame: pd.DataFrame) -> np.ndarray:
     """'music', 'spoken' or 'sound' for each row (columns track_name, artist_name, subgenre, speechiness)."""
     names = frame["track_name"].astype(str) + " | " + frame["artists_all"].astype(str)
@@ -184,6 +205,7 @@ def load_sources(data: Path, counts: Dict[str, int]) -> Tuple[pd.DataFrame, pd.D
     cat["popularity"] = popularity
     counts["duplicate track ids merged"] = int(len(rows) - len(cat))
     cat = cat.reset_index()
+    cat["year"] = same_song_years(cat, counts)
     cat["subgenre"] = cat["source_genres"].map(_pick_subgenre)
     cat["content"] = classify_content(cat)
     music = cat["content"] == "music"

@@ -184,3 +184,23 @@ def test_shipped_previews_are_alexa_ready():
         info = mp3_info(f)
         assert info["codec"] == "mp3" and info["kbps"] == 48 and info["rate"] in (16000, 22050, 24000)
         assert info["seconds"] <= 240
+
+
+def test_a_missing_year_is_borrowed_from_the_same_song_by_the_same_artist():
+    import pandas as pd
+
+    from music_domain.real_catalog import same_song_years, song_key
+
+    cat = pd.DataFrame({
+        "artist_name": ["Metallica", "Metallica", "Metallica", "Metallica", "A Cover Band", "Metallica"],
+        "track_name": ["Nothing Else Matters", "Nothing Else Matters - Remastered 2021", "Nothing Else Matters",
+                       "Nothing Else Matters (Live)", "Nothing Else Matters", "Enter Sandman"],
+        "year": [1991, None, 1996, None, None, None],
+    })
+    counts = {}
+    years = same_song_years(cat, counts).tolist()
+    assert years[:3] == [1991, 1991, 1996]  # a known year is kept; a missing one takes the earliest
+    assert pd.isna(years[3])  # a live recording has its own date
+    assert pd.isna(years[4])  # another artist's song of the same title is not the same song
+    assert pd.isna(years[5]) and counts["years borrowed from the same song"] == 1
+    assert song_key("", "Intro") is None and song_key("Björk", "Jóga") == song_key("bjork", "Joga")
