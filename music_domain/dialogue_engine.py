@@ -244,8 +244,8 @@ class MusicDialogueEngine:
 
     def yield_to_named_artist(self, state: DialogueState, elicited: Dict[str, str]) -> List[str]:
         """The latest words win: an artist named now ("Metallica" after "chill pop") drops the
-        constraints of earlier turns that leave none of that artist's tracks, oldest kinds
-        first (genre, subgenre, energy, era, activity), until one of the artist's tracks fits.
+        constraints of earlier turns that leave none of that artist's tracks, one at a time in
+        the order genre, subgenre, energy, era, activity, until one of the artist's tracks fits.
         Constraints said in the same message ("chill Metallica") are kept. Returns the dropped
         attributes."""
         from music_domain.search import HARD_CONSTRAINTS
