@@ -49,8 +49,8 @@ def db(tmp_path_factory):
 CONVERSATIONS = {
     # system-led: answers the questions, likes the sample, takes the station
     "system-led": ["help me find music", "rock", "upbeat", "2010s", "yes!", "yes please"],
-    # customer-led: says it all at once; no metal has a known year in the 90s, so it agrees to drop the era
-    "customer-led": ["play some upbeat 90s metal", "yes", "Brilliant, I love it"],
+    # customer-led: says it all at once; no metal has a known year in the 70s, so it agrees to drop the era
+    "customer-led": ["play some upbeat 70s metal", "yes", "Brilliant, I love it"],
     # guided answers with "the second one" and a rejected first sample
     "guided": ["find me some music", "surprise me", "laid back", "the second one", "I don't mind",
                "no, not that", "yeah I like this", "yes"],
