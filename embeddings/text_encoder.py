@@ -16,7 +16,7 @@ import threading
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 
@@ -36,6 +36,26 @@ def model_path() -> str:
 
 ONNX_CACHE_ENV = "MINILM_ONNX_CACHE"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+LAYERS = 6  # transformer layers of all-MiniLM-L6-v2
+# the ONNX graph's outputs: the last hidden states, then each layer's (0 = the word-piece embeddings)
+OUTPUTS = ("last_hidden_state",) + tuple(f"hidden_{i}" for i in range(LAYERS + 1))
+
+
+def _all_states_module(model):
+    """``model`` as a module whose one pass returns the last states and every layer's (the export)."""
+    import torch
+
+    class AllStates(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                             output_hidden_states=True)
+            return (out.last_hidden_state,) + tuple(out.hidden_states)
+
+    return AllStates().eval()
 
 
 @lru_cache(maxsize=1)
@@ -50,15 +70,17 @@ def _transformer():
 
 
 def _onnx_file() -> Path:
-    return Path(os.environ.get(ONNX_CACHE_ENV) or PROJECT_ROOT / "models" / "onnx" / "all-MiniLM-L6-v2.onnx")
+    return Path(os.environ.get(ONNX_CACHE_ENV) or PROJECT_ROOT / "models" / "onnx" / "all-MiniLM-L6-v2.layers.onnx")
 
 
 @lru_cache(maxsize=1)
 def _onnx_session():
     """The same MiniLM weights run by ONNX Runtime: about 4 ms instead of 10-17 ms a short
-    message on 2 cores. Exported once from the packaged model (no download), checked against
-    PyTorch on a probe sentence, and cached. ``None`` (PyTorch is used) when onnxruntime is
-    missing or the export or check fails."""
+    message on 2 cores. Exported once from the packaged model (no download), with every layer's
+    states as outputs (``OUTPUTS``: the mention tagger reads a middle layer from the same pass),
+    checked against PyTorch on a probe sentence, and cached; a cached file without those outputs
+    (an older export) is exported again. ``None`` (PyTorch is used) when onnxruntime is missing or
+    the export or check fails."""
     try:
         import onnxruntime as ort
         import torch
@@ -68,36 +90,46 @@ def _onnx_session():
     path = _onnx_file()
     probe = tokenizer(["find me some laid back rock from the nineties"], return_tensors="pt")
     try:
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            axes = {k: {0: "batch", 1: "sequence"} for k in INPUTS + ("last_hidden_state",)}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(model, tuple(probe[k] for k in INPUTS), str(tmp), input_names=list(INPUTS),
-                                  output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=14,
-                                  dynamo=False)
-            tmp.replace(path)  # atomic: a concurrent process sees the whole file or none
         options = ort.SessionOptions()
         options.intra_op_num_threads = 2
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # leave the cores to TF
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        got = session.run(None, {k: probe[k].numpy().astype(np.int64) for k in INPUTS})[0]
+        session = None
+        if path.exists():
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            if tuple(o.name for o in session.get_outputs()) != OUTPUTS:
+                session = None  # an older export: export again
+        if session is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            axes = {k: {0: "batch", 1: "sequence"} for k in INPUTS + OUTPUTS}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(_all_states_module(model), tuple(probe[k] for k in INPUTS), str(tmp),
+                                  input_names=list(INPUTS), output_names=list(OUTPUTS), dynamic_axes=axes,
+                                  opset_version=14, dynamo=False)
+            tmp.replace(path)  # atomic: a concurrent process sees the whole file or none
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        got = session.run(None, {k: probe[k].numpy().astype(np.int64) for k in INPUTS})
         with torch.inference_mode():
-            want = model(**probe).last_hidden_state.numpy()
-        if got.shape != want.shape or np.abs(got - want).max() > 1e-3:
-            raise ValueError("ONNX output differs from PyTorch")
+            out = model(**probe, output_hidden_states=True)
+        for g, w in zip(got, (out.last_hidden_state,) + tuple(out.hidden_states)):
+            if g.shape != tuple(w.shape) or np.abs(g - w.numpy()).max() > 1e-3:
+                raise ValueError("ONNX output differs from PyTorch")
         return session
     except Exception as e:  # noqa: BLE001 - any failure means: use PyTorch
         logger.warning("MiniLM runs on PyTorch (ONNX Runtime unavailable: %s)", e)
         return None
 
 
-def embed_with_tokens(texts: List[str], max_length: int = 128):
-    """(sentence embeddings [n, 384], per-text word-piece states and offsets)."""
+def embed_with_tokens(texts: List[str], max_length: int = 128, layer: Optional[int] = None):
+    """(sentence embeddings [n, 384], word-piece last states [n, pieces, 384], their character
+    offsets, attention mask), from one pass; with ``layer`` (0-6) that layer's word-piece states
+    are appended as a fifth item (the mention tagger's input)."""
     import torch
 
+    if layer is not None and not 0 <= int(layer) <= LAYERS:
+        raise ValueError(f"layer must be 0..{LAYERS}, got {layer!r}")
     tokenizer, model = _transformer()
     texts = [t if t and t.strip() else "." for t in texts]
     enc = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt",
@@ -106,14 +138,19 @@ def embed_with_tokens(texts: List[str], max_length: int = 128):
     session = _onnx_session()
     if session is not None:
         with _lock:
-            hidden = torch.from_numpy(session.run(None, {k: enc[k].numpy().astype(np.int64) for k in INPUTS})[0])
+            outputs = session.run(None, {k: enc[k].numpy().astype(np.int64) for k in INPUTS})
+        hidden = torch.from_numpy(outputs[0])
+        middle = outputs[1 + int(layer)] if layer is not None else None
     else:
         with _lock, torch.inference_mode():
-            hidden = model(**enc).last_hidden_state
+            out = model(**enc, output_hidden_states=layer is not None)
+        hidden = out.last_hidden_state
+        middle = out.hidden_states[int(layer)].numpy() if layer is not None else None
     mask = enc["attention_mask"].unsqueeze(-1).float()
     sent = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
     sent = torch.nn.functional.normalize(sent, dim=1)
-    return sent.numpy().astype(np.float32), hidden.numpy(), offsets, enc["attention_mask"].numpy()
+    result = (sent.numpy().astype(np.float32), hidden.numpy(), offsets, enc["attention_mask"].numpy())
+    return result if layer is None else result + (np.asarray(middle),)
 
 
 

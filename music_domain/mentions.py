@@ -27,6 +27,13 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 NER_DATA_DIR = ROOT / "rasa_project" / "data" / "music_ner"
 TYPES = ("Artist", "WoA")
+# The MiniLM layer whose token states the tagger reads: the last (6th). Middle layers were tried
+# (`benchmarks/ner_cv.py --layers 3 4 5 6`, 3-fold cross-validation within the training requests):
+# artist / work F1 layer 6 0.798 / 0.586, 5 0.802 / 0.613, 4 0.805 / 0.623, 3 0.817 / 0.606. But
+# the held-out requests did not confirm layer 4 (`benchmarks/ner_benchmark.py --compare-layer 4`):
+# artist F1 0.769 against 0.798, paired bootstrap difference -0.029 [-0.065, +0.003]; works 0.680
+# against 0.655 [-0.019, +0.068]. So the last layer stays.
+STATE_LAYER = 6
 MAX_TEXT = 2000  # characters tagged; longer text is cut (the input guard handles it)
 MAX_MENTION = 80  # characters; a longer "mention" is not a name
 
@@ -200,24 +207,25 @@ def token_vectors(tokens: Sequence[Token], hidden, offsets):
     return out
 
 
-def minilm_states(texts: Sequence[str]):
-    """[(hidden [pieces, d], offsets [pieces, 2])] for each text (padding removed)."""
-    from nlu_components.sentence_featurizer import embed_with_tokens
+def minilm_states(texts: Sequence[str], layer: int = STATE_LAYER):
+    """[(states [pieces, d], offsets [pieces, 2])] of MiniLM's ``layer`` for each text (padding
+    removed)."""
+    from embeddings.text_encoder import embed_with_tokens
 
     out = []
     for i in range(0, len(texts), 32):
-        _, hidden, offsets, attn = embed_with_tokens(list(texts[i:i + 32]))
+        _, _, offsets, attn, states = embed_with_tokens(list(texts[i:i + 32]), layer=layer)
         for j in range(len(texts[i:i + 32])):
             keep = attn[j] == 1
-            out.append((hidden[j][keep], offsets[j][keep]))
+            out.append((states[j][keep], offsets[j][keep]))
     return out
 
 
 class MentionTagger:
     """A CRF over BIO tags for ``Artist`` and ``WoA``: lexical, gazetteer and MiniLM features.
 
-    The MiniLM token states (the same all-MiniLM-L6-v2 pass the featurizer already makes for
-    DIET, so tagging costs no second transformer pass) are projected on their ``dims`` leading
+    The MiniLM token states (of ``layer``, from the same all-MiniLM-L6-v2 pass the
+    featurizer already makes for DIET, so tagging costs no second transformer pass) are projected on their ``dims`` leading
     principal directions, fitted on the training queries; and (``probe``) a logistic-regression
     probe on all their dimensions gives per-token tag probabilities, fitted out of fold for the
     CRF's own training requests. How often a word occurs in the artist / work name lists
@@ -229,7 +237,8 @@ class MentionTagger:
 
     def __init__(self, artist_names: Iterable[str] = (), work_names: Iterable[str] = (), dims: int = 32,
                  c1: float = 0.05, c2: float = 0.05, max_iterations: int = 150, name_words: bool = True,
-                 augment: int = 2, seed: int = 0, probe: bool = True, probe_c: float = 0.5):
+                 augment: int = 2, seed: int = 0, probe: bool = True, probe_c: float = 0.5,
+                 layer: int = STATE_LAYER):
         self.gaz_artist = Gazetteer(artist_names)
         self.gaz_work = Gazetteer(work_names)
         self.name_words = None
@@ -239,6 +248,7 @@ class MentionTagger:
             self.name_words = tuple(Counter(w for name in g.names for w in set(name.split()))
                                     for g in (self.gaz_artist, self.gaz_work))
         self.dims = dims
+        self.layer = layer  # MiniLM layer of the token states (0-6)
         self.augment = augment  # copies of each request with its names swapped for other known names
         self.seed = seed
         self.probe = probe  # a linear probe on the full MiniLM states, its tag probabilities as features
@@ -293,12 +303,15 @@ class MentionTagger:
                     f[f"e{k}"] = float(z[i, k])
         return feats
 
-    @staticmethod
-    def sentence_vectors(sentences: Sequence[Sequence[str]]):
-        """MiniLM token vectors for corpus sentences (tokens joined by spaces)."""
+    @property
+    def state_layer(self) -> int:
+        return getattr(self, "layer", 6)  # taggers pickled before the layer was a setting read the last
+
+    def sentence_vectors(self, sentences: Sequence[Sequence[str]]):
+        """MiniLM token vectors (of ``layer``) for corpus sentences (tokens joined by spaces)."""
         texts = [" ".join(w) for w in sentences]
         out = []
-        for words, (hidden, offsets) in zip(sentences, minilm_states(texts)):
+        for words, (hidden, offsets) in zip(sentences, minilm_states(texts, self.state_layer)):
             tokens, pos = [], 0
             for w in words:
                 tokens.append(Token(w, pos, pos + len(w)))
@@ -393,14 +406,17 @@ class MentionTagger:
 
     def mentions(self, text: str, states=None) -> List[Dict[str, object]]:
         """[{type, text, start, end, confidence}] in ``text``'s own characters. ``states``:
-        (hidden, offsets) of MiniLM over ``text`` if already computed."""
+        (hidden, offsets, layer) of MiniLM over ``text`` if already computed (the featurizer's);
+        states of another layer than the tagger's are not used."""
         tokens = tokenize(text)
         if not tokens or self.crf is None:
             return []
         words = [t.text for t in tokens]
         vectors = None
         if self.projection is not None:
-            hidden, offsets = states if states is not None else minilm_states([text[:MAX_TEXT]])[0]
+            if states is None or len(states) != 3 or states[2] != self.state_layer:
+                states = minilm_states([text[:MAX_TEXT]], self.state_layer)[0] + (self.state_layer,)
+            hidden, offsets, _ = states
             vectors = token_vectors(tokens, hidden, offsets)
         feats = self.features(words, vectors)
         tags = self.crf.predict_single(feats)

@@ -24,10 +24,13 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from embeddings.text_encoder import EMBEDDING_DIM, embed_with_tokens
+from music_domain.mentions import STATE_LAYER
 
 logger = logging.getLogger(__name__)
 SENTENCE_EMBEDDING = "sentence_embedding"  # message attribute other components reuse
-TOKEN_STATES = "minilm_token_states"  # (word-piece states, their character offsets), reused by the mention tagger
+# (word-piece states of MiniLM's layer STATE_LAYER, their character offsets, that layer), from the
+# same pass, reused by the mention tagger
+TOKEN_STATES = "minilm_token_states"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -54,7 +57,8 @@ class SentenceTransformerFeaturizer(DenseFeaturizer, GraphComponent):
         bs = self._config["batch_size"]
         for i in range(0, len(todo), bs):
             batch = todo[i:i + bs]
-            sent, hidden, offsets, attn = embed_with_tokens([m.get(TEXT) for m in batch], self._config["max_length"])
+            sent, hidden, offsets, attn, states = embed_with_tokens([m.get(TEXT) for m in batch],
+                                                                    self._config["max_length"], layer=STATE_LAYER)
             for j, m in enumerate(batch):
                 tokens = m.get(TOKENS_NAMES[TEXT])
                 seq = np.zeros((len(tokens), EMBEDDING_DIM), dtype=np.float32)
@@ -65,7 +69,8 @@ class SentenceTransformerFeaturizer(DenseFeaturizer, GraphComponent):
                         seq[t] = hidden[j][pieces].mean(axis=0)
                 self.add_features_to_message(seq, sent[j:j + 1], TEXT, m)
                 m.set(SENTENCE_EMBEDDING, sent[j])
-                m.set(TOKEN_STATES, (hidden[j][attn[j] == 1], offsets[j][attn[j] == 1]))
+                keep = attn[j] == 1
+                m.set(TOKEN_STATES, (states[j][keep], offsets[j][keep], STATE_LAYER))
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self._featurize(training_data.training_examples)

@@ -216,3 +216,49 @@ def test_name_list_word_counts_are_features():
     t = MentionTagger(["silver sun pickups", "foals", "arcade fire"], ["kid a"], dims=0, augment=0, probe=False)
     feats = t.features(["like", "foals", "please"])
     assert feats[1]["na"] > 0 and feats[0]["na"] == 0 and feats[1]["nw"] == 0
+
+
+def test_one_minilm_pass_gives_any_layers_states():
+    """The featurizer's one pass also returns a chosen layer's word-piece states (ONNX or PyTorch
+    alike), the last layer's equal to the last states; a layer the model lacks is an error."""
+    import torch
+
+    from embeddings.text_encoder import _transformer, embed_with_tokens
+
+    text = ["something like aphex twin but slower"]
+    sent, last, offsets, attn, six = embed_with_tokens(text, layer=6)
+    assert np.allclose(six, last, atol=1e-5)
+    three = embed_with_tokens(text, layer=3)[4]
+    tokenizer, model = _transformer()
+    with torch.inference_mode():
+        want = model(**tokenizer(text, return_tensors="pt"), output_hidden_states=True).hidden_states[3].numpy()
+    assert three.shape == want.shape and np.abs(three - want).max() < 1e-3
+    assert not np.allclose(three, last, atol=1e-2)
+    assert len(embed_with_tokens(text)) == 4
+    for bad in (-1, 7):
+        with pytest.raises(ValueError, match="layer"):
+            embed_with_tokens(text, layer=bad)
+
+
+def test_the_tagger_uses_only_states_of_its_own_layer(monkeypatch):
+    """States handed over by the featurizer are reused only when they come from the tagger's layer;
+    otherwise the tagger computes its own (a tagger trained on one layer never reads another)."""
+    import music_domain.mentions as mentions
+    from music_domain.mentions import MentionTagger
+
+    sents = [("anything like radiohead please".split(), ["O", "O", "B-Artist", "O"]),
+             ("songs similar to foals".split(), ["O", "O", "O", "B-Artist"]),
+             ("i love boris".split(), ["O", "O", "B-Artist"])] * 3
+    tagger = MentionTagger(["radiohead", "foals", "boris"], [], dims=4, augment=0, probe=False, layer=5)
+    tagger.fit(sents)
+    calls = []
+    real = mentions.minilm_states
+    monkeypatch.setattr(mentions, "minilm_states", lambda texts, layer=6: calls.append(layer) or real(texts, layer))
+    text = "something like radiohead"
+    hidden, offsets = real([text], 5)[0]
+    expected = tagger.mentions(text)
+    assert calls == [5]
+    assert tagger.mentions(text, (hidden, offsets, 5)) == expected and calls == [5]
+    wrong = real([text], 6)[0]
+    assert tagger.mentions(text, wrong + (6,)) == expected and calls == [5, 5]
+    assert tagger.mentions(text, wrong) == expected and calls == [5, 5, 5]  # no layer given: not trusted
