@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from music_domain.mentions import NER_DATA_DIR, STATE_LAYER, MentionTagger, read_bio  # noqa: E402
+from music_domain.mentions import NER_DATA_DIR, STATE_LAYER, MentionTagger, corpus_vectors, read_bio  # noqa: E402
 from ner_benchmark import prf, score  # noqa: E402
 
 _VECTORS = {}
@@ -34,7 +34,7 @@ def cached_vectors(sentences, layer=STATE_LAYER):
     """MiniLM token vectors of ``layer``, computed once per distinct sentence in this process."""
     missing = [list(w) for w in dict.fromkeys(tuple(w) for w in sentences) if (layer, tuple(w)) not in _VECTORS]
     if missing:
-        for words, v in zip(missing, MentionTagger(layer=layer).sentence_vectors(missing)):
+        for words, v in zip(missing, corpus_vectors(missing, layer)):
             _VECTORS[(layer, tuple(words))] = v
     return [_VECTORS[(layer, tuple(w))] for w in sentences]
 

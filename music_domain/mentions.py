@@ -221,6 +221,19 @@ def minilm_states(texts: Sequence[str], layer: int = STATE_LAYER):
     return out
 
 
+def corpus_vectors(sentences: Sequence[Sequence[str]], layer: int = STATE_LAYER):
+    """MiniLM token vectors of ``layer`` ([n, d] each) for corpus sentences (tokens joined by spaces)."""
+    texts = [" ".join(w) for w in sentences]
+    out = []
+    for words, (hidden, offsets) in zip(sentences, minilm_states(texts, layer)):
+        tokens, pos = [], 0
+        for w in words:
+            tokens.append(Token(w, pos, pos + len(w)))
+            pos += len(w) + 1
+        out.append(token_vectors(tokens, hidden, offsets))
+    return out
+
+
 class MentionTagger:
     """A CRF over BIO tags for ``Artist`` and ``WoA``: lexical, gazetteer and MiniLM features.
 
@@ -308,16 +321,8 @@ class MentionTagger:
         return getattr(self, "layer", 6)  # taggers pickled before the layer was a setting read the last
 
     def sentence_vectors(self, sentences: Sequence[Sequence[str]]):
-        """MiniLM token vectors (of ``layer``) for corpus sentences (tokens joined by spaces)."""
-        texts = [" ".join(w) for w in sentences]
-        out = []
-        for words, (hidden, offsets) in zip(sentences, minilm_states(texts, self.state_layer)):
-            tokens, pos = [], 0
-            for w in words:
-                tokens.append(Token(w, pos, pos + len(w)))
-                pos += len(w) + 1
-            out.append(token_vectors(tokens, hidden, offsets))
-        return out
+        """MiniLM token vectors of the tagger's layer for corpus sentences."""
+        return corpus_vectors(sentences, self.state_layer)
 
     def fit(self, sentences: Sequence[Tuple[List[str], List[str]]], vectors=None) -> "MentionTagger":
         import numpy as np
