@@ -4,8 +4,10 @@
 Runs after the attribute and mention extractors. Attribute entities inside a critique are
 removed, because the critique says what they would get backwards: "too slow" is not a request
 for slow music, "no more country" not one for country. A free description the attribute
-extractor guessed for the whole message ("too slow" -> laid back) goes too. A message with a
-critique is a request for other music: its intent becomes ``request_music`` unless DIET already
+extractor guessed for the whole message ("too slow" -> laid back) goes too. So does a song or
+album title the mention tagger read within the critique's own words ("too old" is a critique, not
+the song "Too Old"), unless the message also names an artist ("Too Old by Bad//Dreems"). A message
+with a critique is a request for other music: its intent becomes ``request_music`` unless DIET already
 reads it as one or, for "more like this", as ``accept``.
 """
 from __future__ import annotations
@@ -56,14 +58,19 @@ class CritiqueExtractor(GraphComponent, EntityExtractorMixin):
             if not found:
                 continue
             spans = [(f.start, f.end) for f in found]
+            entities = m.get(ENTITIES) or []
+            names_artist = any(e.get("entity") == "artist" for e in entities)
             kept = []
-            for e in m.get(ENTITIES) or []:
+            for e in entities:
                 a, b = e.get("start", 0), e.get("end", 0)
                 whole = a == 0 and b >= len(text) and e.get("source") is None and \
                     e.get("extractor") == "MusicAttributeExtractor"
                 inside = any(a < y and x < b for x, y in spans)
                 if e.get("entity") in CRITIQUED_ATTRIBUTES and (inside or whole):
                     continue
+                within = any(x <= a and b <= y for x, y in spans)
+                if e.get("entity") in ("work", "unknown_mention") and within and not names_artist:
+                    continue  # the critique's words read as a title
                 kept.append(e)
             for f in found:
                 kept.append({"entity": "critique", "value": f.critique, "start": f.start, "end": f.end,

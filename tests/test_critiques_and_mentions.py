@@ -262,3 +262,27 @@ def test_the_tagger_uses_only_states_of_its_own_layer(monkeypatch):
     wrong = real([text], 6)[0]
     assert tagger.mentions(text, wrong + (6,)) == expected and calls == [5, 5]
     assert tagger.mentions(text, wrong) == expected and calls == [5, 5, 5]  # no layer given: not trusted
+
+
+@pytest.mark.parametrize("text, entities, kept", [
+    ("too old", [("work", "Too Old", 0, 7)], []),
+    ("Too fast for me", [("work", "Too Fast", 0, 8)], []),
+    ("too old", [("unknown_mention", "too old", 0, 7)], []),
+    # a title with its artist is a request for that song, critique words or not
+    ("Too Old by Bad//Dreems", [("work", "Too Old", 0, 7), ("artist", "Bad//Dreems", 11, 22)], ["work", "artist"]),
+    # a title outside the critique's words stays
+    ("too slow, something like Karma Police", [("work", "Karma Police", 25, 37)], ["work"]),
+])
+def test_a_critique_is_not_read_as_a_song_title(assets, text, entities, kept):
+    """The mention tagger can read "too old" as the song "Too Old"; the critique extractor, which
+    runs after it, drops a title within the critique's own words unless an artist is named."""
+    from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    from nlu_components.critiques import CritiqueExtractor
+
+    m = Message(data={TEXT: text, INTENT: {"name": "request_music", "confidence": 0.99},
+                      ENTITIES: [{"entity": k, "value": v, "start": a, "end": b} for k, v, a, b in entities]})
+    CritiqueExtractor({**CritiqueExtractor.get_default_config()}).process([m])
+    got = [e["entity"] for e in m.get(ENTITIES)]
+    assert [k for k in got if k != "critique"] == kept and "critique" in got

@@ -101,6 +101,10 @@ def test_critiques_in_words_and_no_template_nonsense(parse):
     r = parse("not country, rock instead")
     assert [e["value"] for e in kinds(r, "critique")] == ["exclude_genre:country"]
     assert [e["value"] for e in kinds(r, "genre")] == ["rock"]
+    for text, critique in (("too old", "newer"), ("Too old", "newer"), ("too fast", "slower")):
+        r = parse(text)  # the catalogue has songs called "Too Old" and "Too Fast": not what was meant
+        assert [e["value"] for e in kinds(r, "critique")] == [critique], text
+        assert not kinds(r, "work") and not kinds(r, "unknown_mention"), (text, r["entities"])
 
 
 @pytest.mark.parametrize("text", [
