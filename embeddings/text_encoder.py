@@ -138,10 +138,10 @@ def embed_with_tokens(texts: List[str], max_length: int = 128, layer: Optional[i
     session = _onnx_session()
     if session is not None:
         with _lock:
-            wanted = [OUTPUTS[0]] + ([f"hidden_{int(layer)}"] if layer is not None else [])  # only those copied out
-            outputs = session.run(wanted, {k: enc[k].numpy().astype(np.int64) for k in INPUTS})
+            extra = [f"hidden_{int(layer)}"] if layer is not None and int(layer) < LAYERS else []
+            outputs = session.run([OUTPUTS[0]] + extra, {k: enc[k].numpy().astype(np.int64) for k in INPUTS})
         hidden = torch.from_numpy(outputs[0])
-        middle = outputs[1] if layer is not None else None
+        middle = outputs[-1] if layer is not None else None  # the last layer's are the last states
     else:
         with _lock, torch.inference_mode():
             out = model(**enc, output_hidden_states=layer is not None)
