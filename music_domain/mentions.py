@@ -237,9 +237,9 @@ def corpus_vectors(sentences: Sequence[Sequence[str]], layer: int = STATE_LAYER)
 class MentionTagger:
     """A CRF over BIO tags for ``Artist`` and ``WoA``: lexical, gazetteer and MiniLM features.
 
-    The MiniLM token states (of ``layer``, from the same all-MiniLM-L6-v2 pass the
-    featurizer already makes for DIET, so tagging costs no second transformer pass) are projected on their ``dims`` leading
-    principal directions, fitted on the training queries; and (``probe``) a logistic-regression
+    The MiniLM token states (of ``layer``, from the same all-MiniLM-L6-v2 pass the featurizer
+    already makes for DIET, so tagging costs no second transformer pass) are projected on their
+    ``dims`` leading principal directions, fitted on the training queries; and (``probe``) a logistic-regression
     probe on all their dimensions gives per-token tag probabilities, fitted out of fold for the
     CRF's own training requests. How often a word occurs in the artist / work name lists
     (``name_words``) tells how name-like an unseen word is. Training adds ``augment`` copies of
