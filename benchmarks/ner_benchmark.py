@@ -1,7 +1,7 @@
 """Artist / work (song, album) extraction on real requests held out from training.
 
     python benchmarks/ner_benchmark.py
-    python benchmarks/ner_benchmark.py --compare-layer 6   # + the same tagger on another MiniLM layer
+    python benchmarks/ner_benchmark.py --compare-layer 4   # + the same tagger on another MiniLM layer
 
 Data: MusicRecoNER (Epure & Hennequin, EACL 2023; MIT), copied to rasa_project/data/music_ner/:
 ``train.bio`` (the authors' dataset3 + dataset4, 1,351 queries) trains the tagger, ``heldout.bio``
@@ -66,7 +66,7 @@ def paired_bootstrap(gold_sents, pred_a, pred_b, n=1000, seed=0):
     """{type: (F1 of a - F1 of b, 2.5% and 97.5% quantiles)} over queries resampled together."""
     import numpy as np
 
-    per_query = [[score([g], [pa])] + [score([g], [pb])] for g, pa, pb in zip(gold_sents, pred_a, pred_b)]
+    per_query = [(score([g], [pa]), score([g], [pb])) for g, pa, pb in zip(gold_sents, pred_a, pred_b)]
     rng = np.random.default_rng(seed)
     out = {}
     for k in TYPES:
