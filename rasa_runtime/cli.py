@@ -28,6 +28,10 @@ def main() -> None:
         import matplotlib  # noqa: F401
     from rasa.__main__ import main as rasa_main
 
+    from rasa_runtime import model_loading
+
+    model_loading.install()  # the previous model serves if the newest will not load; no silent drops
+
     sys.argv[0] = "rasa"
     rasa_main()
 
