@@ -137,6 +137,9 @@ def newest_readable_archive(model_path: str) -> str:
     raise ModelNotFound(f"no model archive in '{model_path}' can be read: {'; '.join(skipped)}. {FIX}")
 
 
+_ORIGINALS: dict = {}
+
+
 def install() -> None:
     """Patch Rasa (idempotent): the fallback loader, the no-model reply, and ``rasa shell``'s
     choice of archive."""
@@ -147,6 +150,8 @@ def install() -> None:
 
     if getattr(agent_module.load_agent, "_with_fallback", False):
         return
+    _ORIGINALS.update(get_local_model=rasa.cli.shell.get_local_model, load_agent=agent_module.load_agent,
+                      handle_message=agent_module.Agent.handle_message)
     rasa.cli.shell.get_local_model = newest_readable_archive
     original = agent_module.load_agent
 
@@ -168,3 +173,14 @@ def install() -> None:
         return await original_handle(self, message)
 
     agent_module.Agent.handle_message = handle_message
+
+
+def uninstall() -> None:
+    """Rasa as it was before ``install`` (for tests in a shared process)."""
+    import rasa.cli.shell
+    import rasa.core.agent as agent_module
+
+    if _ORIGINALS:
+        rasa.cli.shell.get_local_model = _ORIGINALS.pop("get_local_model")
+        agent_module.load_agent = _ORIGINALS.pop("load_agent")
+        agent_module.Agent.handle_message = _ORIGINALS.pop("handle_message")

@@ -22,6 +22,8 @@ def installed():
 
     model_loading.install()
     model_loading.install()  # idempotent
+    yield
+    model_loading.uninstall()
 
 
 def _damaged(directory, name="20991231-235959-damaged.tar.gz", newer_than=None):
