@@ -296,12 +296,15 @@ def apply(directions: Directions, critiques: Iterable[str], reference: Optional[
     return done
 
 
-def implied_energy(kind: str, reference_energy_level: Optional[str]) -> Optional[str]:
-    """The energy slot a critique implies about a track of that energy level: "too slow" about a
-    laid-back track means upbeat; about an upbeat one, only "faster than it"."""
-    if kind in ("faster", "more_intense") and reference_energy_level == "laid_back":
+def implied_energy(kind: str) -> Optional[str]:
+    """The energy slot an energy critique implies, whatever the track it is about: "too slow" or
+    "more upbeat" about a laid-back track means upbeat music, and about an upbeat one it still
+    does (faster than an upbeat track is upbeat). Leaving the slot empty in the second case made
+    the assistant answer "not that one, something more upbeat" with "Something laid back? Or more
+    upbeat?"."""
+    if kind in ("faster", "more_intense"):
         return "upbeat"
-    if kind in ("slower", "calmer") and reference_energy_level == "upbeat":
+    if kind in ("slower", "calmer"):
         return "laid_back"
     return None
 

@@ -264,8 +264,8 @@ class MusicDialogueEngine:
 
     def apply_critiques(self, state: DialogueState, meaning: UserMeaning, elicited: Dict[str, str]) -> List[str]:
         """Critiques become directions relative to the track just played (the sample, or the
-        station's first track); a critique that implies the energy slot ("too slow" about a
-        laid-back track) also fills it, and named songs become seeds."""
+        station's first track); a critique that implies the energy slot ("too slow", "more
+        upbeat") also fills it, and named songs become seeds."""
         reference = None
         if state.last_prompt == "offer_station" and state.station:
             reference = state.station[0]
@@ -273,10 +273,8 @@ class MusicDialogueEngine:
             reference = state.samples[-1]
         done = critique_rules.apply(state.directions, meaning.critiques, reference)
         if reference is not None:
-            level = self.arrays.catalog["energy_level"].iloc[reference] if "energy_level" in self.arrays.catalog \
-                else None
             for c in done:
-                energy = critique_rules.implied_energy(c, level)
+                energy = critique_rules.implied_energy(c)
                 if energy and "energy" not in elicited:
                     elicited["energy"] = energy
             if "exclude_current_genre" in done and state.slots.get("genre") == self._families[reference]:

@@ -81,6 +81,27 @@ def test_too_slow_after_a_sample_gets_a_faster_next_sample(assets):
     assert all(e[r] > e[row] for r in engine.station(state)[1:])
 
 
+@pytest.mark.parametrize("level, critique, energy", [("upbeat", "more_intense", "upbeat"),
+                                                     ("laid_back", "faster", "upbeat"),
+                                                     ("laid_back", "calmer", "laid_back"),
+                                                     ("upbeat", "slower", "laid_back")])
+def test_an_energy_critique_answers_the_energy_question(assets, level, critique, energy):
+    """"Not that one, something more upbeat" after an upbeat sample: the energy slot is filled, so
+    the next prompt is not "Something laid back? Or more upbeat?"."""
+    from prompt_policies import RuleBasedPromptPolicy
+
+    engine = MusicDialogueEngine(assets, use_history=False)
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"energy": level, "genre": "pop"}))
+    row = engine.pick_sample(state)
+    assert assets.arrays.catalog["energy_level"].iloc[row] == level
+    state.slots["energy"] = None  # as after a named artist: the energy was never said
+    state.record_prompt("play_sample")
+    engine.apply_user(state, UserMeaning("request_music", {}, -0.2, critiques=[critique]))
+    assert state.slots["energy"] == energy
+    assert RuleBasedPromptPolicy().choose_prompt(state) != "ask_energy"
+
+
 def test_not_that_genre_moves_away_from_the_played_genre(assets):
     engine = MusicDialogueEngine(assets, use_history=False)
     state = DialogueState()
