@@ -48,6 +48,19 @@ def _catalog(path: Optional[str]):
     return load_catalog(path)
 
 
+# The words of asking for music. An unresolved mention made only of these is the request itself
+# ("play me some", "something like"), never an artist or a title the catalogue lacks; a title made
+# of them that the catalogue has still resolves (that check comes first).
+REQUEST_WORDS = frozenset("""
+a an the some any something anything more other another this that these those
+play playing played put on start spin queue throw give get find show recommend suggest
+me us my our i i'm im we you your can could would will please pls just maybe really
+want wanna need like love similar to by from of for with and or kind sort stuff
+music song songs track tracks tune tunes album albums artist artists band bands sound sounds
+listen listening hear hearing let let's lets s
+""".split())
+
+
 @lru_cache(maxsize=1)
 def ordinary_words() -> frozenset:
     """Words people use as plain words: the input guard's common words, VADER's lexicon, and words
@@ -204,12 +217,15 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                         + [r for r in ranking if r.get("name") not in ("request_music", "accept")], add_to_output=True)
 
     def _believable(self, mention: Dict[str, Any], intent: Optional[str] = None) -> bool:
-        """An unresolved mention made only of ordinary words needs a confident tagger, and one
-        made only of English words (a larger list) counts only in a request: in a reply, "yes
-        start the station" names nothing."""
+        """An unresolved mention made only of the words of a request ("play me some" in "play me
+        some Taylor Swift") is the request, not a name; one made only of ordinary words needs a
+        confident tagger, and one made only of English words (a larger list) counts only in a
+        request: in a reply, "yes start the station" names nothing."""
         from music_domain.mentions import common_words, tokenize
 
         words = [t.text for t in tokenize(mention["text"])]
+        if words and all(w.lower() in REQUEST_WORDS for w in words):
+            return False
         if words and intent != "request_music" and all(w in common_words() for w in words):
             return False
         if words and all(w in ordinary_words() for w in words):

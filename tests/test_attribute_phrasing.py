@@ -71,3 +71,37 @@ def test_an_artist_found_on_part_of_a_longer_named_artist_gives_way():
     assert not MusicMentionExtractor._part_of_a_longer_artist(part, unresolved)
     assert not MusicMentionExtractor._part_of_a_longer_artist({**part, "start": 30, "end": 35}, whole)
     assert not MusicMentionExtractor._part_of_a_longer_artist({**part, "entity": "genre"}, whole)
+
+
+class _Tagged:
+    """A tagger that read ``spans`` (words of the text) as artist mentions."""
+
+    def __init__(self, text, spans, confidence=0.97):
+        self.found = [{"type": "Artist", "text": s, "start": text.index(s), "end": text.index(s) + len(s),
+                       "confidence": confidence} for s in spans]
+
+    def mentions(self, text, states=None):
+        return self.found
+
+
+@pytest.mark.parametrize("text, request_words, name", [
+    ("play me some taylor swift", "play me some", "taylor swift"),
+    ("could you put on something like Metallica", "could you put on something like", "Metallica"),
+    ("let's hear some songs by Radiohead", "let's hear some songs", "Radiohead"),
+])
+def test_the_words_of_a_request_are_not_a_name_the_catalogue_lacks(text, request_words, name):
+    """Seen in `make shell`: "play me some taylor swift" was answered "I don't have play me some in
+    my catalogue" when the tagger read the request's words as a name."""
+    ex = MusicMentionExtractor(MusicMentionExtractor.get_default_config(), None, None,
+                               _Tagged(text, [request_words, name]))
+    m = Message(data={TEXT: text, INTENT: {"name": "request_music", "confidence": 1.0}})
+    ex.process([m])
+    ents = m.get(ENTITIES)
+    assert not [e for e in ents if e["entity"] == "unknown_mention"], ents
+    assert [e["value"].lower() for e in ents if e["entity"] == "artist"] == [name.lower()]
+    # a name the catalogue lacks is still said to be missing
+    text = f"{request_words} Zzyzx Quartet"
+    ex.tagger = _Tagged(text, [request_words, "Zzyzx Quartet"])
+    m = Message(data={TEXT: text, INTENT: {"name": "request_music", "confidence": 1.0}})
+    ex.process([m])
+    assert [e["value"] for e in m.get(ENTITIES) if e["entity"] == "unknown_mention"] == ["Zzyzx Quartet"]
