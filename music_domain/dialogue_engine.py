@@ -212,6 +212,8 @@ class MusicDialogueEngine:
             state.named += [f"work:{t}" for t in meaning.seeds] + [f"vein:{v}" for v in veins]
             state.named += [f"unknown:{u.get('name')}" for u in meaning.unknown if not u.get("vein")]
         critiqued = self.apply_critiques(state, meaning, elicited)
+        # a critique of a played track (not a named song, which is a seed above)
+        state.critiqued = [c for c in critiqued if not c.startswith("seed:")] if state.samples else []
         if "subgenre" in elicited:
             elicited.setdefault("genre", SUBGENRE_TO_FAMILY.get(elicited["subgenre"], elicited["subgenre"]))
         if "genre" in elicited and state.slots.get("subgenre") and \

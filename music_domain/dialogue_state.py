@@ -41,6 +41,9 @@ class DialogueState:
     # what the listener's latest message named: "artist:<name>", "work:<track id>", "vein:<family>"
     # (an artist the catalogue lacks, with a known genre family), "unknown:<name>" (no vein)
     named: List[str] = field(default_factory=list)
+    # the critiques the latest message made of the track just played ("faster", "newer",
+    # "exclude_current_genre", "more_like", "exclude_genre:country"): a direction a sample can answer
+    critiqued: List[str] = field(default_factory=list)
 
     def named_seed(self) -> bool:
         """The latest message named something a sample can answer (an artist, a song, a vein)."""
@@ -63,7 +66,7 @@ BASE_FEATURES = (
     "filled_activity", "filled_artist", "last_sentiment", "sentiment_trend", "n_negative", "negative_streak",
     "nlu_confidence",
     "samples_played", "rejections", "has_liked_sample", "stations_offered", "log_candidates",
-    "match_quality", "candidate_spread", "named_seed", "named_unknown",
+    "match_quality", "candidate_spread", "named_seed", "named_unknown", "critiqued",
 ) + tuple(f"asked_{p}" for p in PROMPT_NAMES) + tuple(f"last_{p}" for p in PROMPT_NAMES)
 HISTORY_FEATURES = ("has_profile", "affinity_top")
 ALL_FEATURES = BASE_FEATURES + HISTORY_FEATURES
@@ -88,6 +91,7 @@ def state_features(state: DialogueState, with_history: bool = True) -> np.ndarra
         float(len(state.samples)), float(len(state.rejected)), float(state.liked_sample is not None),
         float(state.stations_offered), c.get("log_candidates", 0.0), c.get("match_quality", 0.0),
         c.get("candidate_spread", 0.0), float(state.named_seed()), float(bool(state.named) and not state.named_seed()),
+        float(bool(state.critiqued)),
         *(float(min(state.asked.get(p, 0), 3)) for p in PROMPT_NAMES),
         *(float(state.last_prompt == p) for p in PROMPT_NAMES),
     ]

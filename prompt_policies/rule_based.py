@@ -15,7 +15,10 @@ class RuleBasedPromptPolicy(PromptPolicy):
     1. A liked sample -> offer a station of music like it.
     1a. The latest message named an artist or a song (a retrieval seed), or an artist the
         catalogue lacks whose genre family is known -> a sample by / near / in the vein of it.
-    1b. It named only artists the catalogue lacks, with no known vein -> a genre suggestion (a
+    1b. It critiqued the track just played ("too slow", "something newer", "not that genre",
+        "more like that") -> another sample, which honours that direction (instead of asking about
+        a slot the critique already answers or the listener did not care to fill).
+    1c. It named only artists the catalogue lacks, with no known vein -> a genre suggestion (a
         question that says so: "I don't have X ... Electronic? Or rock?"), up to twice.
     2. Nothing known yet -> the open question ("Anything in mind?"), once.
     3. Energy unknown -> "Something laid back? Or more upbeat?", once.
@@ -29,7 +32,7 @@ class RuleBasedPromptPolicy(PromptPolicy):
     """
 
     name = "rule_based"
-    version = "2"
+    version = "3"
 
     def choose_prompt(self, state: DialogueState) -> str:
         asked = state.asked
@@ -37,7 +40,7 @@ class RuleBasedPromptPolicy(PromptPolicy):
                 and state.sentiments and is_liked(state.sentiments[-1]):
             return "offer_station"
         filled = state.filled()
-        if state.named_seed():
+        if state.named_seed() or (state.critiqued and state.samples):
             return "play_sample"
         if state.named and not filled["genre"] and asked.get("suggest_genres", 0) < 2:
             return "suggest_genres"
@@ -69,7 +72,7 @@ class RuleBasedPromptPolicy(PromptPolicy):
         choice[(f["n_filled"] == 0) & (f["asked_ask_open"] == 0)] = PROMPT_INDEX["ask_open"]
         choice[(f["named_unknown"] > 0) & (f["filled_genre"] == 0) & (f["asked_suggest_genres"] < 2)] = \
             PROMPT_INDEX["suggest_genres"]
-        choice[f["named_seed"] > 0] = PROMPT_INDEX["play_sample"]
+        choice[(f["named_seed"] > 0) | ((f["critiqued"] > 0) & (f["samples_played"] > 0))] = PROMPT_INDEX["play_sample"]
         liked = (f["has_liked_sample"] > 0) & (f["last_play_sample"] > 0) & (f["last_sentiment"] >= LIKED_SENTIMENT)
         choice[liked] = PROMPT_INDEX["offer_station"]
         out = np.zeros((len(X), N_PROMPTS))

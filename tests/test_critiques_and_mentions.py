@@ -102,6 +102,38 @@ def test_an_energy_critique_answers_the_energy_question(assets, level, critique,
     assert RuleBasedPromptPolicy().choose_prompt(state) != "ask_energy"
 
 
+@pytest.mark.parametrize("critique", ["faster", "newer", "exclude_current_genre", "more_like"])
+def test_a_critique_of_a_sample_is_answered_with_a_sample(assets, critique):
+    """Seen in `make shell`: "something like Radiohead", a sample, "too slow" was answered "Electronic?
+    Or rock?". A critique is a direction a sample can answer; the state says so (``critiqued``), the
+    rules play one, and the rules on logged features agree."""
+    from music_domain.dialogue_state import feature_names, state_features
+    from prompt_policies import RuleBasedPromptPolicy
+
+    engine = MusicDialogueEngine(assets, use_history=False)
+    state = DialogueState()
+    artist = str(assets.arrays.catalog["artist_name"].value_counts().index[0])
+    engine.apply_user(state, UserMeaning("request_music", {"artist": artist}))
+    rules = RuleBasedPromptPolicy()
+    assert rules.choose_prompt(state) == "play_sample"
+    row = engine.pick_sample(state)
+    state.samples.append(row)
+    state.record_prompt("play_sample")
+    engine.apply_user(state, UserMeaning("request_music", {}, -0.2, critiques=[critique]))
+    assert state.critiqued == [critique] and not state.filled()["genre"]
+    assert rules.choose_prompt(state) == "play_sample"
+    x = state_features(state, with_history=False)
+    assert x[list(feature_names(False)).index("critiqued")] == 1.0
+    assert rules.probabilities_batch(x[None, :]).argmax() == rules.probabilities(state).argmax()
+    # a plain "no" is no direction: the rules go on narrowing down
+    engine.apply_user(state, UserMeaning("deny", {}, -0.5))
+    assert state.critiqued == [] and rules.choose_prompt(state) != "play_sample"
+    # before anything is played, "not country" excludes a genre but is no critique of a track
+    fresh = DialogueState()
+    engine.apply_user(fresh, UserMeaning("request_music", {}, 0.0, critiques=["exclude_genre:country"]))
+    assert fresh.critiqued == [] and rules.choose_prompt(fresh) == "ask_open"
+
+
 def test_not_that_genre_moves_away_from_the_played_genre(assets):
     engine = MusicDialogueEngine(assets, use_history=False)
     state = DialogueState()
