@@ -212,8 +212,6 @@ class MusicDialogueEngine:
             state.named += [f"work:{t}" for t in meaning.seeds] + [f"vein:{v}" for v in veins]
             state.named += [f"unknown:{u.get('name')}" for u in meaning.unknown if not u.get("vein")]
         critiqued = self.apply_critiques(state, meaning, elicited)
-        # a critique of a played track (not a named song, which is a seed above)
-        state.critiqued = [c for c in critiqued if not c.startswith("seed:")] if state.samples else []
         if "subgenre" in elicited:
             elicited.setdefault("genre", SUBGENRE_TO_FAMILY.get(elicited["subgenre"], elicited["subgenre"]))
         if "genre" in elicited and state.slots.get("subgenre") and \
@@ -266,14 +264,17 @@ class MusicDialogueEngine:
 
     def apply_critiques(self, state: DialogueState, meaning: UserMeaning, elicited: Dict[str, str]) -> List[str]:
         """Critiques become directions relative to the track just played (the sample, or the
-        station's first track); a critique that implies the energy slot ("too slow", "more
-        upbeat") also fills it, and named songs become seeds."""
+        station's first track), and ``state.critiqued`` says whether this message made one; a
+        critique that implies the energy slot ("too slow", "more upbeat") also fills it, and named
+        songs become seeds."""
         reference = None
         if state.last_prompt == "offer_station" and state.station:
             reference = state.station[0]
         elif state.samples:
             reference = state.samples[-1]
         done = critique_rules.apply(state.directions, meaning.critiques, reference)
+        # what the prompt policy sees: this message critiqued the track just played
+        state.critiqued = list(done) if reference is not None else []
         if reference is not None:
             for c in done:
                 energy = critique_rules.implied_energy(c)

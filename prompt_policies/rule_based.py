@@ -40,7 +40,7 @@ class RuleBasedPromptPolicy(PromptPolicy):
                 and state.sentiments and is_liked(state.sentiments[-1]):
             return "offer_station"
         filled = state.filled()
-        if state.named_seed() or (state.critiqued and state.samples):
+        if state.named_seed() or state.critiqued:
             return "play_sample"
         if state.named and not filled["genre"] and asked.get("suggest_genres", 0) < 2:
             return "suggest_genres"
@@ -72,7 +72,7 @@ class RuleBasedPromptPolicy(PromptPolicy):
         choice[(f["n_filled"] == 0) & (f["asked_ask_open"] == 0)] = PROMPT_INDEX["ask_open"]
         choice[(f["named_unknown"] > 0) & (f["filled_genre"] == 0) & (f["asked_suggest_genres"] < 2)] = \
             PROMPT_INDEX["suggest_genres"]
-        choice[(f["named_seed"] > 0) | ((f["critiqued"] > 0) & (f["samples_played"] > 0))] = PROMPT_INDEX["play_sample"]
+        choice[(f["named_seed"] > 0) | (f["critiqued"] > 0)] = PROMPT_INDEX["play_sample"]
         liked = (f["has_liked_sample"] > 0) & (f["last_play_sample"] > 0) & (f["last_sentiment"] >= LIKED_SENTIMENT)
         choice[liked] = PROMPT_INDEX["offer_station"]
         out = np.zeros((len(X), N_PROMPTS))
