@@ -17,7 +17,9 @@ from conftest import ROOT, TEST_SECRETS, _wait_ready, free_port, wait_for_port
 
 pytestmark = pytest.mark.slow  # trains Rasa models and runs a server
 
-BASE_CONVERSATIONS = 12000  # earlier logs (the set-up's), so that a tiny round can be certified
+# Earlier logs, so that a tiny round can be certified: all of the set-up's, the logs its own round
+# certified v1 on. (A subset of 12,000 was enough for some logging runs and not for others: the gate's
+# bound on the same first step then straddles zero.)
 
 
 def _versions_in_store(db: Path):
@@ -38,10 +40,8 @@ def test_improve_promotes_and_reloads_the_running_server(assets, action_server, 
     logs = ROOT / "data" / "logs" / "simulated.parquet"
     if not logs.exists():
         pytest.fail("no set-up logs in data/logs/simulated.parquet; run ./setup.sh (make logs)")
-    base = pd.read_parquet(logs)
-    keep = base["conversation_id"].drop_duplicates().iloc[:BASE_CONVERSATIONS]
-    base_path = tmp_path / "base.parquet"
-    base[base["conversation_id"].isin(set(keep))].to_parquet(base_path, index=False)
+    n_base = pd.read_parquet(logs, columns=["conversation_id"])["conversation_id"].nunique()
+    base_path = logs
 
     registry = PolicyRegistry(tmp_path / "registry")
     registry.init({"mode": "epsilon_greedy", "epsilon": 0.3})
@@ -88,7 +88,7 @@ def test_improve_promotes_and_reloads_the_running_server(assets, action_server, 
         exported = pd.read_parquet(tmp_path / "exported.parquet")
         assert exported["conversation_id"].nunique() >= 25  # the conversations over REST were learned from
         report = json.loads((tmp_path / "report" / "improve_report.json").read_text())
-        assert report["promoted"] and report["version"] == "v1" and report["logs"]["conversations"] > BASE_CONVERSATIONS
+        assert report["promoted"] and report["version"] == "v1" and report["logs"]["conversations"] > n_base
         assert registry.current() == "v1" and registry.manifest("v1")["parent"] == "v0"
 
         # the same server (no restart) answers the next conversations with v1
