@@ -112,8 +112,19 @@ def _gazetteer(catalog_path: Optional[str]):
         for form in voc.surface_forms(attr):
             if len(form) >= 4:
                 names.setdefault(form, (attr, form))
+    # an artist's name with a possessive or plural "s" as people type it: "radiohead's", "radioheads
+    # stuff", "CCR's" (a bare "s" only after names of 6 characters or more: "muses" is a word)
+    # (one suffix after the whole alternation: one per name made matching three times slower; a
+    # suffixed hit counts only if it is an artist's name, see ``process``)
     alternation = "|".join(_phrase_pattern(n) for n in sorted(names, key=len, reverse=True))
-    return names, re.compile(rf"(?<![\w]){'(?:' + alternation + ')'}(?![\w])", re.I)
+    return names, re.compile(rf"(?<![\w]){'(?:' + alternation + ')'}{POSSESSIVE}(?![\w])", re.I)
+
+
+POSSESSIVE = r"(?:['’]s|(?<=\w{5}[^\Ws])s)?"
+
+
+def _without_possessive(key: str) -> str:
+    return re.sub(r"(?:['’]s|s)$", "", key)
 
 
 def _phrase_pattern(name: str) -> str:
@@ -298,7 +309,10 @@ class MusicAttributeExtractor(GraphComponent, EntityExtractorMixin):
             names, pattern = _gazetteer(self.config.get("catalog"))
             for m in pattern.finditer(text):
                 hit_key = re.sub(r"[\s/-]+", " ", m.group(0).lower())
-                kind, form = names.get(m.group(0).lower()) or names.get(hit_key) or \
+                # a name with a suffix: an artist's ("radioheads"), or any name's possessive ("rock's")
+                bare = names.get(_without_possessive(hit_key))
+                bare = bare if bare and (bare[0] == "artist" or re.search(r"['’]s$", hit_key)) else None
+                kind, form = names.get(m.group(0).lower()) or names.get(hit_key) or bare or \
                     next((v for k, v in names.items() if re.sub(r"[\s/-]+", " ", k) == hit_key), (None, None))
                 if kind is None:
                     continue

@@ -39,6 +39,12 @@ def attributes(extractor, text, tagged=(), intent="request_music"):
     ("some hip/hop please", [], {("genre", "hip hop")}),
     # a critique is not a request for what it criticises
     ("too slow", [], set()),
+    # an artist with a possessive or plural "s", as typed ("play radioheads stuff" found nothing)
+    ("play radioheads stuff", [], {("artist", "Radiohead")}),
+    ("some of coldplay's older songs", [], {("artist", "Coldplay")}),
+    # ... but not a word that merely ends like a short name
+    ("music for muses and poets", [], set()),
+    ("rock's greatest anthems", [], {("genre", "rock")}),
 ])
 def test_real_phrasings_map_to_the_vocabulary(extractor, text, tagged, expected):
     assert attributes(extractor, text, tagged) == expected
