@@ -21,6 +21,7 @@ only of ordinary words ("Good morning") needs a confident tagger to count.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
@@ -46,6 +47,18 @@ def _catalog(path: Optional[str]):
     from music_domain.catalog import load_catalog
 
     return load_catalog(path)
+
+
+_LIKE_CUE = re.compile(r"(?:\blike|\bsimilar to|\bsimilar|\bmore of|\bmore from|\bin the vein of|\bsounds like)\s*$", re.I)
+_NEGATED = re.compile(r"(?:\bnot|n't|\bdont|\bnever|\bhate|\bnothing|\bno)\s+(?:\w+\s+)?$", re.I)
+
+
+def _asked_like(text: str, entity: Dict[str, Any]) -> bool:
+    """The mention is asked for ("something like Boris", "more of Radiohead"), not refused: a cue
+    of likeness right before it, with no negation right before the cue."""
+    before = text[:int(entity.get("start", 0))]
+    cue = _LIKE_CUE.search(before)
+    return bool(cue) and not _NEGATED.search(before[:cue.start()])
 
 
 # The words of asking for music. An unresolved mention made only of these is the request itself
@@ -206,10 +219,11 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         if intent in NOT_ABOUT_MUSIC:  # "Hi wizard", "Good Morning" name no artist
             new = []
         message.set(ENTITIES, entities + new, add_to_output=True)
-        if intent == "accept" and any(e.get("entity") in ("artist", "work", "unknown_mention")
-                                      for e in entities + new):
+        named = [e for e in entities + new if e.get("entity") in ("artist", "work", "unknown_mention")]
+        if intent == "accept" and named or intent == "deny" and any(_asked_like(text, e) for e in named):
             # "play something like Aphex Twin" asks for music like a named artist, not to keep
-            # what is playing: a request.
+            # what is playing: a request. So does "(no,) something like Boris", which the intent
+            # classifier can read as a "no"; "not like Boris", "I don't like Boris" stay a "no".
             conf = float((message.get(INTENT) or {}).get("confidence") or 0.0)
             message.set(INTENT, {"name": "request_music", "confidence": conf}, add_to_output=True)
             ranking = message.get(INTENT_RANKING_KEY) or []

@@ -111,3 +111,19 @@ def test_the_words_of_a_request_are_not_a_name_the_catalogue_lacks(text, request
     m = Message(data={TEXT: text, INTENT: {"name": "request_music", "confidence": 1.0}})
     ex.process([m])
     assert [e["value"] for e in m.get(ENTITIES) if e["entity"] == "unknown_mention"] == ["Zzyzx Quartet"]
+
+
+@pytest.mark.parametrize("text, name, intent", [
+    ("something like boris", "boris", "request_music"),  # read as a "no" by the intent model in `make shell`
+    ("no, something like Boris", "Boris", "request_music"),
+    ("more of radiohead", "radiohead", "request_music"),
+    ("I don't like Boris", "Boris", "deny"),
+    ("not like Boris", "Boris", "deny"),
+    ("no more of Boris", "Boris", "deny"),
+])
+def test_a_named_artist_asked_for_is_a_request_even_when_read_as_a_no(text, name, intent):
+    ex = MusicMentionExtractor(MusicMentionExtractor.get_default_config(), None, None, _Tagged(text, [name]))
+    m = Message(data={TEXT: text, INTENT: {"name": "deny", "confidence": 0.83}})
+    ex.process([m])
+    assert m.get(INTENT)["name"] == intent
+    assert [e["value"].lower() for e in m.get(ENTITIES) if e["entity"] == "artist"] == [name.lower()]
