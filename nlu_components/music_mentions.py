@@ -228,7 +228,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
             message.set(INTENT, {"name": "request_music", "confidence": conf}, add_to_output=True)
             ranking = message.get(INTENT_RANKING_KEY) or []
             message.set(INTENT_RANKING_KEY, [{"name": "request_music", "confidence": conf}]
-                        + [r for r in ranking if r.get("name") not in ("request_music", "accept")], add_to_output=True)
+                        + [r for r in ranking if r.get("name") not in ("request_music", intent)], add_to_output=True)
 
     def _believable(self, mention: Dict[str, Any], intent: Optional[str] = None) -> bool:
         """An unresolved mention made only of the words of a request ("play me some" in "play me
