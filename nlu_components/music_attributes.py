@@ -82,6 +82,15 @@ def _canonical_embeddings(catalog_path: Optional[str]) -> Dict[str, Tuple[List[s
     return out
 
 
+# After a catalogue phrase: a possessive "s" after any name, a bare "s" after 6+ word characters
+# that do not end in "s" ("radioheads", not "muses"); ``process`` keeps a bare-"s" hit only for an artist.
+POSSESSIVE = r"(?:['’]s|(?<=\w{5}[^\Ws])s)?"
+
+
+def _without_possessive(key: str) -> str:
+    return re.sub(r"(?:['’]s|s)$", "", key)
+
+
 @lru_cache(maxsize=4)
 def _gazetteer(catalog_path: Optional[str]):
     from music_domain.mentions import common_words, tokenize
@@ -118,13 +127,6 @@ def _gazetteer(catalog_path: Optional[str]):
     # suffixed hit counts only if it is an artist's name, see ``process``)
     alternation = "|".join(_phrase_pattern(n) for n in sorted(names, key=len, reverse=True))
     return names, re.compile(rf"(?<![\w]){'(?:' + alternation + ')'}{POSSESSIVE}(?![\w])", re.I)
-
-
-POSSESSIVE = r"(?:['’]s|(?<=\w{5}[^\Ws])s)?"
-
-
-def _without_possessive(key: str) -> str:
-    return re.sub(r"(?:['’]s|s)$", "", key)
 
 
 def _phrase_pattern(name: str) -> str:
