@@ -17,10 +17,6 @@ from conftest import ROOT, TEST_SECRETS, _wait_ready, free_port, wait_for_port
 
 pytestmark = pytest.mark.slow  # trains Rasa models and runs a server
 
-# Earlier logs, so that a tiny round can be certified: all of the set-up's, the logs its own round
-# certified v1 on. (A subset of 12,000 was enough for some logging runs and not for others: the gate's
-# bound on the same first step then straddles zero.)
-
 
 def _versions_in_store(db: Path):
     """The prompt-policy version of every prompt decision stored, by sender."""
@@ -40,8 +36,10 @@ def test_improve_promotes_and_reloads_the_running_server(assets, action_server, 
     logs = ROOT / "data" / "logs" / "simulated.parquet"
     if not logs.exists():
         pytest.fail("no set-up logs in data/logs/simulated.parquet; run ./setup.sh (make logs)")
+    # earlier logs, so that a tiny round can be certified: all of the set-up's, the logs its own round
+    # certified v1 on (a subset of 12,000 was enough for some logging runs and not for others: the
+    # gate's bound on the same first step then straddles zero)
     n_base = pd.read_parquet(logs, columns=["conversation_id"])["conversation_id"].nunique()
-    base_path = logs
 
     registry = PolicyRegistry(tmp_path / "registry")
     registry.init({"mode": "epsilon_greedy", "epsilon": 0.3})
@@ -78,7 +76,7 @@ def test_improve_promotes_and_reloads_the_running_server(assets, action_server, 
         assert before and set().union(*before.values()) == {"v0"}
 
         done = subprocess.run([sys.executable, "-m", "policy_learning.improve", "--registry", str(registry.root),
-                               "--logs", str(base_path), "--export-from", str(endpoints),
+                               "--logs", str(logs), "--export-from", str(endpoints),
                                "--export-to", str(tmp_path / "exported.parquet"), "--out", str(tmp_path / "report"),
                                "--deploy", "--server", url, "--config", str(config), "--models", str(models)],
                               cwd=ROOT, env=env, capture_output=True, text=True)
