@@ -60,7 +60,10 @@ def main(argv=None):
     p.add_argument("--eval-listeners", type=int, default=5000)
     p.add_argument("--history-from", type=int, default=2)
     p.add_argument("--epsilon", type=float, default=DEFAULT_EXPLORATION["epsilon"],
-                   help="the deployed exploration rate (epsilon-greedy)")
+                   help="the deployed exploration rate")
+    p.add_argument("--exploration", default=DEFAULT_EXPLORATION["mode"],
+                   help="the deployed exploration: epsilon_greedy (uniform) or directed (half of it toward "
+                        "the newest learned component; prompt_policies.exploration)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/rounds")
@@ -79,7 +82,7 @@ def main(argv=None):
     registry = PolicyRegistry(out / "registry")
     if registry.root.exists():
         shutil.rmtree(registry.root)
-    registry.init({"mode": "epsilon_greedy", "epsilon": a.epsilon})
+    registry.init({"mode": a.exploration, "epsilon": a.epsilon})
     assets = load_assets()
     rule_cache = {}
     log_files, rounds, last_improve = [], [], None
@@ -143,10 +146,11 @@ def main(argv=None):
 def _write(out: Path, rounds, a) -> None:
     meta = {"rounds_requested": a.rounds, "conversations_per_round": a.conversations,
             "eval_listeners": a.eval_listeners, "history_from_round": a.history_from, "epsilon": a.epsilon,
+            "exploration": a.exploration,
             "seed": a.seed, "eval_seed": EVAL_SEED}
     (out / "rounds.json").write_text(json.dumps({"config": meta, "rounds": rounds}, indent=1, default=str))
     lines = ["# Continuous improvement in simulation", "",
-             f"{a.conversations} logged conversations per round, epsilon-greedy exploration {a.epsilon}, "
+             f"{a.conversations} logged conversations per round, {a.exploration} exploration {a.epsilon}, "
              f"listening history from round {a.history_from}; true values on {a.eval_listeners} fresh listeners "
              f"without exploration (rule-based on the same listeners).", "",
              "| round | version | promoted | gate lower bound | OPE success [95% CI] | ESS | true success [95% CI] "

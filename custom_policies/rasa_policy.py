@@ -67,7 +67,7 @@ class PromptSelectionPolicy(Policy):
             "policy_version": "current",
             # None: the exploration the artefact prescribes; a number overrides its epsilon
             "epsilon": None,
-            "exploration": None,  # None: the artefact's; epsilon_greedy | softmax
+            "exploration": None,  # None: the artefact's; epsilon_greedy | softmax | directed
             "use_history": True,  # listening history is available to retrieval and features
             "assets_dir": None,
             "seed": None,

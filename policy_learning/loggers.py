@@ -40,7 +40,7 @@ def rebuild_logger(policy: str, version: str, registry=None):
     from prompt_policies import ExplorationPolicy, RuleBasedPromptPolicy
 
     builtin = (RuleBasedPromptPolicy.version, "rule_based")  # older rule versions are other rules
-    m = re.fullmatch(r"rule_based\+(epsilon_greedy|softmax)\(([0-9.eE+-]+)\)", str(policy))
+    m = re.fullmatch(r"rule_based\+(epsilon_greedy|softmax|directed)\(([0-9.eE+-]+)\)", str(policy))
     if m and str(version) in builtin:
         return ExplorationPolicy(RuleBasedPromptPolicy(), float(m.group(2)), m.group(1))
     if str(policy) == "rule_based" and str(version) in builtin:

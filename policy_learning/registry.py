@@ -356,8 +356,10 @@ def load_artefact(files: Dict[str, bytes], source: str = "artefact") -> Deployed
 def _check_exploration(exploration: Dict[str, Any]) -> None:
     mode = exploration.get("mode", "epsilon_greedy")
     eps = exploration.get("epsilon", 0.0)
-    if mode not in ("epsilon_greedy", "softmax"):
-        raise ValueError(f"unknown exploration mode {mode!r}")
+    from prompt_policies.exploration import MODES
+
+    if mode not in MODES:
+        raise ValueError(f"unknown exploration mode {mode!r} (one of {', '.join(MODES)})")
     if not isinstance(eps, (int, float)) or not 0.0 <= float(eps) <= 1.0:
         raise ValueError(f"exploration epsilon must be in [0, 1], got {eps!r}")
 
@@ -398,6 +400,8 @@ def main(argv=None) -> int:
     sub.add_parser("show")
     i = sub.add_parser("init")
     i.add_argument("--epsilon", type=float, default=DEFAULT_EXPLORATION["epsilon"])
+    i.add_argument("--exploration", default=DEFAULT_EXPLORATION["mode"],
+                   help="epsilon_greedy | softmax | directed (see prompt_policies.exploration)")
     sub.add_parser("rollback")
     pr = sub.add_parser("promote")
     pr.add_argument("version")
@@ -410,7 +414,7 @@ def main(argv=None) -> int:
             print(describe(reg))
         elif a.command == "init":
             with reg.lock(timeout=60):
-                v = reg.init({"mode": "epsilon_greedy", "epsilon": a.epsilon})
+                v = reg.init({"mode": a.exploration, "epsilon": a.epsilon})
             print(f"policy registry {reg.root}: current is {v}")
         elif a.command == "rollback":
             with reg.lock(timeout=60):

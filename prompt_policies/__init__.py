@@ -6,7 +6,7 @@ loop (``policy_learning``), so the deployed and the simulated assistant choose a
 - ``base``: the interface (``PromptPolicy``: probabilities over the prompts) and ``Decision``,
   what every choice logs;
 - ``rule_based``: the scripted baseline;
-- ``exploration``: epsilon-greedy or softmax exploration around any policy;
+- ``exploration``: epsilon-greedy, softmax or directed exploration around any policy;
 - ``learned``: argmax policies over a model learned offline (reward model, fitted Q).
 """
 from prompt_policies.base import PROMPT_INDEX, Decision, PromptPolicy, one_hot

@@ -256,3 +256,48 @@ def _probs(policy, X):
     from prompt_policies.mixture import _batch
 
     return _batch(policy, X)
+
+
+def test_directed_exploration_spends_half_its_budget_on_the_newest_learned_choice(tmp_path, assets, model):
+    """Directed exploration: (1 - eps) * deployed + eps * (0.5 * newest learned + 0.5 / N). The
+    logged propensities are the ones rebuilt from the artefact on the logged states (what OPE
+    and the logger mixture use), every prompt keeps eps / (2N), and around the rules (nothing
+    learned) it is epsilon-greedy."""
+    from policy_learning.loggers import rebuild_logger
+    from prompt_policies.exploration import guide_of
+
+    eps, n = 0.2, len(PROMPT_NAMES)
+    reg = PolicyRegistry(tmp_path / "registry")
+    reg.init({"mode": "directed", "epsilon": eps})
+    current = reg.load("current")
+    rules = current.with_exploration()
+    assert rules.guide is None
+    X = np.random.default_rng(0).random((50, len(ALL_FEATURES))).astype(np.float32)
+    assert np.allclose(_probs(rules, X), _probs(ExplorationPolicy(RuleBasedPromptPolicy(), eps), X))
+    version = reg.publish(_spec(current, 0.25, "reward_model_a.txt", True), {"reward_model_a.txt": model.to_text()},
+                          parent="v0", exploration={"mode": "directed", "epsilon": eps},
+                          training_logs={"sha256": "x"}, ope_report={})
+    deployed = reg.load(version)
+    explored = deployed.with_exploration()
+    assert explored.mode == "directed" and explored.name.endswith("+directed(0.2)")
+    learned = guide_of(deployed.policy)
+    assert isinstance(learned, LearnedPromptPolicy)
+    convs = simulate(assets, explored, 80, seed=21, history_share=1.0, prefix="directed")
+    frame = conversations_to_frame(assets, convs)
+    Xl = np.stack(frame["features"].to_numpy()).astype(np.float32)
+    logged = np.stack(frame["probabilities"].to_numpy())
+    rebuilt = _probs(rebuild_logger(explored.name, version, registry=reg), Xl)
+    assert np.abs(rebuilt - logged).max() < 1e-5
+    base, guide = _probs(deployed.policy, Xl), _probs(learned, Xl)
+    assert np.allclose(logged, (1 - eps) * base + eps * 0.5 * guide + eps * 0.5 / n, atol=1e-5)
+    assert logged.min() >= eps * 0.5 / n - 1e-7
+    # the learned choice gets more than uniform exploration would give it
+    uniform = (1 - eps) * base + eps / n
+    rows = np.arange(len(Xl))
+    choice = guide.argmax(axis=1)
+    assert (logged[rows, choice] >= uniform[rows, choice] + eps * (0.5 - 0.5 / n) - 1e-6).all()
+    with pytest.raises(ValueError, match="exploration mode"):
+        ExplorationPolicy(RuleBasedPromptPolicy(), 0.1, "sideways")
+    with pytest.raises(ValueError, match="exploration mode"):
+        reg.publish(_spec(current, 0.25, "m.txt", True), {"m.txt": model.to_text()}, parent="v0",
+                    exploration={"mode": "sideways", "epsilon": 0.1}, training_logs={}, ope_report={})
