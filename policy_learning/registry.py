@@ -48,7 +48,7 @@ from typing import Any, Dict, Iterator, List, Optional
 DEFAULT_ROOT = "models/policy_registry"
 FORMAT = 1
 CURRENT = "current"
-DEFAULT_EXPLORATION = {"mode": "epsilon_greedy", "epsilon": 0.1}
+DEFAULT_EXPLORATION = {"mode": "directed", "epsilon": 0.1}
 
 
 class ArtefactError(RuntimeError):
