@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from policy_learning.improve import load_logs, run as improve  # noqa: E402
-from policy_learning.registry import DEFAULT_EXPLORATION, PolicyRegistry  # noqa: E402
+from policy_learning.registry import DEFAULT_EXPLORATION, MODES, PolicyRegistry  # noqa: E402
 from prompt_policies import RuleBasedPromptPolicy  # noqa: E402
 from simulator.fast_path import log_conversations, simulate  # noqa: E402
 
@@ -61,7 +61,7 @@ def main(argv=None):
     p.add_argument("--history-from", type=int, default=2)
     p.add_argument("--epsilon", type=float, default=DEFAULT_EXPLORATION["epsilon"],
                    help="the deployed exploration rate")
-    p.add_argument("--exploration", default=DEFAULT_EXPLORATION["mode"],
+    p.add_argument("--exploration", default=DEFAULT_EXPLORATION["mode"], choices=MODES,
                    help="the deployed exploration: epsilon_greedy (uniform) or directed (half of it toward "
                         "the newest learned component; prompt_policies.exploration)")
     p.add_argument("--workers", type=int, default=2)

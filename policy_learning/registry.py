@@ -45,6 +45,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
+from prompt_policies.exploration import MODES
+
 DEFAULT_ROOT = "models/policy_registry"
 FORMAT = 1
 CURRENT = "current"
@@ -356,8 +358,6 @@ def load_artefact(files: Dict[str, bytes], source: str = "artefact") -> Deployed
 def _check_exploration(exploration: Dict[str, Any]) -> None:
     mode = exploration.get("mode", "epsilon_greedy")
     eps = exploration.get("epsilon", 0.0)
-    from prompt_policies.exploration import MODES
-
     if mode not in MODES:
         raise ValueError(f"unknown exploration mode {mode!r} (one of {', '.join(MODES)})")
     if not isinstance(eps, (int, float)) or not 0.0 <= float(eps) <= 1.0:
@@ -384,9 +384,10 @@ def describe(registry: PolicyRegistry) -> str:
             m = registry.manifest(v)
             ope = m.get("ope_report") or {}
             lb = (ope.get("gate_lower_bound") or {}).get("lower_bound")
-            eps = (m.get("exploration") or {}).get("epsilon")
+            ex = m.get("exploration") or {}
             lines.append(f"{'*' if v == cur else ' '} {v}: {m['policy'].get('name')} (parent {m.get('parent')}, "
-                         f"exploration {eps}, created {m.get('created')}"
+                         f"exploration {ex.get('mode', 'epsilon_greedy')} {ex.get('epsilon')}, "
+                         f"created {m.get('created')}"
                          + (f", promoted on lower bound {lb:.4f}" if isinstance(lb, (int, float)) else "") + ")")
         except ArtefactError as e:
             lines.append(f"  {v}: DAMAGED: {e}")
@@ -400,8 +401,9 @@ def main(argv=None) -> int:
     sub.add_parser("show")
     i = sub.add_parser("init")
     i.add_argument("--epsilon", type=float, default=DEFAULT_EXPLORATION["epsilon"])
-    i.add_argument("--exploration", default=DEFAULT_EXPLORATION["mode"],
-                   help="epsilon_greedy | softmax | directed (see prompt_policies.exploration)")
+    i.add_argument("--exploration", default=DEFAULT_EXPLORATION["mode"], choices=MODES,
+                   help="how the versions explore (prompt_policies.exploration); an existing registry keeps "
+                        "its versions' exploration, each promotion inherits its parent's")
     sub.add_parser("rollback")
     pr = sub.add_parser("promote")
     pr.add_argument("version")
