@@ -14,7 +14,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from embeddings.assets import load_assets
-from music_domain.attributes import ATTRIBUTES, display_genre
+from music_domain.attributes import ATTRIBUTES, activity_phrase, display_genre
 from music_domain.dialogue_engine import MusicDialogueEngine, Shown
 from music_domain.mentions import unknown_reply
 from music_domain.prompts import PROMPT_BY_NAME
@@ -54,7 +54,7 @@ def describe(slots: Dict[str, Any]) -> str:
     if slots.get("era"):
         parts.append(f"from the {slots['era']}")
     if slots.get("activity"):
-        parts.append(f"for {slots['activity']}")
+        parts.append(f"for {activity_phrase(slots['activity'])}")
     if slots.get("artist"):
         parts.append(f"like {slots['artist']}")
     return " ".join(parts)
@@ -191,7 +191,7 @@ def _say(attribute: str, value: str) -> str:
     if attribute == "energy":
         return "laid back" if value == "laid_back" else "upbeat"
     if attribute == "activity":
-        return f"music for {value}"
+        return f"music for {activity_phrase(value)}"
     if attribute == "artist":
         return f"something like {value}"
     return str(value)

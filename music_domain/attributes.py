@@ -87,6 +87,13 @@ ACTIVITY_RANGES: Dict[str, Dict[str, Tuple[float, float]]] = {
     "dinner": {"energy": (0.15, 0.6), "acousticness": (0.2, 1.0)},
 }
 ACTIVITY_VALUES = tuple(ACTIVITY_RANGES)
+# how the assistant says an activity after "for": "a station of ambient for relaxing"
+ACTIVITY_PHRASES = {"workout": "a workout", "study": "studying", "party": "a party", "relax": "relaxing",
+                    "sleep": "sleep", "driving": "driving", "dinner": "dinner"}
+
+
+def activity_phrase(value: str) -> str:
+    return ACTIVITY_PHRASES.get(value, str(value))
 
 MOOD_RANGES = {"happy": ("valence", 0.55, 1.0), "melancholic": ("valence", 0.0, 0.45)}
 

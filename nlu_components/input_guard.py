@@ -30,6 +30,10 @@ something song songs sound sounds start still such that the their them then ther
 those to too tune tunes up us want was way we well were what when where which while who why will with would yes
 you your umm hmm uh erm mmm yeah yep nah nope ok okay""".split())
 WORD = re.compile(r"[a-z][a-z']+")
+# intents that both say "yes" to what is playing: "accept" (start the station) and "affirm" (I
+# like it). "yes I love it" after a sample is split between them (0.54 / 0.45), and
+# FallbackClassifier's ambiguity check then answered "Sorry, I didn't quite get that".
+AGREEING = frozenset({"accept", "affirm"})
 
 
 @lru_cache(maxsize=1)
@@ -150,6 +154,7 @@ class InputGuard(GraphComponent):
         for m in messages:
             self.apply_asr_confidence(m)
             if not self.not_understandable(m.get(TEXT), m.get(ENTITIES) or []):
+                self.merge_agreeing(m)
                 continue
             intent = dict(m.get(INTENT) or {"name": None})
             intent["confidence"] = min(float(intent.get("confidence") or 0.0), low)
@@ -163,6 +168,21 @@ class InputGuard(GraphComponent):
             m.set("sentiment", {"score": 0.0, "intensity": 0.0, "label": "neutral"}, add_to_output=True)
             m.set("input_guard", "not_understood", add_to_output=True)
         return messages
+
+    @staticmethod
+    def merge_agreeing(m: Message) -> None:
+        """When the two most likely intents are both a "yes" (``AGREEING``), the message is a yes:
+        the more likely one keeps their summed confidence and the other leaves the ranking, so
+        that FallbackClassifier does not call two readings of one answer ambiguous."""
+        ranking = sorted(m.get(INTENT_RANKING_KEY) or [], key=lambda r: -float(r.get("confidence") or 0.0))
+        if len(ranking) < 2 or {ranking[0].get("name"), ranking[1].get("name")} != AGREEING:
+            return
+        intent = dict(m.get(INTENT) or {})
+        if intent.get("name") != ranking[0].get("name"):
+            return
+        conf = min(1.0, float(ranking[0]["confidence"]) + float(ranking[1]["confidence"]))
+        m.set(INTENT, {**intent, "confidence": conf}, add_to_output=True)
+        m.set(INTENT_RANKING_KEY, [{**ranking[0], "confidence": conf}] + ranking[2:], add_to_output=True)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data

@@ -101,3 +101,14 @@ def test_a_named_artist_gets_a_sample_by_them_and_an_unknown_one_a_sample_in_the
         assert "same vein" in said and sample and assets.arrays.columns["genre"][assets.row_of(sample)] == vein, said
     else:  # a question that says it is missing, and no sample passed off as it
         assert "same vein" not in said and not sample, said
+
+
+def test_the_assistant_says_an_activity_in_words():
+    """Found in `make shell`: "Great, starting your station of ambient for relax now"."""
+    from actions.actions import _say, describe
+    from music_domain.attributes import ACTIVITY_PHRASES, ACTIVITY_VALUES
+
+    assert set(ACTIVITY_PHRASES) == set(ACTIVITY_VALUES)
+    assert describe({"genre": "ambient", "activity": "relax"}) == "ambient for relaxing"
+    assert describe({"energy": "upbeat", "activity": "workout"}) == "upbeat music for a workout"
+    assert _say("activity", "study") == "music for studying"

@@ -101,3 +101,28 @@ def test_training_vocabulary_is_persisted_and_loaded(storage):
     loaded = InputGuard.load({**InputGuard.get_default_config()}, storage, resource,
                              ExecutionContext(GraphSchema({}), "test"))
     assert not loaded.not_understandable(f"{word} {word}")
+
+
+def _ranked(text, ranking):
+    return Message(data={"text": text, "intent": dict(ranking[0]), "intent_ranking": [dict(r) for r in ranking],
+                         "entities": []})
+
+
+def test_two_readings_of_one_yes_are_a_yes_not_an_ambiguity(storage):
+    """"yes I love it" after a sample: accept 0.541, affirm 0.45. Both say yes, so the parse is
+    the more likely one with their summed confidence; FallbackClassifier's ambiguity check
+    (0.541 - 0.45 < 0.1) no longer answers "I didn't quite get that". Other pairs stay as they were."""
+    g = guard(storage)
+    yes = _ranked("yes I love it", [{"name": "accept", "confidence": 0.541}, {"name": "affirm", "confidence": 0.45},
+                                    {"name": "goodbye", "confidence": 0.009}])
+    g.process([yes])
+    assert yes.get("intent")["name"] == "accept" and yes.get("intent")["confidence"] == pytest.approx(0.991)
+    assert [r["name"] for r in yes.get("intent_ranking")] == ["accept", "goodbye"]
+    for pair in (["affirm", "deny"], ["accept", "request_music"], ["deny", "affirm"]):
+        m = _ranked("well maybe", [{"name": pair[0], "confidence": 0.5}, {"name": pair[1], "confidence": 0.45}])
+        g.process([m])
+        assert m.get("intent")["confidence"] == 0.5 and len(m.get("intent_ranking")) == 2
+    # what cannot be understood is not merged into a confident yes
+    junk = _ranked("🎵🎶", [{"name": "accept", "confidence": 0.5}, {"name": "affirm", "confidence": 0.45}])
+    g.process([junk])
+    assert junk.get("intent")["confidence"] <= 0.05

@@ -35,6 +35,13 @@ def test_attributes_are_normalised_to_the_catalogue(parse):
     assert r["intent"]["name"] == "choose_option" and ents(r)["option"] == "1"
 
 
+@pytest.mark.parametrize("text", ["yes I love it", "yes i love it", "yes, love it", "I love it", "yeah I like it"])
+def test_a_yes_to_a_sample_is_understood(parse, text):
+    """Found in `make shell`: "yes I love it" after a sample was split between accept and affirm,
+    and FallbackClassifier answered "Sorry, I didn't quite get that"."""
+    assert parse(text)["intent"]["name"] in ("accept", "affirm")
+
+
 def test_free_description_maps_to_attributes_with_confidence(parse):
     # no vocabulary phrase: mapped by similarity to the prototypes, with a confidence below 1
     r = parse("something for a lazy rainy afternoon")
