@@ -60,6 +60,15 @@ def describe(slots: Dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def station_description(slots: Dict[str, Any], seed: Optional[Dict[str, Any]]) -> str:
+    """What the started station is like: the slots, and the track it was offered as ("upbeat music
+    like Jigsaw Falling Into Place by Radiohead"), which is its seed, rather than an artist named
+    earlier (the offer "like Flowers by Miley Cyrus" was confirmed as "music like Taylor Swift")."""
+    if not seed:
+        return describe(slots)
+    return describe({**slots, "artist": f"{seed['track_name']} by {seed['artist_name']}"})
+
+
 def say_unknown_mentions(dispatcher: CollectingDispatcher, tracker: Tracker, playing: bool = True) -> None:
     """An artist or song the listener named that the catalogue lacks: said, never silently matched
     ("... here's something in the same vein" before a sample, "... I can't match that directly"
@@ -168,8 +177,9 @@ class ActionStartStation(Action):
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         state = current_state(tracker)
         eng = tracker_engine(tracker)
-        station = [eng.assets.track(r)["track_id"] for r in eng.accepted_station(state)]
-        dispatcher.utter_message(response="utter_station_started", description=describe(state.slots))
+        rows = eng.accepted_station(state)
+        station = [eng.assets.track(r)["track_id"] for r in rows]
+        dispatcher.utter_message(response="utter_station_started", description=station_description(state.slots, eng.assets.track(rows[0]) if rows else None))
         return [SlotSet("outcome", "accepted"), SlotSet("station", station)]
 
 

@@ -112,3 +112,14 @@ def test_the_assistant_says_an_activity_in_words():
     assert describe({"genre": "ambient", "activity": "relax"}) == "ambient for relaxing"
     assert describe({"energy": "upbeat", "activity": "workout"}) == "upbeat music for a workout"
     assert _say("activity", "study") == "music for studying"
+
+
+def test_a_started_station_is_described_as_the_track_it_was_offered_as():
+    """Found in `make shell`: the offer "a station of music like Flowers by Miley Cyrus" was
+    confirmed as "starting your station of music like Taylor Swift" (an artist named earlier)."""
+    from actions.actions import station_description
+
+    seed = {"track_name": "Flowers", "artist_name": "Miley Cyrus"}
+    assert station_description({"artist": "Taylor Swift"}, seed) == "music like Flowers by Miley Cyrus"
+    assert station_description({"energy": "upbeat", "genre": "rock"}, seed) == "upbeat rock like Flowers by Miley Cyrus"
+    assert station_description({"artist": "Radiohead"}, None) == "music like Radiohead"
