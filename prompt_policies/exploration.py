@@ -44,15 +44,30 @@ class ExplorationPolicy(PromptPolicy):
         self.uses_history = base.uses_history
 
     def probabilities(self, state: DialogueState) -> np.ndarray:
-        guide = None if self.guide is None else self.guide.probabilities(state)
-        return self._explore(self.base.probabilities(state), guide)
+        if self.guide is None:
+            return self._explore(self.base.probabilities(state))
+        guide = self.guide.probabilities(state)
+        return self._explore(self._base_reusing(guide, lambda p: p.probabilities(state)), guide)
 
     def probabilities_batch(self, X: np.ndarray) -> np.ndarray:
         """On logged states (when the base policy is known there)."""
         from prompt_policies.mixture import _batch
 
-        guide = None if self.guide is None else _batch(self.guide, X)
-        return self._explore(_batch(self.base, X), guide)
+        if self.guide is None:
+            return self._explore(_batch(self.base, X))
+        guide = _batch(self.guide, X)
+        return self._explore(self._base_reusing(guide, lambda p: _batch(p, X)), guide)
+
+    def _base_reusing(self, guide: np.ndarray, probs) -> np.ndarray:
+        """The base policy's probabilities, with the guide's (one of its components) computed
+        once: the guide's model is not run a second time inside the mixture."""
+        from prompt_policies.mixture import MixturePolicy
+
+        if self.base is self.guide:
+            return guide
+        if isinstance(self.base, MixturePolicy):
+            return sum(w * (guide if p is self.guide else probs(p)) for w, p in self.base.components)
+        return probs(self.base)
 
     def _explore(self, base: np.ndarray, guide: Optional[np.ndarray] = None) -> np.ndarray:
         if self.mode == "softmax":
