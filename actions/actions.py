@@ -177,9 +177,14 @@ class ActionStartStation(Action):
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         state = current_state(tracker)
         eng = tracker_engine(tracker)
+        from_request = not state.samples and not (state.last_prompt == "offer_station" and state.station)
         rows = eng.accepted_station(state)
+        if not rows:  # "start it" before anything was played or asked for: nothing to start yet
+            dispatcher.utter_message(response="utter_nothing_to_start")
+            return []
         station = [eng.assets.track(r)["track_id"] for r in rows]
-        dispatcher.utter_message(response="utter_station_started", description=station_description(state.slots, eng.assets.track(rows[0]) if rows else None))
+        seed = None if from_request else eng.assets.track(rows[0])  # built from the request: no track to name
+        dispatcher.utter_message(response="utter_station_started", description=station_description(state.slots, seed))
         return [SlotSet("outcome", "accepted"), SlotSet("station", station)]
 
 

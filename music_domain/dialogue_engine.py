@@ -18,7 +18,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from music_domain import critiques as critique_rules
-from music_domain.attributes import SUBGENRE_TO_FAMILY
+from music_domain.attributes import ATTRIBUTES, SUBGENRE_TO_FAMILY
 from music_domain.dialogue_state import DialogueState
 from music_domain.reactions import is_liked, is_negative
 
@@ -150,10 +150,17 @@ class MusicDialogueEngine:
         return Shown(prompt, row=row)
 
     def accepted_station(self, state: DialogueState) -> List[int]:
-        """The rows of what the listener accepted: the station just offered, else the last sample."""
+        """The rows of what the listener accepted: the station just offered, else the last sample,
+        else (nothing played yet: "play me a jazz station" as the first words) a station of what
+        the listener asked for; empty when nothing was played and nothing asked for, so there is
+        nothing to start yet (the caller asks what to play instead of starting an arbitrary one)."""
         if state.last_prompt == "offer_station" and state.station:
             return list(state.station)
-        return state.samples[-1:]
+        if state.samples:
+            return state.samples[-1:]
+        if any(state.slots.get(a) for a in ATTRIBUTES):
+            return self.station(state)
+        return []
 
     def relax_if_empty(self, state: DialogueState) -> Optional[str]:
         """If nothing matches the slots, the constraint to drop (the caller asks first)."""

@@ -123,3 +123,32 @@ def test_a_started_station_is_described_as_the_track_it_was_offered_as():
     assert station_description({"artist": "Taylor Swift"}, seed) == "music like Flowers by Miley Cyrus"
     assert station_description({"energy": "upbeat", "genre": "rock"}, seed) == "upbeat rock like Flowers by Miley Cyrus"
     assert station_description({"artist": "Radiohead"}, None) == "music like Radiohead"
+
+
+def test_start_it_before_anything_was_played_asks_or_starts_what_was_asked_for(assets, monkeypatch):
+    """Found in `make shell`: "play the station" as the first words started a station of nothing
+    ("Great, starting your station of music now") and ended the conversation."""
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    import actions.actions as acts
+    from music_domain.dialogue_engine import MusicDialogueEngine
+
+    monkeypatch.setattr(acts, "engine", lambda use_history=True: MusicDialogueEngine(assets, use_history=False))
+
+    def start(text, entities):
+        latest = {"intent": {"name": "accept", "confidence": 0.9}, "entities": entities, "text": text}
+        events = [{"event": "action", "name": "action_listen"},
+                  {"event": "user", "text": text, "parse_data": latest}]
+        d = CollectingDispatcher()
+        returned = acts.ActionStartStation().run(d, Tracker("s", {}, latest, events, False, None, {}, "action_listen"),
+                                                 {})
+        return d.messages, {e["name"]: e["value"] for e in returned if e["event"] == "slot"}
+
+    said, slots = start("play the station", [])
+    assert [m["response"] for m in said] == ["utter_nothing_to_start"] and "outcome" not in slots
+    said, slots = start("play me a rock station", [{"entity": "genre", "value": "rock"}])
+    assert slots["outcome"] == "accepted" and len(slots["station"]) > 1
+    genres = assets.catalog.set_index("track_id").loc[slots["station"], "genre"]
+    assert (genres == "rock").all()
+    assert said[0]["response"] == "utter_station_started" and said[0]["description"] == "rock"
