@@ -1,6 +1,7 @@
 """The continuous-improvement experiment in simulation (``make rounds``), seeds fixed.
 
     python benchmarks/rounds.py --rounds 5 --conversations 20000 --eval-listeners 5000 --out results/rounds
+    python benchmarks/rounds.py --rounds 7 ... --resume    # two more rounds of the same experiment
 
 Round 0 deploys the rule-based policy (registry ``v0``) with the default exploration. Each
 round then logs ``--conversations`` conversations with the deployed version and its
@@ -67,6 +68,10 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/rounds")
+    p.add_argument("--resume", action="store_true",
+                   help="continue --out's experiment (its rounds.json, registry and logs/) up to --rounds "
+                        "instead of starting afresh; the other settings must be the ones it ran with, so the "
+                        "result is the one a fresh run of --rounds rounds gives")
     p.add_argument("--truth-of", metavar="VERSION", default=None,
                    help="only print the true success and turns of VERSION of --out's registry on the "
                         "evaluation listeners (--history-from 0: with history, else without), and exit")
@@ -80,50 +85,60 @@ def main(argv=None):
         return
     out.mkdir(parents=True, exist_ok=True)
     registry = PolicyRegistry(out / "registry")
-    if registry.root.exists():
-        shutil.rmtree(registry.root)
-    registry.init({"mode": a.exploration, "epsilon": a.epsilon})
+    log_files, rounds, last_improve = [], [], None
+    if a.resume:
+        rounds, log_files = _resumable(out, registry, a)
+        last_improve = None  # the last round's entry already says how its version came to be
+        if len(rounds) > a.rounds:
+            p.error(f"{out} already has rounds 0-{len(rounds) - 1}; ask for more with --rounds")
+    else:
+        if registry.root.exists():
+            shutil.rmtree(registry.root)
+        registry.init({"mode": a.exploration, "epsilon": a.epsilon})
     assets = load_assets()
     rule_cache = {}
-    log_files, rounds, last_improve = [], [], None
     t_start = time.time()
-    for r in range(a.rounds + 1):
+    resume_at = len(rounds) - 1 if a.resume else None
+    for r in range(max(len(rounds) - 1, 0), a.rounds + 1):
         history = r >= a.history_from
         deployed = registry.load("current")
-        t0 = time.time()
-        success, turns = on_policy(assets, deployed.policy, a.eval_listeners, history)
-        if history not in rule_cache:
-            rule_cache[history] = on_policy(assets, RuleBasedPromptPolicy(), a.eval_listeners, history)
-        rule_success, rule_turns = rule_cache[history]
-        entry = {"round": r, "policy_version": deployed.version, "policy": deployed.policy.name,
-                 "history_available": history, "exploration": deployed.exploration,
-                 "promoted": bool(last_improve and last_improve.promoted),
-                 "gate_lower_bound": None, "ope_success": None, "ess": None,
-                 "true_success": success, "true_turns": turns,
-                 "rule_based_success": rule_success, "rule_based_turns": rule_turns,
-                 "success_vs_rules": success["value"] / rule_success["value"] - 1.0,
-                 "turns_vs_rules": turns["value"] / rule_turns["value"] - 1.0}
-        if last_improve is not None:
-            rep = last_improve.report
-            seq = {e["estimator"]: e for e in rep["candidate_success"]["estimates"]}["SeqDR"]
-            entry.update({"gate_lower_bound": (rep.get("gate_lower_bound") or {}).get("lower_bound"),
-                          "ope_success": {k: seq[k] for k in ("value", "ci_low", "ci_high")},
-                          "ess": rep["candidate_success"].get("effective_episodes"),
-                          "gate_reason": rep["reason"], "alpha": rep["alpha"],
-                          "candidate_with_history": rep["with_history"],
-                          "ope_of_candidate_refused": not last_improve.promoted,
-                          "improve_seconds": rep["seconds"]})
-            if last_improve.promoted and bool(rep["with_history"]) != history:
-                # certified on logs of the other world (e.g. before listening history): its OPE
-                # estimate is compared with the truth in that world too
-                entry["true_success_as_certified"] = on_policy(assets, deployed.policy, a.eval_listeners,
-                                                               bool(rep["with_history"]))[0]
-        entry["eval_seconds"] = round(time.time() - t0, 1)
-        rounds.append(entry)
-        print(f"round {r}: {deployed.version} ({deployed.policy.name}) success {success['value']:.3f} "
-              f"({entry['success_vs_rules']:+.1%} vs rules), turns {turns['value']:.2f} "
-              f"({entry['turns_vs_rules']:+.1%}), history {'on' if history else 'off'}", flush=True)
-        _write(out, rounds, a)
+        if r == resume_at:  # evaluated before; its logging and improve were not done
+            print(f"round {r}: {deployed.version}, resumed from {out / 'rounds.json'}", flush=True)
+        else:
+            t0 = time.time()
+            success, turns = on_policy(assets, deployed.policy, a.eval_listeners, history)
+            if history not in rule_cache:
+                rule_cache[history] = on_policy(assets, RuleBasedPromptPolicy(), a.eval_listeners, history)
+            rule_success, rule_turns = rule_cache[history]
+            entry = {"round": r, "policy_version": deployed.version, "policy": deployed.policy.name,
+                     "history_available": history, "exploration": deployed.exploration,
+                     "promoted": bool(last_improve and last_improve.promoted),
+                     "gate_lower_bound": None, "ope_success": None, "ess": None,
+                     "true_success": success, "true_turns": turns,
+                     "rule_based_success": rule_success, "rule_based_turns": rule_turns,
+                     "success_vs_rules": success["value"] / rule_success["value"] - 1.0,
+                     "turns_vs_rules": turns["value"] / rule_turns["value"] - 1.0}
+            if last_improve is not None:
+                rep = last_improve.report
+                seq = {e["estimator"]: e for e in rep["candidate_success"]["estimates"]}["SeqDR"]
+                entry.update({"gate_lower_bound": (rep.get("gate_lower_bound") or {}).get("lower_bound"),
+                              "ope_success": {k: seq[k] for k in ("value", "ci_low", "ci_high")},
+                              "ess": rep["candidate_success"].get("effective_episodes"),
+                              "gate_reason": rep["reason"], "alpha": rep["alpha"],
+                              "candidate_with_history": rep["with_history"],
+                              "ope_of_candidate_refused": not last_improve.promoted,
+                              "improve_seconds": rep["seconds"]})
+                if last_improve.promoted and bool(rep["with_history"]) != history:
+                    # certified on logs of the other world (e.g. before listening history): its OPE
+                    # estimate is compared with the truth in that world too
+                    entry["true_success_as_certified"] = on_policy(assets, deployed.policy, a.eval_listeners,
+                                                                   bool(rep["with_history"]))[0]
+            entry["eval_seconds"] = round(time.time() - t0, 1)
+            rounds.append(entry)
+            print(f"round {r}: {deployed.version} ({deployed.policy.name}) success {success['value']:.3f} "
+                  f"({entry['success_vs_rules']:+.1%} vs rules), turns {turns['value']:.2f} "
+                  f"({entry['turns_vs_rules']:+.1%}), history {'on' if history else 'off'}", flush=True)
+            _write(out, rounds, a)
         if r == a.rounds:
             break
         t0 = time.time()
@@ -141,6 +156,29 @@ def main(argv=None):
         print(f"  improve: {'PROMOTED ' + last_improve.version if last_improve.promoted else 'REFUSED'}: "
               f"{last_improve.reason} ({last_improve.report['seconds']:.0f}s)", flush=True)
     print(f"done in {time.time() - t_start:.0f}s -> {out / 'rounds.json'}")
+
+
+def _resumable(out: Path, registry: PolicyRegistry, a):
+    """(rounds so far, their log files) of the experiment in ``out``, checked to be the one asked for."""
+    try:
+        done = json.loads((out / "rounds.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"--resume: cannot read {out / 'rounds.json'} ({exc}); run without --resume") from exc
+    want = {"conversations_per_round": a.conversations, "eval_listeners": a.eval_listeners,
+            "history_from_round": a.history_from, "epsilon": a.epsilon, "exploration": a.exploration,
+            "seed": a.seed, "eval_seed": EVAL_SEED}
+    differ = {k: (done.get("config", {}).get(k), v) for k, v in want.items() if done.get("config", {}).get(k) != v}
+    if differ:
+        raise SystemExit(f"--resume: {out} ran with other settings (was, asked): {differ}")
+    rounds = done.get("rounds") or []
+    logs = [out / "logs" / f"round{r}.parquet" for r in range(len(rounds) - 1)]
+    missing = [str(x) for x in logs if not x.is_file()]
+    if not rounds or missing or not registry.root.exists():
+        raise SystemExit(f"--resume: {out} lacks {missing or 'its rounds or registry'}; run without --resume")
+    if registry.current() != rounds[-1]["policy_version"]:
+        raise SystemExit(f"--resume: {out}'s registry serves {registry.current()}, but its last round "
+                         f"deployed {rounds[-1]['policy_version']}")
+    return rounds, [str(x) for x in logs]
 
 
 def _write(out: Path, rounds, a) -> None:

@@ -301,3 +301,41 @@ def test_directed_exploration_spends_half_its_budget_on_the_newest_learned_choic
     with pytest.raises(ValueError, match="exploration mode"):
         reg.publish(_spec(current, 0.25, "m.txt", True), {"m.txt": model.to_text()}, parent="v0",
                     exploration={"mode": "sideways", "epsilon": 0.1}, training_logs={}, ope_report={})
+
+
+def test_rounds_resume_continues_only_the_experiment_it_was_asked_for(tmp_path):
+    """`benchmarks/rounds.py --resume` continues an experiment only with its own settings, logs and
+    registry (1 round resumed to 2, 400 conversations a round, gave rounds.json identical to a fresh 2-round run,
+    timings aside; checked by hand, too slow for the suite)."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import rounds as experiment
+
+    out = tmp_path / "rounds"
+    registry = PolicyRegistry(out / "registry")
+    args = ["--out", str(out), "--conversations", "400", "--eval-listeners", "200", "--resume"]
+    a = experiment.argparse.Namespace(conversations=400, eval_listeners=200, history_from=2, epsilon=0.1,
+                                      exploration="directed", seed=0, out=str(out))
+    with pytest.raises(SystemExit, match="cannot read"):
+        experiment.main(args + ["--rounds", "3"])
+    config = {"conversations_per_round": 400, "eval_listeners": 200, "history_from_round": 2, "epsilon": 0.1,
+              "exploration": "directed", "seed": 0, "eval_seed": experiment.EVAL_SEED}
+    out.mkdir(exist_ok=True)
+    (out / "rounds.json").write_text(json.dumps({"config": config, "rounds": [{"round": 0, "policy_version": "v0"},
+                                                                            {"round": 1, "policy_version": "v0"}]}))
+    registry.init({"mode": "directed", "epsilon": 0.1})
+    with pytest.raises(SystemExit, match="round0.parquet"):  # the logs every later round learns from
+        experiment._resumable(out, registry, a)
+    (out / "logs").mkdir()
+    (out / "logs" / "round0.parquet").write_bytes(b"")
+    rounds, logs = experiment._resumable(out, registry, a)
+    assert [r["round"] for r in rounds] == [0, 1] and logs == [str(out / "logs" / "round0.parquet")]
+    a.conversations = 300
+    with pytest.raises(SystemExit, match="other settings.*conversations_per_round"):
+        experiment._resumable(out, registry, a)
+    a.conversations = 400
+    (out / "rounds.json").write_text(json.dumps({"config": config, "rounds": [{"round": 0, "policy_version": "v1"}]}))
+    with pytest.raises(SystemExit, match="serves v0"):
+        experiment._resumable(out, registry, a)
