@@ -179,7 +179,15 @@ class ActionStartStation(Action):
         eng = tracker_engine(tracker)
         from_request = not state.samples and not (state.last_prompt == "offer_station" and state.station)
         rows = eng.accepted_station(state)
-        if not rows:  # "start it" before anything was played or asked for: nothing to start yet
+        if not rows:
+            if from_request and any(state.slots.get(a) for a in ATTRIBUTES):
+                # "a station of upbeat 90s rock" and nothing matches: say so and offer to drop the
+                # constraint that frees the most tracks, as a sample would
+                relax = eng.relax_if_empty(state)
+                return render(dispatcher, state, Shown("offer_station", relax=relax, exhausted=relax is None,
+                                                       unknown_year=eng.arrays.unknown_year(state.slots)),
+                              tracker.get_latest_input_channel())
+            # "start it" before anything was played or asked for: nothing to start yet
             dispatcher.utter_message(response="utter_nothing_to_start")
             return []
         station = [eng.assets.track(r)["track_id"] for r in rows]

@@ -229,24 +229,29 @@ class MusicDialogueEngine:
             state.slots[attr] = value
         if meaning.intent == "request_music" and elicited.get("artist"):
             self.yield_to_named_artist(state, elicited)
+        # "start it", or "yes" to an offered station, takes what is playing or offered whatever its
+        # tone: a sentiment model reads "start it" or "go ahead" as neutral or negative, and the
+        # station the listener started must not be replayed as one they turned down
+        taking = meaning.intent == "accept" or (meaning.intent == "affirm" and state.last_prompt == "offer_station")
+        liked = taking or is_liked(meaning.sentiment)
         if state.last_prompt == "play_sample" and state.samples:
             last = state.samples[-1]
-            if is_liked(meaning.sentiment):
+            if liked:
                 state.liked_sample = last
             elif is_negative(meaning.sentiment) or elicited or critiqued:
                 state.rejected.append(last)
                 state.liked_sample = None
-        if state.last_prompt == "offer_station" and state.station and not is_liked(meaning.sentiment):
+        if state.last_prompt == "offer_station" and state.station and not liked:
             # A declined station: its seed tracks count as rejected, so the next station or
             # sample moves away from it instead of offering the same one again.
             state.rejected.extend(r for r in state.station[:DECLINED_STATION_SEEDS] if r not in state.rejected)
             state.liked_sample = None
             state.station = []
         if state.last_prompt in ("play_sample", "offer_station"):
-            if is_negative(meaning.sentiment):
-                state.negative_streak += 1
-            elif is_liked(meaning.sentiment):
+            if liked:
                 state.negative_streak = 0
+            elif is_negative(meaning.sentiment):
+                state.negative_streak += 1
         return new
 
     def yield_to_named_artist(self, state: DialogueState, elicited: Dict[str, str]) -> List[str]:

@@ -44,7 +44,10 @@ from music_domain.prompts import PROMPT_BY_ACTION
 from security.secrets import load_into_environ, require, sender_hash
 
 RASA_COMMAND_INTENTS = {"restart", "back", "session_start"}
-OUTCOME_ACTIONS = {"action_start_station": "accepted", "action_abandon": "abandoned"}
+# How a conversation ended: the ``outcome`` slot its closing action set (action_start_station sets
+# "accepted", action_abandon "abandoned"). The slot, not the action: "start it" before anything was
+# played runs action_start_station without starting anything.
+OUTCOMES = ("accepted", "abandoned")
 
 
 def hash_user(user_id: str, salt: str) -> str:
@@ -140,8 +143,8 @@ def conversation_rows(events: List[Dict[str, Any]], sender_id: str, conversation
                 if d["turn"] is None:
                     d["turn"] = n_user
                 decisions.append(d)
-        elif kind == "action" and e.get("name") in OUTCOME_ACTIONS:
-            outcome = OUTCOME_ACTIONS[e["name"]]
+        elif kind == "slot" and e.get("name") == "outcome" and e.get("value") in OUTCOMES:
+            outcome = e["value"]
             if outcome == "accepted" and decisions:
                 decisions[-1]["accepted"] = True
         elif kind == "slot" and e.get("name") == "station" and e.get("value"):

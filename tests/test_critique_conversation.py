@@ -136,9 +136,10 @@ def test_start_it_before_anything_was_played_asks_or_starts_what_was_asked_for(a
 
     monkeypatch.setattr(acts, "engine", lambda use_history=True: MusicDialogueEngine(assets, use_history=False))
 
-    def start(text, entities):
-        latest = {"intent": {"name": "accept", "confidence": 0.9}, "entities": entities, "text": text}
-        events = [{"event": "action", "name": "action_listen"},
+    def start(text, entities, before=(), sentiment=0.0):
+        latest = {"intent": {"name": "accept", "confidence": 0.9}, "entities": entities, "text": text,
+                  "sentiment": {"score": sentiment}}
+        events = [*before, {"event": "action", "name": "action_listen"},
                   {"event": "user", "text": text, "parse_data": latest}]
         d = CollectingDispatcher()
         returned = acts.ActionStartStation().run(d, Tracker("s", {}, latest, events, False, None, {}, "action_listen"),
@@ -152,3 +153,20 @@ def test_start_it_before_anything_was_played_asks_or_starts_what_was_asked_for(a
     genres = assets.catalog.set_index("track_id").loc[slots["station"], "genre"]
     assert (genres == "rock").all()
     assert said[0]["response"] == "utter_station_started" and said[0]["description"] == "rock"
+    # a request nothing matches: offer to drop a constraint, as a sample would
+    said, slots = start("a station of kids music from the 1970s",
+                        [{"entity": "genre", "value": "kids"}, {"entity": "era", "value": "1970s"}])
+    assert said[-1]["response"] == "utter_nothing_matches" and slots == {"pending_relax": "era"}
+    said, slots = start("a station of laid back kids music from the 1970s for a workout",  # no one drop helps
+                        [{"entity": "genre", "value": "kids"}, {"entity": "energy", "value": "laid_back"},
+                         {"entity": "era", "value": "1970s"}, {"entity": "activity", "value": "workout"}])
+    assert said[-1]["response"] == "utter_nothing_matches" and "outcome" not in slots
+    # "start it" after an offer, read as negative by the sentiment model, starts the station offered
+    offered = list(assets.catalog["track_id"].iloc[[5, 6, 7, 8]])
+    offer = [{"event": "user", "text": "rock", "parse_data": {"intent": {"name": "request_music", "confidence": 0.9},
+                                                              "entities": [{"entity": "genre", "value": "rock"}]}},
+             {"event": "action", "name": "action_offer_station"}, {"event": "slot", "name": "station", "value": offered}]
+    said, slots = start("start it", [], before=offer, sentiment=-0.33)
+    assert slots["outcome"] == "accepted" and slots["station"] == offered
+    first = assets.track(assets.row_of(offered[0]))
+    assert said[0]["description"] == f"rock like {first['track_name']} by {first['artist_name']}"

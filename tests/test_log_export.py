@@ -154,3 +154,20 @@ def test_export_reads_the_sql_tracker_store(assets, engine, tmp_path):
     direct, _ = export_trackers([("listener-4", accepted_conversation(assets))], engine, salt="s")
     assert report.outcomes == {"accepted": 1}
     pd.testing.assert_frame_equal(frame, direct)
+
+
+def test_start_it_with_nothing_to_start_is_not_a_success(assets, engine):
+    """"start it" before anything was played runs action_start_station without starting a
+    station (no ``outcome`` slot): the conversation is not accepted, and no prompt is credited."""
+    events = [
+        {"event": "session_started"},
+        _user("help me find music", "request_music"), _action("utter_ask_open", _meta("ask_open", turn=1)),
+        _action("action_listen"),
+        _user("just start it", "accept", score=-0.3), _action("action_start_station"),
+        _action("action_listen"),
+    ]
+    frame, report = export_trackers([("listener-5", events)], engine, salt="s")
+    assert report.outcomes == {"incomplete": 1} and not frame["success"].any()
+    assert list(frame["reward"]) == [0]
+    frame, report = export_trackers([("listener-6", accepted_conversation(assets))], engine, salt="s")
+    assert report.outcomes == {"accepted": 1}  # the slot the action sets decides it
