@@ -166,8 +166,10 @@ def _resumable(out: Path, registry: PolicyRegistry, a):
         raise SystemExit(f"--resume: cannot read {out / 'rounds.json'} ({exc}); run without --resume") from exc
     want = {"conversations_per_round": a.conversations, "eval_listeners": a.eval_listeners,
             "history_from_round": a.history_from, "epsilon": a.epsilon, "exploration": a.exploration,
-            "seed": a.seed, "eval_seed": EVAL_SEED}
-    differ = {k: (done.get("config", {}).get(k), v) for k, v in want.items() if done.get("config", {}).get(k) != v}
+            "seed": a.seed, "eval_seed": EVAL_SEED, "workers": a.workers}  # the logs' chunk seeds follow workers
+    config = done.get("config", {})
+    config.setdefault("workers", 2)  # the default before rounds.json recorded it
+    differ = {k: (config.get(k), v) for k, v in want.items() if config.get(k) != v}
     if differ:
         raise SystemExit(f"--resume: {out} ran with other settings (was, asked): {differ}")
     rounds = done.get("rounds") or []
@@ -185,7 +187,7 @@ def _write(out: Path, rounds, a) -> None:
     meta = {"rounds_requested": a.rounds, "conversations_per_round": a.conversations,
             "eval_listeners": a.eval_listeners, "history_from_round": a.history_from, "epsilon": a.epsilon,
             "exploration": a.exploration,
-            "seed": a.seed, "eval_seed": EVAL_SEED}
+            "seed": a.seed, "eval_seed": EVAL_SEED, "workers": a.workers}
     (out / "rounds.json").write_text(json.dumps({"config": meta, "rounds": rounds}, indent=1, default=str))
     lines = ["# Continuous improvement in simulation", "",
              f"{a.conversations} logged conversations per round, {a.exploration} exploration {a.epsilon}, "

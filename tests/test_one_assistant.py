@@ -157,14 +157,14 @@ def deployed(assets, user_id, history, tmp_path_factory):
         last_action = next(e["name"] for e in reversed(events) if e["event"] == "action" and e["name"] != "action_listen")\
             if any(e["event"] == "action" and e["name"] != "action_listen" for e in events) else None
         # rasa_project/data/rules.yml
-        if meaning == "accept" or (meaning == "affirm" and last_action == "action_offer_station"):
+        if meaning in ("affirm", "accept") and slots.get("pending_relax"):
+            run("action_relax_constraint")
+        elif meaning == "accept" or (meaning == "affirm" and last_action == "action_offer_station"):
             run("action_start_station")
             break
-        if meaning == "stop":
+        elif meaning == "stop":
             run("action_abandon")
             break
-        if meaning == "affirm" and slots.get("pending_relax"):
-            run("action_relax_constraint")
         else:
             tracker = DialogueStateTracker.from_dict(user_id, events, domain.slots)
             prediction = rasa_policy.predict_action_probabilities(tracker, domain)
