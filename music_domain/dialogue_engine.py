@@ -150,14 +150,16 @@ class MusicDialogueEngine:
         return Shown(prompt, row=row)
 
     def accepted_station(self, state: DialogueState) -> List[int]:
-        """The rows of what the listener accepted: the station just offered, else the last sample,
-        else (nothing played yet: "play me a jazz station" as the first words) a station of what
-        the listener asked for; empty when nothing was played and nothing asked for, so there is
-        nothing to start yet (the caller asks what to play instead of starting an arbitrary one)."""
+        """The rows of what the listener accepted: the station just offered; else a station that
+        starts with the last sample and goes on with tracks like it; else (nothing played yet:
+        "play me a jazz station" as the first words) a station of what the listener asked for;
+        empty when nothing was played and nothing asked for, so there is nothing to start yet (the
+        caller asks what to play instead of starting an arbitrary one). Sets ``state.station``."""
         if state.last_prompt == "offer_station" and state.station:
             return list(state.station)
-        if state.samples:
-            return state.samples[-1:]
+        if state.samples:  # "play more like this": a station seeded by the sample playing
+            state.liked_sample = state.samples[-1]
+            return self.station(state)
         if any(state.slots.get(a) for a in ATTRIBUTES):
             return self.station(state)
         return []

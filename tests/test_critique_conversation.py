@@ -161,6 +161,11 @@ def test_start_it_before_anything_was_played_asks_or_starts_what_was_asked_for(a
                         [{"entity": "genre", "value": "kids"}, {"entity": "energy", "value": "laid_back"},
                          {"entity": "era", "value": "1970s"}, {"entity": "activity", "value": "workout"}])
     assert said[-1]["response"] == "utter_nothing_matches" and "outcome" not in slots
+    # "play more like this" after a sample: a station that starts with it and goes on with more
+    sample = assets.catalog["track_id"].iat[9]
+    played = [{"event": "action", "name": "action_play_sample"}, {"event": "slot", "name": "last_sample", "value": sample}]
+    said, slots = start("play more like this", [], before=played, sentiment=0.1)
+    assert slots["outcome"] == "accepted" and slots["station"][0] == sample and len(slots["station"]) > 5
     # "start it" after an offer, read as negative by the sentiment model, starts the station offered
     offered = list(assets.catalog["track_id"].iloc[[5, 6, 7, 8]])
     offer = [{"event": "user", "text": "rock", "parse_data": {"intent": {"name": "request_music", "confidence": 0.9},
