@@ -103,7 +103,7 @@ policy:           ## which prompt-policy versions exist, and which one is curren
 	$(PY) -m policy_learning.registry show
 
 rounds:           ## the continuous-improvement experiment in simulation -> results/rounds
-	$(PY) benchmarks/rounds.py --rounds 5 --conversations 20000 --eval-listeners 5000 --out results/rounds
+	$(PY) benchmarks/rounds.py --rounds 7 --conversations 20000 --eval-listeners 5000 --out results/rounds
 
 gate:             ## train a candidate, OPE on held-out logs, promote or refuse -> results/gate
 	$(PY) -m policy_learning.gate --logs data/logs/simulated.parquet --candidate learned_history --out results/gate

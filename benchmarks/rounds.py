@@ -1,7 +1,7 @@
 """The continuous-improvement experiment in simulation (``make rounds``), seeds fixed.
 
-    python benchmarks/rounds.py --rounds 5 --conversations 20000 --eval-listeners 5000 --out results/rounds
-    python benchmarks/rounds.py --rounds 7 ... --resume    # two more rounds of the same experiment
+    python benchmarks/rounds.py --rounds 7 --conversations 20000 --eval-listeners 5000 --out results/rounds
+    python benchmarks/rounds.py --rounds 9 ... --resume    # two more rounds of the same experiment
 
 Round 0 deploys the rule-based policy (registry ``v0``) with the default exploration. Each
 round then logs ``--conversations`` conversations with the deployed version and its
@@ -56,7 +56,7 @@ def main(argv=None):
     from embeddings.assets import load_assets
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--conversations", type=int, default=20000)
     p.add_argument("--eval-listeners", type=int, default=5000)
     p.add_argument("--history-from", type=int, default=2)
