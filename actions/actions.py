@@ -180,7 +180,7 @@ class ActionStartStation(Action):
         from_request = not state.samples and not (state.last_prompt == "offer_station" and state.station)
         rows = eng.accepted_station(state)
         if not rows:
-            if from_request and any(state.slots.get(a) for a in ATTRIBUTES):
+            if from_request and any(state.filled().values()):
                 # "a station of upbeat 90s rock" and nothing matches: say so and offer to drop the
                 # constraint that frees the most tracks, as a sample would
                 relax = eng.relax_if_empty(state)

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from music_domain import critiques as critique_rules
-from music_domain.attributes import ATTRIBUTES, SUBGENRE_TO_FAMILY
+from music_domain.attributes import SUBGENRE_TO_FAMILY
 from music_domain.dialogue_state import DialogueState
 from music_domain.reactions import is_liked, is_negative
 
@@ -160,7 +160,7 @@ class MusicDialogueEngine:
         if state.samples:  # "play more like this": a station seeded by the sample playing
             state.liked_sample = state.samples[-1]
             return self.station(state)
-        if any(state.slots.get(a) for a in ATTRIBUTES):
+        if any(state.filled().values()):
             return self.station(state)
         return []
 
