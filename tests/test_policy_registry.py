@@ -301,4 +301,3 @@ def test_directed_exploration_spends_half_its_budget_on_the_newest_learned_choic
     with pytest.raises(ValueError, match="exploration mode"):
         reg.publish(_spec(current, 0.25, "m.txt", True), {"m.txt": model.to_text()}, parent="v0",
                     exploration={"mode": "sideways", "epsilon": 0.1}, training_logs={}, ope_report={})
-
