@@ -177,10 +177,9 @@ class ActionStartStation(Action):
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         state = current_state(tracker)
         eng = tracker_engine(tracker)
-        from_request = not state.samples and not (state.last_prompt == "offer_station" and state.station)
-        rows = eng.accepted_station(state)
+        source, rows = eng.accepted_station(state)
         if not rows:
-            if from_request and any(state.filled().values()):
+            if source == "request":
                 # "a station of upbeat 90s rock" and nothing matches: say so and offer to drop the
                 # constraint that frees the most tracks, as a sample would
                 relax = eng.relax_if_empty(state)
@@ -191,7 +190,7 @@ class ActionStartStation(Action):
             dispatcher.utter_message(response="utter_nothing_to_start")
             return []
         station = [eng.assets.track(r)["track_id"] for r in rows]
-        seed = None if from_request else eng.assets.track(rows[0])  # built from the request: no track to name
+        seed = None if source == "request" else eng.assets.track(rows[0])  # built from the request: no track to name
         dispatcher.utter_message(response="utter_station_started", description=station_description(state.slots, seed))
         return [SlotSet("outcome", "accepted"), SlotSet("station", station)]
 

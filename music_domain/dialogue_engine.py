@@ -13,7 +13,7 @@ would drop (``Shown.relax``) and plays nothing; if the listener agrees,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -149,20 +149,22 @@ class MusicDialogueEngine:
             return Shown(prompt, relax=self.arrays.relaxation(state.slots), exhausted=True)
         return Shown(prompt, row=row)
 
-    def accepted_station(self, state: DialogueState) -> List[int]:
-        """The rows of what the listener accepted: the station just offered; else a station that
-        starts with the last sample and goes on with tracks like it; else (nothing played yet:
-        "play me a jazz station" as the first words) a station of what the listener asked for;
-        empty when nothing was played and nothing asked for, so there is nothing to start yet (the
-        caller asks what to play instead of starting an arbitrary one). Sets ``state.station``."""
+    def accepted_station(self, state: DialogueState) -> Tuple[str, List[int]]:
+        """What the listener accepted, as ``(source, rows)``: ``"offered"``, the station just
+        offered; else ``"sample"``, a station that starts with the last sample and goes on with
+        tracks like it; else ``"request"`` (nothing played yet: "play me a jazz station" as the
+        first words), a station of what the listener asked for, whose rows are empty when nothing
+        matches it; else ``"nothing"`` with no rows: nothing was played or asked for, so there is
+        nothing to start yet (the caller asks what to play instead of starting an arbitrary one).
+        Sets ``state.station``."""
         if state.last_prompt == "offer_station" and state.station:
-            return list(state.station)
+            return "offered", list(state.station)
         if state.samples:  # "play more like this": a station seeded by the sample playing
             state.liked_sample = state.samples[-1]
-            return self.station(state)
+            return "sample", self.station(state)
         if any(state.filled().values()):
-            return self.station(state)
-        return []
+            return "request", self.station(state)
+        return "nothing", []
 
     def relax_if_empty(self, state: DialogueState) -> Optional[str]:
         """If nothing matches the slots, the constraint to drop (the caller asks first)."""
