@@ -66,7 +66,7 @@ class ExplorationPolicy(PromptPolicy):
         if self.base is self.guide:
             return guide
         if isinstance(self.base, MixturePolicy):
-            return sum(w * (guide if p is self.guide else probs(p)) for w, p in self.base.components)
+            return self.base.combine(lambda p: guide if p is self.guide else probs(p))
         return probs(self.base)
 
     def _explore(self, base: np.ndarray, guide: Optional[np.ndarray] = None) -> np.ndarray:

@@ -8,7 +8,7 @@ policy whose logs certify it. Mixtures of mixtures are flattened into one list o
 """
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from typing import Callable, List, Sequence, Tuple
 
 import numpy as np
 
@@ -37,11 +37,17 @@ class MixturePolicy(PromptPolicy):
         self.version = version
         self.uses_history = any(p.uses_history for _, p in self.components)
 
+    def combine(self, probs: Callable[[PromptPolicy], np.ndarray]) -> np.ndarray:
+        """The weighted sum of ``probs(component)`` over the components: the one place a
+        mixture's probabilities are made (exploration passes a ``probs`` that reuses a
+        component's probabilities it already has)."""
+        return sum(w * probs(p) for w, p in self.components)
+
     def probabilities(self, state: DialogueState) -> np.ndarray:
-        return sum(w * p.probabilities(state) for w, p in self.components)
+        return self.combine(lambda p: p.probabilities(state))
 
     def probabilities_batch(self, X: np.ndarray) -> np.ndarray:
-        return sum(w * _batch(p, X) for w, p in self.components)
+        return self.combine(lambda p: _batch(p, X))
 
 
 def _batch(policy: PromptPolicy, X: np.ndarray) -> np.ndarray:
