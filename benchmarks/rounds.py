@@ -3,7 +3,8 @@
     python benchmarks/rounds.py --rounds 7 --conversations 20000 --eval-listeners 5000 --out results/rounds
     python benchmarks/rounds.py --rounds 9 ... --resume    # two more rounds of the same experiment
 
-Round 0 deploys the rule-based policy (registry ``v0``) with the default exploration. Each
+Round 0 deploys the rule-based policy (registry ``v0``) with the cold-start exploration
+(``--cold-start-epsilon``, default 0.2; promoted versions explore at ``--epsilon``). Each
 round then logs ``--conversations`` conversations with the deployed version and its
 exploration (``simulator.fast_path``, the same prompt policies and executor as ``rasa run``),
 runs ``policy_learning.improve`` on every log so far, and deploys the promoted version, or
@@ -31,7 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from policy_learning.improve import load_logs, run as improve  # noqa: E402
-from policy_learning.registry import DEFAULT_EXPLORATION, MODES, PolicyRegistry  # noqa: E402
+from policy_learning.registry import (COLD_START_EPSILON, DEFAULT_EXPLORATION, MODES, PolicyRegistry,  # noqa: E402
+                                      cold_start_exploration)
 from prompt_policies import RuleBasedPromptPolicy  # noqa: E402
 from simulator.fast_path import log_conversations, simulate  # noqa: E402
 
@@ -61,7 +63,9 @@ def main(argv=None):
     p.add_argument("--eval-listeners", type=int, default=5000)
     p.add_argument("--history-from", type=int, default=2)
     p.add_argument("--epsilon", type=float, default=DEFAULT_EXPLORATION["epsilon"],
-                   help="the deployed exploration rate")
+                   help="the exploration rate of promoted versions")
+    p.add_argument("--cold-start-epsilon", type=float, default=COLD_START_EPSILON,
+                   help="the exploration rate of the rule-based v0 (round 0 and until the first promotion)")
     p.add_argument("--exploration", default=DEFAULT_EXPLORATION["mode"], choices=MODES,
                    help="the deployed exploration: epsilon_greedy (uniform) or directed (half of it toward "
                         "the newest learned component; prompt_policies.exploration)")
@@ -94,7 +98,7 @@ def main(argv=None):
     else:
         if registry.root.exists():
             shutil.rmtree(registry.root)
-        registry.init({"mode": a.exploration, "epsilon": a.epsilon})
+        registry.init(cold_start_exploration(a.exploration, a.epsilon, a.cold_start_epsilon))
     assets = load_assets()
     rule_cache = {}
     t_start = time.time()
@@ -166,9 +170,11 @@ def _resumable(out: Path, registry: PolicyRegistry, a):
         raise SystemExit(f"--resume: cannot read {out / 'rounds.json'} ({exc}); run without --resume") from exc
     want = {"conversations_per_round": a.conversations, "eval_listeners": a.eval_listeners,
             "history_from_round": a.history_from, "epsilon": a.epsilon, "exploration": a.exploration,
+            "cold_start_epsilon": a.cold_start_epsilon,
             "seed": a.seed, "eval_seed": EVAL_SEED, "workers": a.workers}  # the logs' chunk seeds follow workers
     config = done.get("config", {})
     config.setdefault("workers", 2)  # the default before rounds.json recorded it
+    config.setdefault("cold_start_epsilon", config.get("epsilon"))  # before v0 explored more, it explored alike
     differ = {k: (config.get(k), v) for k, v in want.items() if config.get(k) != v}
     if differ:
         raise SystemExit(f"--resume: {out} ran with other settings (was, asked): {differ}")
@@ -186,11 +192,12 @@ def _resumable(out: Path, registry: PolicyRegistry, a):
 def _write(out: Path, rounds, a) -> None:
     meta = {"rounds_requested": a.rounds, "conversations_per_round": a.conversations,
             "eval_listeners": a.eval_listeners, "history_from_round": a.history_from, "epsilon": a.epsilon,
-            "exploration": a.exploration,
+            "exploration": a.exploration, "cold_start_epsilon": a.cold_start_epsilon,
             "seed": a.seed, "eval_seed": EVAL_SEED, "workers": a.workers}
     (out / "rounds.json").write_text(json.dumps({"config": meta, "rounds": rounds}, indent=1, default=str))
     lines = ["# Continuous improvement in simulation", "",
-             f"{a.conversations} logged conversations per round, {a.exploration} exploration {a.epsilon}, "
+             f"{a.conversations} logged conversations per round, {a.exploration} exploration {a.epsilon} "
+             f"({a.cold_start_epsilon} around the rule-based v0), "
              f"listening history from round {a.history_from}; true values on {a.eval_listeners} fresh listeners "
              f"without exploration (rule-based on the same listeners).", "",
              "| round | version | promoted | gate lower bound | OPE success [95% CI] | ESS | true success [95% CI] "

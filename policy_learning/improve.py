@@ -49,7 +49,7 @@ import pandas as pd
 
 from policy_learning.deploy import DeployError, deploy
 from policy_learning.ope.diagnostics import MIN_ESS, MIN_ESS_SHARE
-from policy_learning.registry import ArtefactError, Deployed, PolicyRegistry, RegistryBusy
+from policy_learning.registry import ArtefactError, Deployed, PolicyRegistry, RegistryBusy, successor_exploration
 
 DEFAULT_ALPHAS = (0.1, 0.25, 0.5, 0.75, 1.0)
 SHARES = {"train": 0.5, "select": 0.2, "certify": 0.3}
@@ -260,7 +260,7 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
                   if name != "manifest.json"}
         models[model_file] = model.to_text()
         version = registry.publish(_spec(current, alpha, model_file, with_history), models, parent=current.version,
-                                   exploration=exploration or current.exploration,
+                                   exploration=exploration or successor_exploration(current.exploration),
                                    training_logs=report["logs"], ope_report=report,
                                    note=f"promoted by policy_learning.improve: {reason}")
         registry.promote(version)

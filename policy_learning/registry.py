@@ -51,6 +51,10 @@ DEFAULT_ROOT = "models/policy_registry"
 FORMAT = 1
 CURRENT = "current"
 DEFAULT_EXPLORATION = {"mode": "directed", "epsilon": 0.1}
+# The rule-based v0 explores more: nothing learned is deployed yet, so its logs are the only
+# support the first candidate gets (README, "Why 10% exploration" and "cold start"). The first
+# promoted version and its descendants explore at ``after_promotion`` (DEFAULT_EXPLORATION).
+COLD_START_EPSILON = 0.2
 
 
 class ArtefactError(RuntimeError):
@@ -165,12 +169,13 @@ class PolicyRegistry:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
     def init(self, exploration: Optional[Dict[str, Any]] = None) -> str:
-        """Register the rule-based policy as ``v0`` and make it current, if the registry is empty."""
+        """Register the rule-based policy as ``v0`` and make it current, if the registry is empty.
+        ``exploration`` is what ``v0`` is deployed with (default: ``cold_start_exploration()``)."""
         if self.current() is not None:
             return self.current()
         if "v0" not in self.versions():
             self._write_version("v0", {"kind": "rule_based", "name": "rule_based"}, {}, parent=None,
-                                exploration=exploration or DEFAULT_EXPLORATION, training_logs=None,
+                                exploration=exploration or cold_start_exploration(), training_logs=None,
                                 ope_report=None, note="the rule-based baseline")
         self._set_pointer("v0", "init")
         return "v0"
@@ -355,7 +360,28 @@ def load_artefact(files: Dict[str, bytes], source: str = "artefact") -> Deployed
     return Deployed(version, manifest, policy, exploration)
 
 
+def cold_start_exploration(mode: str = DEFAULT_EXPLORATION["mode"], epsilon: float = DEFAULT_EXPLORATION["epsilon"],
+                           cold_start_epsilon: Optional[float] = COLD_START_EPSILON) -> Dict[str, Any]:
+    """The exploration of the rule-based ``v0``: ``mode`` at ``cold_start_epsilon``, handing
+    ``mode`` at ``epsilon`` on to the first version promoted from it (``after_promotion``);
+    plain ``mode`` at ``epsilon`` when ``cold_start_epsilon`` is None or the same."""
+    later = {"mode": mode, "epsilon": float(epsilon)}
+    if cold_start_epsilon is None or float(cold_start_epsilon) == float(epsilon):
+        return later
+    return {"mode": mode, "epsilon": float(cold_start_epsilon), "after_promotion": later}
+
+
+def successor_exploration(exploration: Dict[str, Any]) -> Dict[str, Any]:
+    """The exploration a version promoted from one exploring with ``exploration`` is deployed
+    with: its ``after_promotion`` when it has one (the cold-start ``v0``), else the same."""
+    return dict(exploration.get("after_promotion") or exploration)
+
+
 def _check_exploration(exploration: Dict[str, Any]) -> None:
+    if not isinstance(exploration, dict):
+        raise ValueError(f"exploration must be a mapping, got {exploration!r}")
+    if "after_promotion" in exploration:
+        _check_exploration(exploration["after_promotion"])
     mode = exploration.get("mode", "epsilon_greedy")
     eps = exploration.get("epsilon", 0.0)
     if mode not in MODES:
@@ -386,7 +412,9 @@ def describe(registry: PolicyRegistry) -> str:
             lb = (ope.get("gate_lower_bound") or {}).get("lower_bound")
             ex = m.get("exploration") or {}
             lines.append(f"{'*' if v == cur else ' '} {v}: {m['policy'].get('name')} (parent {m.get('parent')}, "
-                         f"exploration {ex.get('mode', 'epsilon_greedy')} {ex.get('epsilon')}, "
+                         f"exploration {ex.get('mode', 'epsilon_greedy')} {ex.get('epsilon')}"
+                         + (f" (then {ex['after_promotion'].get('epsilon')})" if ex.get("after_promotion") else "")
+                         + ", "
                          f"created {m.get('created')}"
                          + (f", promoted on lower bound {lb:.4f}" if isinstance(lb, (int, float)) else "") + ")")
         except ArtefactError as e:
@@ -400,7 +428,11 @@ def main(argv=None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("show")
     i = sub.add_parser("init")
-    i.add_argument("--epsilon", type=float, default=DEFAULT_EXPLORATION["epsilon"])
+    i.add_argument("--epsilon", type=float, default=DEFAULT_EXPLORATION["epsilon"],
+                   help="the exploration rate of promoted versions")
+    i.add_argument("--cold-start-epsilon", type=float, default=COLD_START_EPSILON,
+                   help="the exploration rate of the rule-based v0, which hands --epsilon on to the first "
+                        "version promoted from it")
     i.add_argument("--exploration", default=DEFAULT_EXPLORATION["mode"], choices=MODES,
                    help="how the versions explore (prompt_policies.exploration); an existing registry keeps "
                         "its versions' exploration, each promotion inherits its parent's")
@@ -416,7 +448,7 @@ def main(argv=None) -> int:
             print(describe(reg))
         elif a.command == "init":
             with reg.lock(timeout=60):
-                v = reg.init({"mode": a.exploration, "epsilon": a.epsilon})
+                v = reg.init(cold_start_exploration(a.exploration, a.epsilon, a.cold_start_epsilon))
             print(f"policy registry {reg.root}: current is {v}")
         elif a.command == "rollback":
             with reg.lock(timeout=60):

@@ -30,7 +30,7 @@ def _versions_in_store(db: Path):
 
 
 def test_improve_promotes_and_reloads_the_running_server(assets, action_server, tmp_path):
-    from policy_learning.registry import PolicyRegistry
+    from policy_learning.registry import PolicyRegistry, cold_start_exploration
     from simulator.rasa_path import RestBackend, simulate
 
     logs = ROOT / "data" / "logs" / "simulated.parquet"
@@ -42,7 +42,8 @@ def test_improve_promotes_and_reloads_the_running_server(assets, action_server, 
     n_base = pd.read_parquet(logs, columns=["conversation_id"])["conversation_id"].nunique()
 
     registry = PolicyRegistry(tmp_path / "registry")
-    registry.init({"mode": "epsilon_greedy", "epsilon": 0.3})
+    # v0 explores at 0.3 (as the set-up's logs do) and hands 0.1 on to the version promoted from it
+    registry.init(cold_start_exploration("epsilon_greedy", 0.1, 0.3))
     config = tmp_path / "config.yml"
     config.write_text((ROOT / "config.yml").read_text().replace(
         "policy_registry: models/policy_registry", f"policy_registry: {registry.root}"))
@@ -88,6 +89,7 @@ def test_improve_promotes_and_reloads_the_running_server(assets, action_server, 
         report = json.loads((tmp_path / "report" / "improve_report.json").read_text())
         assert report["promoted"] and report["version"] == "v1" and report["logs"]["conversations"] > n_base
         assert registry.current() == "v1" and registry.manifest("v1")["parent"] == "v0"
+        assert registry.manifest("v1")["exploration"] == {"mode": "epsilon_greedy", "epsilon": 0.1}
 
         # the same server (no restart) answers the next conversations with v1
         asyncio.run(simulate(backend, assets, 8, seed=32, prefix="loop-after"))

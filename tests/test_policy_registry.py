@@ -18,7 +18,7 @@ from custom_policies.rasa_policy import PromptSelectionPolicy
 from music_domain.dialogue_state import ALL_FEATURES, BASE_FEATURES
 from music_domain.prompts import PROMPT_ACTIONS, PROMPT_NAMES
 from policy_learning.improve import _spec, candidate
-from policy_learning.registry import ArtefactError, PolicyRegistry, RegistryBusy
+from policy_learning.registry import ArtefactError, PolicyRegistry, RegistryBusy, describe
 from policy_learning.training import train_reward_model
 from prompt_policies import PROMPT_INDEX, ExplorationPolicy, LearnedPromptPolicy, RuleBasedPromptPolicy
 from prompt_policies.mixture import MixturePolicy
@@ -301,3 +301,29 @@ def test_directed_exploration_spends_half_its_budget_on_the_newest_learned_choic
     with pytest.raises(ValueError, match="exploration mode"):
         reg.publish(_spec(current, 0.25, "m.txt", True), {"m.txt": model.to_text()}, parent="v0",
                     exploration={"mode": "sideways", "epsilon": 0.1}, training_logs={}, ope_report={})
+
+
+def test_the_rule_based_v0_explores_more_and_hands_the_default_on(tmp_path, logs):
+    """Cold start: v0 explores at COLD_START_EPSILON, since its logs are all the support the first
+    candidate gets; the first promoted version (and, through it, every later one) explores at
+    the default rate; an explicit exploration is kept; a malformed hand-over is refused."""
+    from policy_learning.registry import (COLD_START_EPSILON, DEFAULT_EXPLORATION, cold_start_exploration,
+                                          successor_exploration)
+
+    reg = PolicyRegistry(tmp_path / "registry")
+    reg.init()
+    v0 = reg.load("current")
+    assert v0.exploration["epsilon"] == COLD_START_EPSILON > DEFAULT_EXPLORATION["epsilon"]
+    X = np.stack(logs["features"].to_numpy())[:40].astype(np.float32)
+    served = v0.with_exploration().probabilities_batch(X)
+    assert np.allclose(served.min(axis=1), COLD_START_EPSILON / len(PROMPT_NAMES))
+    first = successor_exploration(v0.exploration)
+    assert first == DEFAULT_EXPLORATION and successor_exploration(first) == first
+    assert "v0" in describe(reg) and f"{COLD_START_EPSILON} (then {DEFAULT_EXPLORATION['epsilon']})" in describe(reg)
+    assert cold_start_exploration("softmax", 0.05, None) == {"mode": "softmax", "epsilon": 0.05}
+    assert cold_start_exploration("directed", 0.1, 0.1) == {"mode": "directed", "epsilon": 0.1}
+    with pytest.raises(ValueError, match="epsilon"):
+        PolicyRegistry(tmp_path / "other").init({"mode": "directed", "epsilon": 0.2,
+                                                 "after_promotion": {"mode": "directed", "epsilon": 2}})
+    with pytest.raises(ValueError, match="mapping"):
+        PolicyRegistry(tmp_path / "third").init({"mode": "directed", "epsilon": 0.2, "after_promotion": [0.1]})

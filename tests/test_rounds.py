@@ -78,7 +78,8 @@ def test_rounds_resume_continues_only_the_experiment_it_was_asked_for(tmp_path):
     registry = PolicyRegistry(out / "registry")
     args = ["--out", str(out), "--conversations", "400", "--eval-listeners", "200", "--resume"]
     a = experiment.argparse.Namespace(conversations=400, eval_listeners=200, history_from=2, epsilon=0.1,
-                                      exploration="directed", seed=0, out=str(out), workers=2)
+                                      exploration="directed", seed=0, out=str(out), workers=2,
+                                      cold_start_epsilon=0.1)
     with pytest.raises(SystemExit, match="cannot read"):
         experiment.main(args + ["--rounds", "3"])
     config = {"conversations_per_round": 400, "eval_listeners": 200, "history_from_round": 2, "epsilon": 0.1,
@@ -99,7 +100,11 @@ def test_rounds_resume_continues_only_the_experiment_it_was_asked_for(tmp_path):
     a.conversations, a.workers = 400, 1  # the logs' chunk seeds follow the worker count
     with pytest.raises(SystemExit, match="other settings.*workers"):
         experiment._resumable(out, registry, a)
-    a.workers = 2
+    # a file from before v0 explored more than later versions: its v0 explored at "epsilon"
+    a.workers, a.cold_start_epsilon = 2, 0.2
+    with pytest.raises(SystemExit, match="other settings.*cold_start_epsilon"):
+        experiment._resumable(out, registry, a)
+    a.cold_start_epsilon = 0.1
     (out / "rounds.json").write_text(json.dumps({"config": config, "rounds": [{"round": 0, "policy_version": "v1"}]}))
     with pytest.raises(SystemExit, match="serves v0"):
         experiment._resumable(out, registry, a)
