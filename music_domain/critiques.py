@@ -309,6 +309,22 @@ def implied_energy(kind: str) -> Optional[str]:
     return None
 
 
+def reference_value(values: np.ndarray, genres: np.ndarray, row: int) -> float:
+    """The value of a feature for the track at ``row``, or, when the catalogue does not know it
+    (most tracks of the Spotify 114k file have no release year), the median known value of that
+    track's genre family (of the catalogue when the family has none): "too old" about a track of
+    unknown year means newer than its genre's typical year, instead of a direction no track can
+    honour, which retrieval would drop in silence."""
+    ref = float(values[row])
+    if np.isfinite(ref):
+        return ref
+    for pool in (values[genres == genres[row]], values):
+        known = pool[np.isfinite(pool)]
+        if len(known):
+            return float(np.median(known))
+    return ref
+
+
 def mask(arrays, directions: Directions) -> Optional[np.ndarray]:
     """Tracks that honour every direction (None when there is none)."""
     if not directions.relative and not directions.excluded:
@@ -321,7 +337,7 @@ def mask(arrays, directions: Directions) -> Optional[np.ndarray]:
             continue
         for feature, sign, margin in RELATIVE[kind]:
             values = np.asarray(cols[feature], dtype=float)
-            ref = float(values[row])
+            ref = reference_value(values, cols["genre"], row)
             ok &= (values - ref) * sign >= margin
     for g in directions.excluded:
         ok &= (cols["genre"] != g) & (cols["subgenre"] != g)
