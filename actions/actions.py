@@ -191,7 +191,9 @@ class ActionStartStation(Action):
             return []
         station = [eng.assets.track(r)["track_id"] for r in rows]
         seed = None if source == "request" else eng.assets.track(rows[0])  # built from the request: no track to name
-        dispatcher.utter_message(response="utter_station_started", description=station_description(state.slots, seed))
+        # a station that could not keep to the slots (nothing matches them) is not described by them
+        said = state.slots if eng.arrays.mask(state.slots).any() else {}
+        dispatcher.utter_message(response="utter_station_started", description=station_description(said, seed))
         return [SlotSet("outcome", "accepted"), SlotSet("station", station)]
 
 

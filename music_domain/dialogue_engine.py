@@ -223,6 +223,11 @@ class MusicDialogueEngine:
             state.named += [f"work:{t}" for t in meaning.seeds] + [f"vein:{v}" for v in veins]
             state.named += [f"unknown:{u.get('name')}" for u in meaning.unknown if not u.get("vein")]
         critiqued = self.apply_critiques(state, meaning, elicited)
+        if elicited.get("subgenre") and elicited.get("genre") and \
+                SUBGENRE_TO_FAMILY.get(elicited["subgenre"], elicited["subgenre"]) != elicited["genre"]:
+            # "pop or jazz, I don't mind": two families in one breath, and the slots hold one; the
+            # family named as a genre is kept (pop with a jazz subgenre matches no track)
+            del elicited["subgenre"]
         if "subgenre" in elicited:
             elicited.setdefault("genre", SUBGENRE_TO_FAMILY.get(elicited["subgenre"], elicited["subgenre"]))
         if "genre" in elicited and state.slots.get("subgenre") and \

@@ -166,6 +166,14 @@ def test_start_it_before_anything_was_played_asks_or_starts_what_was_asked_for(a
     played = [{"event": "action", "name": "action_play_sample"}, {"event": "slot", "name": "last_sample", "value": sample}]
     said, slots = start("play more like this", [], before=played, sentiment=0.1)
     assert slots["outcome"] == "accepted" and slots["station"][0] == sample and len(slots["station"]) > 5
+    # a station that cannot keep to what was asked (nothing matches it) is not described by it
+    asked = [{"event": "user", "text": "kids music from the 1970s",
+              "parse_data": {"intent": {"name": "request_music", "confidence": 0.9},
+                             "entities": [{"entity": "genre", "value": "kids"}, {"entity": "era", "value": "1970s"}]}}]
+    said, slots = start("keep playing stuff like this", [], before=asked + played, sentiment=0.5)
+    first = assets.track(assets.row_of(sample))
+    assert slots["station"][0] == sample
+    assert said[0]["description"] == f"music like {first['track_name']} by {first['artist_name']}"
     # "start it" after an offer, read as negative by the sentiment model, starts the station offered
     offered = list(assets.catalog["track_id"].iloc[[5, 6, 7, 8]])
     offer = [{"event": "user", "text": "rock", "parse_data": {"intent": {"name": "request_music", "confidence": 0.9},
@@ -175,3 +183,33 @@ def test_start_it_before_anything_was_played_asks_or_starts_what_was_asked_for(a
     assert slots["outcome"] == "accepted" and slots["station"] == offered
     first = assets.track(assets.row_of(offered[0]))
     assert said[0]["description"] == f"rock like {first['track_name']} by {first['artist_name']}"
+
+
+@pytest.mark.slow  # a trained model
+def test_yes_to_dropping_a_constraint_drops_it_even_after_a_station_offer(tmp_path):
+    """Found in `make shell`: a station offer that found nothing asks "Shall I drop the
+    subgenre?", and "hmm ok" (affirm) started a station of what did not match, described as it
+    ("jazz for dinner like Dance Monkey"), because the rule "offer, then yes, starts the station"
+    won over the one that drops the constraint. Before, and without a pending drop, yes to an
+    offer still starts the station."""
+    from rasa.core.agent import load_agent
+    from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    agent = asyncio.run(load_agent(str(trained_model())))
+
+    def next_action(pending):
+        events = [ActionExecuted("action_listen"),
+                  UserUttered("jazz for dinner", {"name": "request_music", "confidence": 0.9},
+                              [{"entity": "genre", "value": "soul and jazz"}, {"entity": "activity", "value": "dinner"}]),
+                  SlotSet("genre", "soul and jazz"), SlotSet("activity", "dinner"),
+                  ActionExecuted("action_offer_station")]
+        if pending:
+            events.append(SlotSet("pending_relax", pending))
+        events += [ActionExecuted("action_listen"), UserUttered("hmm ok", {"name": "affirm", "confidence": 0.99})]
+        tracker = DialogueStateTracker.from_events("s", events, slots=agent.domain.slots)
+        prediction = agent.processor._predict_next_with_tracker(tracker)
+        return agent.domain.action_names_or_texts[prediction.max_confidence_index]
+
+    assert next_action("activity") == "action_relax_constraint"
+    assert next_action(None) == "action_start_station"

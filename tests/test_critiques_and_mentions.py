@@ -93,6 +93,20 @@ def test_too_old_about_a_track_of_unknown_year_means_newer_than_its_genre_typica
     assert critiques.reference_value(year, genre, dated) == year[dated]
 
 
+def test_two_genre_families_in_one_breath_keep_the_one_named_as_a_genre(assets):
+    """Found in `make shell`: "pop or jazz, I don't mind" filled genre pop and subgenre jazz, which
+    no track matches, so every later sample and station had nothing to keep to. A subgenre of the
+    genre named with it ("indie pop") stays."""
+    engine = MusicDialogueEngine(assets, use_history=False)
+    state = DialogueState()
+    new = engine.apply_user(state, UserMeaning("request_music", {"genre": "pop", "subgenre": "jazz"}))
+    assert state.slots["genre"] == "pop" and not state.slots.get("subgenre") and "subgenre" not in new
+    assert assets.arrays.mask(state.slots).any()
+    same = DialogueState()
+    engine.apply_user(same, UserMeaning("request_music", {"genre": "pop", "subgenre": "indie-pop"}))
+    assert same.slots["genre"] == "pop" and same.slots["subgenre"] == "indie-pop"
+
+
 def test_too_slow_after_a_sample_gets_a_faster_next_sample(assets):
     engine = MusicDialogueEngine(assets, use_history=False)
     state = DialogueState()
