@@ -286,8 +286,8 @@ class MusicDialogueEngine:
     def apply_critiques(self, state: DialogueState, meaning: UserMeaning, elicited: Dict[str, str]) -> List[str]:
         """Critiques become directions relative to the track just played (the sample, or the
         station's first track), and ``state.critiqued`` says whether this message made one; a
-        critique that implies the energy slot ("too slow", "more upbeat") also fills it, and named
-        songs become seeds."""
+        critique that implies the energy slot ("too slow", "more upbeat") also fills it, and songs
+        named in a request become seeds."""
         reference = None
         if state.last_prompt == "offer_station" and state.station:
             reference = state.station[0]
@@ -306,7 +306,9 @@ class MusicDialogueEngine:
         for g in state.directions.excluded:
             if state.slots.get("genre") == g or state.slots.get("subgenre") == g:
                 state.slots["genre"] = state.slots["subgenre"] = None
-        for track_id in meaning.seeds:
+        for track_id in (meaning.seeds if meaning.intent == "request_music" else ()):
+            # only a request names a song to go by: "i like it" after a sample is a yes, not the
+            # song "I Like It"
             row = self.assets.row_of(track_id)
             if row is not None and row not in state.directions.seeds:
                 state.directions.seeds.insert(0, row)

@@ -220,10 +220,15 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
             new = []
         message.set(ENTITIES, entities + new, add_to_output=True)
         named = [e for e in entities + new if e.get("entity") in ("artist", "work", "unknown_mention")]
-        if intent == "accept" and named or intent == "deny" and any(_asked_like(text, e) for e in named):
+        artist_named = any(e.get("entity") == "artist" for e in entities + new)
+        if intent in ("accept", "surprise_me") and named or intent == "affirm" and artist_named \
+                or intent == "deny" and any(_asked_like(text, e) for e in named):
             # "play something like Aphex Twin" asks for music like a named artist, not to keep
             # what is playing: a request. So does "(no,) something like Boris", which the intent
             # classifier can read as a "no"; "not like Boris", "I don't like Boris" stay a "no".
+            # "anything by queen" (read as "surprise me") and "i like swans" (read as a yes) name
+            # what to play; a yes counts only with a catalogue artist, since "i like it" is also
+            # the title of a song.
             conf = float((message.get(INTENT) or {}).get("confidence") or 0.0)
             message.set(INTENT, {"name": "request_music", "confidence": conf}, add_to_output=True)
             ranking = message.get(INTENT_RANKING_KEY) or []

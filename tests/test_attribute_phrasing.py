@@ -132,3 +132,18 @@ def test_a_named_artist_asked_for_is_a_request_even_when_read_as_a_no(text, name
     names = [r["name"] for r in m.get("intent_ranking")]
     assert names[0] == intent and len(names) == len(set(names)) == (1 if intent == "request_music" else 2)
     assert [e["value"].lower() for e in m.get(ENTITIES) if e["entity"] == "artist"] == [name.lower()]
+
+
+@pytest.mark.parametrize("text, name, intent, becomes", [
+    ("anything by queen", "queen", "surprise_me", "request_music"),  # `make shell`: a random sample
+    ("got anything by daughter?", "daughter", "surprise_me", "request_music"),
+    ("i like radiohead", "radiohead", "affirm", "request_music"),
+    ("i like it", "i like it", "affirm", "affirm"),  # the song "I Like It": a yes, not a request
+])
+def test_a_catalogue_artist_named_in_a_yes_or_a_surprise_me_is_a_request(text, name, intent, becomes):
+    ex = MusicMentionExtractor(MusicMentionExtractor.get_default_config(), None, None, _Tagged(text, [name]))
+    ranking = [{"name": intent, "confidence": 0.8}, {"name": "request_music", "confidence": 0.15}]
+    m = Message(data={TEXT: text, INTENT: ranking[0], "intent_ranking": ranking})
+    ex.process([m])
+    assert m.get(INTENT)["name"] == becomes
+    assert [r["name"] for r in m.get("intent_ranking")][0] == becomes

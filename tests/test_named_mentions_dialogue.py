@@ -134,6 +134,11 @@ def test_a_name_heard_outside_a_request_does_not_steer_the_dialogue(assets, engi
                                          unknown=[{"name": "Aphex Twin", "type": "artist", "vein": "ambient"}]))
     assert state.named == [] and not state.slots["genre"]
     assert RuleBasedPromptPolicy().choose_prompt(state) == "ask_open"
+    # "i like it" after a sample is a yes, not a request for songs like "I Like It"
+    row = engine.pick_sample(state)
+    state.record_prompt("play_sample")
+    engine.apply_user(state, UserMeaning("affirm", {}, 0.5, seeds=[str(assets.catalog["track_id"].iloc[3])]))
+    assert state.directions.seeds == [] and state.liked_sample == row
 
 
 def test_an_artist_named_later_outweighs_earlier_constraints_that_exclude_them(assets, engine):
