@@ -24,6 +24,8 @@ from music_domain.reactions import is_liked, is_negative
 
 DECLINED_STATION_SEEDS = 3  # a declined station's first tracks count as rejected samples
 STATION_SIZE = 10
+# attributes a track can be checked against (CatalogArrays.matches)
+MATCHABLE = ("genre", "subgenre", "energy", "era", "activity", "mood", "artist")
 
 
 @dataclass
@@ -242,7 +244,7 @@ class MusicDialogueEngine:
         # tone: a sentiment model reads "start it" or "go ahead" as neutral or negative, and the
         # station the listener started must not be replayed as one they turned down
         taking = meaning.intent == "accept" or (meaning.intent == "affirm" and state.last_prompt == "offer_station")
-        liked = taking or is_liked(meaning.sentiment)
+        liked = taking or (is_liked(meaning.sentiment) and not self.asks_for_other_music(state, meaning, elicited))
         if state.last_prompt == "play_sample" and state.samples:
             last = state.samples[-1]
             if liked:
@@ -262,6 +264,20 @@ class MusicDialogueEngine:
             elif is_negative(meaning.sentiment):
                 state.negative_streak += 1
         return new
+
+    def asks_for_other_music(self, state: DialogueState, meaning: UserMeaning, elicited: Dict[str, str]) -> bool:
+        """Does a request name what the track just played (the sample, or the offered station's
+        first track) is not? "something by taylor swift" said cheerfully after a Bad Bunny sample
+        asks for other music, it does not like the sample (whose station was then offered)."""
+        if meaning.intent != "request_music":
+            return False
+        if state.last_prompt == "offer_station" and state.station:
+            played = state.station[0]
+        elif state.last_prompt == "play_sample" and state.samples:
+            played = state.samples[-1]
+        else:
+            return False
+        return any(not self.arrays.matches(played, a, v) for a, v in elicited.items() if a in MATCHABLE and v)
 
     def yield_to_named_artist(self, state: DialogueState, elicited: Dict[str, str]) -> List[str]:
         """The latest words win: an artist named now ("Metallica" after "chill pop") drops the
@@ -296,11 +312,13 @@ class MusicDialogueEngine:
         done = critique_rules.apply(state.directions, meaning.critiques, reference)
         # what the prompt policy sees: this message critiqued the track just played
         state.critiqued = list(done) if reference is not None else []
+        # "more upbeat" answering "Something laid back? Or more upbeat?" before anything was
+        # played is no critique of a track, but it still says the energy
+        for c in done if reference is not None else meaning.critiques:
+            energy = critique_rules.implied_energy(c)
+            if energy and "energy" not in elicited:
+                elicited["energy"] = energy
         if reference is not None:
-            for c in done:
-                energy = critique_rules.implied_energy(c)
-                if energy and "energy" not in elicited:
-                    elicited["energy"] = energy
             if "exclude_current_genre" in done and state.slots.get("genre") == self._families[reference]:
                 state.slots["genre"] = state.slots["subgenre"] = None
         for g in state.directions.excluded:

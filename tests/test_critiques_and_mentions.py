@@ -93,6 +93,45 @@ def test_too_old_about_a_track_of_unknown_year_means_newer_than_its_genre_typica
     assert critiques.reference_value(year, genre, dated) == year[dated]
 
 
+@pytest.mark.parametrize("critique, energy", [("more_intense", "upbeat"), ("slower", "laid_back")])
+def test_an_energy_critique_before_anything_was_played_still_says_the_energy(assets, critique, energy):
+    """Found in `make shell`: "Something laid back? Or more upbeat?" - "more upbeat" is read as a
+    critique, and with no track played yet it was dropped, energy and all: the station started
+    later was not upbeat."""
+    from prompt_policies import RuleBasedPromptPolicy
+
+    engine = MusicDialogueEngine(assets, use_history=False)
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"activity": "relax"}))
+    state.record_prompt("ask_energy")
+    new = engine.apply_user(state, UserMeaning("request_music", {}, 0.4, critiques=[critique]))
+    assert state.slots["energy"] == energy and new == {"energy": energy}
+    assert state.critiqued == [] and not state.directions  # no track to be relative to
+    assert RuleBasedPromptPolicy().choose_prompt(state) != "ask_energy"
+
+
+def test_a_cheerful_request_for_other_music_does_not_like_the_sample(assets):
+    """Found in `make shell`: after a Bad Bunny sample, "something by taylor swift" (sentiment
+    +0.41) counted as liking the sample, and the next prompt offered a station of music like it.
+    A request for what the sample is not rejects it; one the sample matches still likes it."""
+    cat = assets.catalog
+    engine = MusicDialogueEngine(assets, use_history=False)
+    counts = cat["artist_name"].value_counts()
+    first, other = str(counts.index[0]), str(counts.index[1])
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"artist": first}))
+    row = engine.pick_sample(state)
+    state.record_prompt("play_sample")
+    engine.apply_user(state, UserMeaning("request_music", {"artist": other}, 0.41))
+    assert state.liked_sample is None and state.rejected == [row]
+    nxt = engine.pick_sample(state)
+    assert cat["artist_name"].iloc[nxt] == other
+    state.record_prompt("play_sample")
+    genre = assets.arrays.columns["genre"][nxt]
+    engine.apply_user(state, UserMeaning("request_music", {"genre": genre}, 0.6))  # "yes! more of that"
+    assert state.liked_sample == nxt
+
+
 def test_two_genre_families_in_one_breath_keep_the_one_named_as_a_genre(assets):
     """Found in `make shell`: "pop or jazz, I don't mind" filled genre pop and subgenre jazz, which
     no track matches, so every later sample and station had nothing to keep to. A subgenre of the
