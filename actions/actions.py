@@ -116,7 +116,7 @@ def render(dispatcher: CollectingDispatcher, state, shown: Shown, channel: Optio
     if shown.rows:
         assets = engine().assets
         sample_message(dispatcher, assets.track(shown.rows[0]), "utter_offer_station", channel,
-                       description=describe(state.slots))
+                       description=describe(state.slots if engine().station_keeps_to_slots(state) else {}))
         return events + [SlotSet("station", [assets.track(r)["track_id"] for r in shown.rows])]
     if shown.exhausted or shown.relax:
         if shown.unknown_year and state.slots.get("era"):
@@ -192,7 +192,7 @@ class ActionStartStation(Action):
         station = [eng.assets.track(r)["track_id"] for r in rows]
         seed = None if source == "request" else eng.assets.track(rows[0])  # built from the request: no track to name
         # a station that could not keep to the slots (nothing matches them) is not described by them
-        said = state.slots if eng.arrays.mask(state.slots).any() else {}
+        said = state.slots if eng.station_keeps_to_slots(state) else {}
         dispatcher.utter_message(response="utter_station_started", description=station_description(said, seed))
         return [SlotSet("outcome", "accepted"), SlotSet("station", station)]
 

@@ -65,7 +65,8 @@ def main(argv=None):
     p.add_argument("--epsilon", type=float, default=DEFAULT_EXPLORATION["epsilon"],
                    help="the exploration rate of promoted versions")
     p.add_argument("--cold-start-epsilon", type=float, default=COLD_START_EPSILON,
-                   help="the exploration rate of the rule-based v0 (round 0 and until the first promotion)")
+                   help="the exploration rate of the rule-based v0 (round 0 and until the first promotion; "
+                        "at least --epsilon)")
     p.add_argument("--exploration", default=DEFAULT_EXPLORATION["mode"], choices=MODES,
                    help="the deployed exploration: epsilon_greedy (uniform) or directed (half of it toward "
                         "the newest learned component; prompt_policies.exploration)")

@@ -218,6 +218,10 @@ class PromptSelectionPolicy(Policy):
         events = [SlotSet("empathy_score", round(empathy.score, 4)), SlotSet("closeness_band", empathy.band),
                   # the action server's sample retrieval follows this policy's history setting
                   SlotSet(HISTORY_SLOT, bool(self.config["use_history"]))]
+        if tracker.get_slot("pending_relax"):
+            # the listener did not take "Shall I drop the era?" (a yes goes to the relax rule), so
+            # the offer lapses: a later yes to a station offer starts it instead of dropping the era
+            events.append(SlotSet("pending_relax", None))
         confirm = self._confirmation(tracker, intent, parse, asr)
         if confirm:
             return self._prediction(self._one_hot(domain, confirm), events=events,

@@ -198,6 +198,13 @@ class MusicDialogueEngine:
             state.station = [int(r) for r in self.rank(state, k=STATION_SIZE).rows]
         return list(state.station)
 
+    def station_keeps_to_slots(self, state: DialogueState) -> bool:
+        """Can a station keep to the slots (some track not turned down matches them)? One that
+        cannot goes by its seed alone, and is not described by the slots."""
+        mask = self.arrays.mask(state.slots)
+        mask[state.rejected] = False
+        return bool(mask.any())
+
     # -- listener replies --------------------------------------------------------------
     def apply_user(self, state: DialogueState, meaning: UserMeaning) -> Dict[str, str]:
         """Update the state with a reply; returns the attribute values it changed (a value the
@@ -277,7 +284,8 @@ class MusicDialogueEngine:
             played = state.samples[-1]
         else:
             return False
-        return any(not self.arrays.matches(played, a, v) for a, v in elicited.items() if a in MATCHABLE and v)
+        return any(not self.arrays.matches(played, a, v) for a, v in elicited.items() if a in MATCHABLE and v) \
+            or any(self.assets.row_of(t) not in (None, played) for t in meaning.seeds)  # "something like Creep!"
 
     def yield_to_named_artist(self, state: DialogueState, elicited: Dict[str, str]) -> List[str]:
         """The latest words win: an artist named now ("Metallica" after "chill pop") drops the

@@ -64,6 +64,7 @@ def _asked_like(text: str, entity: Dict[str, Any]) -> bool:
 # The words of asking for music. An unresolved mention made only of these is the request itself
 # ("play me some", "something like"), never an artist or a title the catalogue lacks; a title made
 # of them that the catalogue has still resolves (that check comes first).
+YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "absolutely", "definitely"})
 REQUEST_WORDS = frozenset("""
 a an the some any something anything more other another this that these those
 play playing played put on start spin queue throw give get find show recommend suggest
@@ -221,14 +222,16 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         message.set(ENTITIES, entities + new, add_to_output=True)
         named = [e for e in entities + new if e.get("entity") in ("artist", "work", "unknown_mention")]
         artist_named = any(e.get("entity") == "artist" for e in entities + new)
-        if intent in ("accept", "surprise_me") and named or intent == "affirm" and artist_named \
+        said_yes = any(w.strip(",.!") in YES_WORDS for w in text.lower().split()[:1])
+        if intent in ("accept", "surprise_me") and named or intent == "affirm" and artist_named and not said_yes \
                 or intent == "deny" and any(_asked_like(text, e) for e in named):
             # "play something like Aphex Twin" asks for music like a named artist, not to keep
             # what is playing: a request. So does "(no,) something like Boris", which the intent
             # classifier can read as a "no"; "not like Boris", "I don't like Boris" stay a "no".
             # "anything by queen" (read as "surprise me") and "i like swans" (read as a yes) name
             # what to play; a yes counts only with a catalogue artist, since "i like it" is also
-            # the title of a song.
+            # the title of a song, and one that starts with "yes" stays a yes ("yes, love
+            # Radiohead" takes the Radiohead station offered, or agrees to drop a constraint).
             conf = float((message.get(INTENT) or {}).get("confidence") or 0.0)
             message.set(INTENT, {"name": "request_music", "confidence": conf}, add_to_output=True)
             ranking = message.get(INTENT_RANKING_KEY) or []

@@ -364,9 +364,10 @@ def cold_start_exploration(mode: str = DEFAULT_EXPLORATION["mode"], epsilon: flo
                            cold_start_epsilon: Optional[float] = COLD_START_EPSILON) -> Dict[str, Any]:
     """The exploration of the rule-based ``v0``: ``mode`` at ``cold_start_epsilon``, handing
     ``mode`` at ``epsilon`` on to the first version promoted from it (``after_promotion``);
-    plain ``mode`` at ``epsilon`` when ``cold_start_epsilon`` is None or the same."""
+    plain ``mode`` at ``epsilon`` when ``cold_start_epsilon`` is None or not above it (``v0``
+    never explores less than the versions after it)."""
     later = {"mode": mode, "epsilon": float(epsilon)}
-    if cold_start_epsilon is None or float(cold_start_epsilon) == float(epsilon):
+    if cold_start_epsilon is None or float(cold_start_epsilon) <= float(epsilon):
         return later
     return {"mode": mode, "epsilon": float(cold_start_epsilon), "after_promotion": later}
 
@@ -381,7 +382,10 @@ def _check_exploration(exploration: Dict[str, Any]) -> None:
     if not isinstance(exploration, dict):
         raise ValueError(f"exploration must be a mapping, got {exploration!r}")
     if "after_promotion" in exploration:
-        _check_exploration(exploration["after_promotion"])
+        after = exploration["after_promotion"]
+        if not isinstance(after, dict) or not after:
+            raise ValueError(f"exploration after_promotion must be a non-empty mapping, got {after!r}")
+        _check_exploration(after)
     mode = exploration.get("mode", "epsilon_greedy")
     eps = exploration.get("epsilon", 0.0)
     if mode not in MODES:
@@ -431,11 +435,11 @@ def main(argv=None) -> int:
     i.add_argument("--epsilon", type=float, default=DEFAULT_EXPLORATION["epsilon"],
                    help="the exploration rate of promoted versions")
     i.add_argument("--cold-start-epsilon", type=float, default=COLD_START_EPSILON,
-                   help="the exploration rate of the rule-based v0, which hands --epsilon on to the first "
-                        "version promoted from it")
+                   help="the exploration rate of the rule-based v0 (at least --epsilon), which hands --epsilon "
+                        "on to the first version promoted from it")
     i.add_argument("--exploration", default=DEFAULT_EXPLORATION["mode"], choices=MODES,
                    help="how the versions explore (prompt_policies.exploration); an existing registry keeps "
-                        "its versions' exploration, each promotion inherits its parent's")
+                        "its versions' exploration: each promotion inherits its parent's, v0's hand-over aside")
     sub.add_parser("rollback")
     pr = sub.add_parser("promote")
     pr.add_argument("version")

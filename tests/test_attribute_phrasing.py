@@ -139,6 +139,8 @@ def test_a_named_artist_asked_for_is_a_request_even_when_read_as_a_no(text, name
     ("got anything by daughter?", "daughter", "surprise_me", "request_music"),
     ("i like radiohead", "radiohead", "affirm", "request_music"),
     ("i like it", "i like it", "affirm", "affirm"),  # the song "I Like It": a yes, not a request
+    ("yes, love radiohead", "radiohead", "affirm", "affirm"),  # a yes to a Radiohead station offered
+    ("Yeah! radiohead", "radiohead", "affirm", "affirm"),
 ])
 def test_a_catalogue_artist_named_in_a_yes_or_a_surprise_me_is_a_request(text, name, intent, becomes):
     ex = MusicMentionExtractor(MusicMentionExtractor.get_default_config(), None, None, _Tagged(text, [name]))

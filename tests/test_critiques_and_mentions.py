@@ -130,6 +130,15 @@ def test_a_cheerful_request_for_other_music_does_not_like_the_sample(assets):
     genre = assets.arrays.columns["genre"][nxt]
     engine.apply_user(state, UserMeaning("request_music", {"genre": genre}, 0.6))  # "yes! more of that"
     assert state.liked_sample == nxt
+    # "something like Creep!" names a song the sample is not
+    state.record_prompt("play_sample")
+    song = str(cat["track_id"].iloc[row])
+    engine.apply_user(state, UserMeaning("request_music", {}, 0.6, seeds=[song]))
+    assert state.liked_sample is None and nxt in state.rejected
+    # a station that cannot keep to the slots is not described by them
+    assert engine.station_keeps_to_slots(state)
+    state.rejected += [int(r) for r in np.flatnonzero(assets.arrays.mask(state.slots))]
+    assert not engine.station_keeps_to_slots(state)
 
 
 def test_two_genre_families_in_one_breath_keep_the_one_named_as_a_genre(assets):

@@ -9,7 +9,7 @@ from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 
@@ -322,8 +322,31 @@ def test_the_rule_based_v0_explores_more_and_hands_the_default_on(tmp_path, logs
     assert "v0" in describe(reg) and f"{COLD_START_EPSILON} (then {DEFAULT_EXPLORATION['epsilon']})" in describe(reg)
     assert cold_start_exploration("softmax", 0.05, None) == {"mode": "softmax", "epsilon": 0.05}
     assert cold_start_exploration("directed", 0.1, 0.1) == {"mode": "directed", "epsilon": 0.1}
+    assert cold_start_exploration("directed", 0.3) == {"mode": "directed", "epsilon": 0.3}  # never less
+    for bad in ({}, None):
+        with pytest.raises(ValueError, match="after_promotion"):
+            PolicyRegistry(tmp_path / f"bad{bad}").init({"mode": "directed", "epsilon": 0.2, "after_promotion": bad})
     with pytest.raises(ValueError, match="epsilon"):
         PolicyRegistry(tmp_path / "other").init({"mode": "directed", "epsilon": 0.2,
                                                  "after_promotion": {"mode": "directed", "epsilon": 2}})
     with pytest.raises(ValueError, match="mapping"):
         PolicyRegistry(tmp_path / "third").init({"mode": "directed", "epsilon": 0.2, "after_promotion": [0.1]})
+    with pytest.raises(ValueError, match="mapping"):
+        PolicyRegistry(tmp_path / "fourth").init(["directed", 0.2])
+
+
+def test_a_reply_other_than_yes_to_dropping_a_constraint_lets_the_offer_lapse(tmp_path):
+    """A pending "Shall I drop the era?" answered with anything the prompt policy handles (a yes
+    goes to the relax rule) is cleared with the next prompt, so a later yes to a station offer
+    starts the station instead of dropping the era (rasa_project/data/rules.yml)."""
+    reg = PolicyRegistry(tmp_path / "registry")
+    policy = _trained(_config(reg, policy_version="rule_based", policy_registry=str(tmp_path / "none")), tmp_path)
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    tracker = _tracker()
+    assert "pending_relax" not in [e.key for e in policy.predict_action_probabilities(tracker, domain).events]
+    tracker.update(SlotSet("pending_relax", "era"))
+    tracker.update(ActionExecuted("action_listen"))
+    tracker.update(UserUttered("no, the 2010s then", intent={"name": "request_music", "confidence": 0.95},
+                               entities=[{"entity": "era", "value": "2010s"}]))
+    events = policy.predict_action_probabilities(tracker, domain).events
+    assert [(e.key, e.value) for e in events if e.key == "pending_relax"] == [("pending_relax", None)]
