@@ -218,10 +218,11 @@ class PromptSelectionPolicy(Policy):
         events = [SlotSet("empathy_score", round(empathy.score, 4)), SlotSet("closeness_band", empathy.band),
                   # the action server's sample retrieval follows this policy's history setting
                   SlotSet(HISTORY_SLOT, bool(self.config["use_history"]))]
-        if tracker.get_slot("pending_relax"):
-            # the listener did not take "Shall I drop the era?" (a yes goes to the relax rule), so
-            # the offer lapses: a later yes to a station offer starts it instead of dropping the era
-            events.append(SlotSet("pending_relax", None))
+        # When this policy's prompt is the one taken, the listener did not take "Shall I drop the
+        # era?" (a yes goes to the relax rule), so the offer lapses: a later yes to a station offer
+        # starts it instead of dropping the era. Optional events: applied only if this policy wins
+        # (the tone slots above are applied whoever wins; this one must not reach the relax rule).
+        lapsed = [SlotSet("pending_relax", None)] if tracker.get_slot("pending_relax") else []
         confirm = self._confirmation(tracker, intent, parse, asr)
         if confirm:
             return self._prediction(self._one_hot(domain, confirm), events=events,
@@ -238,7 +239,7 @@ class PromptSelectionPolicy(Policy):
                      f"with probability {decision.propensity:.3f}")
         meta["features"] = [float(x) for x in state_features(state, with_history=True)]
         meta["turn"] = state.turn + 1
-        return self._prediction(self._one_hot(domain, action), events=events,
+        return self._prediction(self._one_hot(domain, action), events=events, optional_events=lapsed,
                                 action_metadata={"prompt_policy": meta, "empathy": empathy.as_dict()})
 
     def _confirmation(self, tracker: DialogueStateTracker, intent: Optional[str], parse: Dict[str, Any],
