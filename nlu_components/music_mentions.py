@@ -64,7 +64,6 @@ def _asked_like(text: str, entity: Dict[str, Any]) -> bool:
 # The words of asking for music. An unresolved mention made only of these is the request itself
 # ("play me some", "something like"), never an artist or a title the catalogue lacks; a title made
 # of them that the catalogue has still resolves (that check comes first).
-YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "absolutely", "definitely"})
 REQUEST_WORDS = frozenset("""
 a an the some any something anything more other another this that these those
 play playing played put on start spin queue throw give get find show recommend suggest
@@ -73,6 +72,8 @@ want wanna need like love similar to by from of for with and or kind sort stuff
 music song songs track tracks tune tunes album albums artist artists band bands sound sounds
 listen listening hear hearing let let's lets s
 """.split())
+# A reply that starts with one of these is a yes, whatever artist it names ("yes, love Radiohead").
+YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "absolutely", "definitely"})
 
 
 @lru_cache(maxsize=1)
@@ -222,7 +223,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         message.set(ENTITIES, entities + new, add_to_output=True)
         named = [e for e in entities + new if e.get("entity") in ("artist", "work", "unknown_mention")]
         artist_named = any(e.get("entity") == "artist" for e in entities + new)
-        said_yes = any(w.strip(",.!") in YES_WORDS for w in text.lower().split()[:1])
+        said_yes = (text.lower().split() or [""])[0].strip(",.!") in YES_WORDS
         if intent in ("accept", "surprise_me") and named or intent == "affirm" and artist_named and not said_yes \
                 or intent == "deny" and any(_asked_like(text, e) for e in named):
             # "play something like Aphex Twin" asks for music like a named artist, not to keep
