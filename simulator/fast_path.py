@@ -177,7 +177,10 @@ def log_conversations(n: int, epsilon: float, history_share: float, seed: int, w
     if workers > 1:
         import multiprocessing as mp
 
-        with mp.get_context("fork").Pool(workers) as pool:
+        # forkserver, not fork: a parent with threads (LightGBM, faiss, pyarrow) forked mid-lock
+        # left both workers waiting on a futex forever (`rounds.py --resume` at 20,000 a round);
+        # each job carries its own seed and loads the assets itself, so the logs are the same
+        with mp.get_context("forkserver").Pool(workers) as pool:
             frames = pool.map(_log_chunk, jobs)
     else:
         frames = [_log_chunk(j) for j in jobs]

@@ -1,6 +1,7 @@
 """The one log schema: both writers produce it, and the validator rejects what off-policy
 evaluation cannot use, naming the conversation."""
 import numpy as np
+import pandas as pd
 import pytest
 
 from policy_learning.log_schema import COLUMN_NAMES, COLUMNS, LogError, read_logs, validate_logs
@@ -106,3 +107,14 @@ def test_greedy_logging_policy_never_reads_a_bad_row_as_prompt_zero(frame):
     dist = greedy_logging_dist(frame)
     logged = np.stack(frame["probabilities"].to_numpy())
     assert (dist.argmax(axis=1) == logged.argmax(axis=1)).all() and (dist.sum(axis=1) == 1).all()
+
+
+def test_logging_workers_give_the_logs_of_their_chunks_run_in_process():
+    """The logging pool (a forkserver: a forked pool deadlocked under `rounds.py --resume`) gives
+    exactly the conversations of its chunks, each with its own seed, run here one after another."""
+    from simulator.fast_path import _log_chunk, log_conversations
+
+    pooled = log_conversations(40, 0.1, 0.0, seed=3, workers=2)
+    here = pd.concat([_log_chunk((20, ("rule_based", 0.1), 0.0, 300 + i)) for i in range(2)], ignore_index=True)
+    assert len(pooled) == len(here) and pooled["conversation_id"].nunique() == 40
+    pd.testing.assert_frame_equal(pooled, here)
