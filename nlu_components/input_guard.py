@@ -34,6 +34,10 @@ WORD = re.compile(r"[a-z][a-z']+")
 # like it). "yes I love it" after a sample is split between them (0.54 / 0.45), and
 # FallbackClassifier's ambiguity check then answered "Sorry, I didn't quite get that".
 AGREEING = frozenset({"accept", "affirm"})
+# a yes that asks to start what is playing or offered ("yes start it", "ok, play the station"):
+# an accept, whatever share the intent model gave it (it read "yes start it" as affirm 0.96)
+ASKS_TO_START = re.compile(r"\b(?:start|begin)\b.*\b(?:it|this|that|station|playlist|radio)\b"
+                           r"|\b(?:make|play|start)\b(?: it)?(?: a| the| that)? (?:station|playlist|radio)\b")
 
 
 @lru_cache(maxsize=1)
@@ -155,6 +159,7 @@ class InputGuard(GraphComponent):
             self.apply_asr_confidence(m)
             if not self.not_understandable(m.get(TEXT), m.get(ENTITIES) or []):
                 self.merge_agreeing(m)
+                self.start_is_accept(m)
                 continue
             intent = dict(m.get(INTENT) or {"name": None})
             intent["confidence"] = min(float(intent.get("confidence") or 0.0), low)
@@ -183,6 +188,17 @@ class InputGuard(GraphComponent):
         conf = min(1.0, float(ranking[0]["confidence"]) + float(ranking[1]["confidence"]))
         m.set(INTENT, {**intent, "confidence": conf}, add_to_output=True)
         m.set(INTENT_RANKING_KEY, [{**ranking[0], "confidence": conf}] + ranking[2:], add_to_output=True)
+
+    @staticmethod
+    def start_is_accept(m: Message) -> None:
+        """A yes (``affirm``) that asks to start it or the station is an ``accept``."""
+        intent = dict(m.get(INTENT) or {})
+        if intent.get("name") != "affirm" or not ASKS_TO_START.search((m.get(TEXT) or "").lower()):
+            return
+        m.set(INTENT, {**intent, "name": "accept"}, add_to_output=True)
+        ranking = m.get(INTENT_RANKING_KEY) or []
+        m.set(INTENT_RANKING_KEY, [{**intent, "name": "accept"}]
+              + [r for r in ranking if r.get("name") not in AGREEING], add_to_output=True)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data

@@ -126,3 +126,22 @@ def test_two_readings_of_one_yes_are_a_yes_not_an_ambiguity(storage):
     junk = _ranked("🎵🎶", [{"name": "accept", "confidence": 0.5}, {"name": "affirm", "confidence": 0.45}])
     g.process([junk])
     assert junk.get("intent")["confidence"] <= 0.05
+
+
+@pytest.mark.parametrize("text, becomes", [
+    ("yes start it", "accept"),  # `make shell`: affirm 0.96, so another sample was played
+    ("ok, play the station", "accept"),
+    ("sure, make it a station", "accept"),
+    ("yes", "affirm"),
+    ("hmm ok", "affirm"),
+    ("yes I like that", "affirm"),
+    ("yes play something else", "affirm"),
+])
+def test_a_yes_that_asks_to_start_it_is_an_accept(storage, text, becomes):
+    g = guard(storage)
+    m = _ranked(text, [{"name": "affirm", "confidence": 0.96}, {"name": "accept", "confidence": 0.03},
+                       {"name": "deny", "confidence": 0.01}])
+    g.process([m])
+    assert m.get("intent")["name"] == becomes
+    names = [r["name"] for r in m.get("intent_ranking")]
+    assert names[0] == becomes and len(names) == len(set(names))
