@@ -40,6 +40,18 @@ ASKS_TO_START = re.compile(r"\b(?:start|begin)\b.*\b(?:it|this|that|station|play
                            r"|\b(?:make|play|start)\b(?: it)?(?: a| the| that)? (?:station|playlist|radio)\b")
 
 
+def relabel_intent(m: Message, name: str) -> None:
+    """The message's intent becomes ``name`` with the confidence it had; ``name`` heads the
+    ranking, and the intent it replaces leaves it (else FallbackClassifier reads the two as an
+    ambiguity)."""
+    intent = dict(m.get(INTENT) or {})
+    conf = float(intent.get("confidence") or 0.0)
+    m.set(INTENT, {**intent, "name": name, "confidence": conf}, add_to_output=True)
+    m.set(INTENT_RANKING_KEY, [{"name": name, "confidence": conf}]
+          + [r for r in (m.get(INTENT_RANKING_KEY) or []) if r.get("name") not in (name, intent.get("name"))],
+          add_to_output=True)
+
+
 @lru_cache(maxsize=1)
 def english_words() -> FrozenSet[str]:
     """Common English: the whole words (4+ letters) of the packaged MiniLM tokenizer's
@@ -192,13 +204,8 @@ class InputGuard(GraphComponent):
     @staticmethod
     def start_is_accept(m: Message) -> None:
         """A yes (``affirm``) that asks to start it or the station is an ``accept``."""
-        intent = dict(m.get(INTENT) or {})
-        if intent.get("name") != "affirm" or not ASKS_TO_START.search((m.get(TEXT) or "").lower()):
-            return
-        m.set(INTENT, {**intent, "name": "accept"}, add_to_output=True)
-        ranking = m.get(INTENT_RANKING_KEY) or []
-        m.set(INTENT_RANKING_KEY, [{**intent, "name": "accept"}]
-              + [r for r in ranking if r.get("name") not in AGREEING], add_to_output=True)
+        if (m.get(INTENT) or {}).get("name") == "affirm" and ASKS_TO_START.search((m.get(TEXT) or "").lower()):
+            relabel_intent(m, "accept")
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data

@@ -31,7 +31,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -233,11 +233,9 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
             # what to play; a yes counts only with a catalogue artist, since "i like it" is also
             # the title of a song, and one that starts with "yes" stays a yes ("yes, love
             # Radiohead" takes the Radiohead station offered, or agrees to drop a constraint).
-            conf = float((message.get(INTENT) or {}).get("confidence") or 0.0)
-            message.set(INTENT, {"name": "request_music", "confidence": conf}, add_to_output=True)
-            ranking = message.get(INTENT_RANKING_KEY) or []
-            message.set(INTENT_RANKING_KEY, [{"name": "request_music", "confidence": conf}]
-                        + [r for r in ranking if r.get("name") not in ("request_music", intent)], add_to_output=True)
+            from nlu_components.input_guard import relabel_intent
+
+            relabel_intent(message, "request_music")
 
     def _believable(self, mention: Dict[str, Any], intent: Optional[str] = None) -> bool:
         """An unresolved mention made only of the words of a request ("play me some" in "play me
