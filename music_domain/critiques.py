@@ -17,7 +17,13 @@ kind                        said as                                          rel
 ``more_like``               more like that, similar to this one              a seed: near X in the vectors
 ``exclude_current_genre``   not that genre, a different genre                not X's genre family
 ``exclude_genre:<g>``       no more country, not country, anything but rap   not the genre g
+``exclude_artist:<a>``      not radiohead, no more Drake, enough of Adele    not by the artist a
 ==========================  ===============================================  ==========================
+
+Before anything was played, a relative critique has no track to be relative to: "something
+older" as the first words means older than the catalogue's typical track (a decade before the
+median known year; "newer", after it; for valence, the median valence), and energy critiques fill the energy slot
+instead.
 
 ``parse(text, vocabulary)`` finds them in words (used by the NLU component and the tests);
 ``Directions`` keeps them in the dialogue state, one per feature (a newer critique on the same
@@ -33,7 +39,14 @@ from typing import Dict, Iterable, List, Optional, Tuple
 import numpy as np
 
 KINDS = ("faster", "slower", "calmer", "more_intense", "newer", "older", "happier", "sadder", "more_like",
-         "exclude_current_genre", "exclude_genre")
+         "exclude_current_genre", "exclude_genre", "exclude_artist")
+# groups a critique said before anything was played still means, relative to the catalogue's
+# typical track (energy critiques fill the energy slot instead: music_domain.dialogue_engine)
+UNANCHORED_GROUPS = ("year", "valence")
+# ... and by how much at least: the known years bunch up in the last decade (median 2016 in the
+# shipped catalogue), so "older than typical" by one year was still a 2015 track; "newer" keeps
+# its one year (a decade after the median is the future)
+UNANCHORED_MARGIN = {"older": 10.0}
 
 _A = r"(?:a (?:bit|little|lot|tad) |bit |little |way |much |even |slightly |kinda |somewhat )?"
 _SOMETHING = r"(?:something|anything|songs?|tracks?|music|stuff|one|some)"
@@ -78,7 +91,8 @@ PATTERNS: Dict[str, Tuple[str, ...]] = {
         r"less (?:happy|cheerful|cheesy|bubbly)",
     ),
     "more_like": (
-        r"more (?:like|of) (?:that|this|it)(?: one)?", rf"{_SOMETHING} (?:like|similar to) (?:that|this|it)(?: one| song| track)?",
+        r"more (?:like|of) (?:that|this|it)(?: one)?",
+        rf"{_SOMETHING} (?:like|similar to) (?:that|this|it|them|him|her)(?: one| song| track)?",
         r"(?:same|similar) (?:vibe|style|sound|feel)", r"like (?:that|this) one", r"in (?:that|this|the same) vein",
         r"similar (?:ones|songs|tracks|stuff)", r"(?:keep|stay) (?:it )?(?:like|with) (?:that|this)",
     ),
@@ -233,6 +247,35 @@ def parse(text: str, vocabulary=None) -> List[Found]:
     return out
 
 
+_BEFORE_ARTIST = re.compile(
+    rf"(?<![\w'])(?P<trigger>{'|'.join(EXCLUDE_TRIGGERS)})\s+(?:(?:the|any|more|of|that|this|so much|all the|with the|"
+    rf"music by|songs by|stuff by|tracks by|anything by|by)\s+)*$", re.I)
+_AFTER_ARTIST = re.compile(rf"^\W{{0,3}}(?:'s?\s+)?(?:music|stuff|songs|tracks)?\s*,?\s*{NOT_EXCLUSION_AFTER}", re.I)
+
+
+def artist_exclusions(text: str, entities) -> List[Tuple[dict, Found]]:
+    """Named artists the listener excludes ("not radiohead, something like them", "no more
+    Drake", "anything but taylor swift"): each ``artist`` or ``unknown_mention`` entity right
+    after an exclusion trigger, as ``(entity, Found("exclude_artist:<name>"))``. "no Drake
+    please" asks for Drake (``NOT_EXCLUSION_AFTER`` after a bare "no")."""
+    text = (text or "")[:2000]
+    out = []
+    for e in entities or []:
+        if e.get("entity") not in ("artist", "unknown_mention") or not e.get("value"):
+            continue
+        if e.get("entity") == "unknown_mention" and e.get("mention_type") not in (None, "Artist"):
+            continue
+        a, b = int(e.get("start", 0) or 0), int(e.get("end", 0) or 0)
+        if not 0 <= a < b <= len(text):
+            continue
+        before = _BEFORE_ARTIST.search(text[:a])
+        # "no Drake please" asks for Drake; "no more Drake please", "not Drake please" do not
+        if before is None or before.group("trigger").lower() == "no" and _AFTER_ARTIST.search(text[b:]):
+            continue
+        out.append((e, Found(f"exclude_artist:{e['value']}", before.start(), b)))
+    return out
+
+
 # -- the state and retrieval ---------------------------------------------------------------
 # kind -> [(feature, sign, margin)]: the track must move past X's value by the margin in that
 # direction; a negative margin is a tolerance (the feature may move against by that much).
@@ -254,27 +297,30 @@ GROUP = {"faster": "pace", "slower": "pace", "calmer": "pace", "more_intense": "
 class Directions:
     """What the listener asked for relative to tracks they heard: ``{group: (kind, row)}``, genres
     excluded, and seed rows ("more like that", a named song)."""
-    relative: Dict[str, Tuple[str, int]] = field(default_factory=dict)
+    relative: Dict[str, Tuple[str, Optional[int]]] = field(default_factory=dict)  # row None: the catalogue's typical track
     excluded: List[str] = field(default_factory=list)
     seeds: List[int] = field(default_factory=list)
+    excluded_artists: List[str] = field(default_factory=list)
 
     def describe(self, catalog=None) -> List[str]:
         out = []
         for kind, row in self.relative.values():
-            name = f"track {row}"
-            if catalog is not None:
+            name = "the typical track" if row is None else f"track {row}"
+            if catalog is not None and row is not None:
                 name = f"{catalog['track_name'].iloc[row]!r}"
             out.append(f"{kind.replace('_', ' ')} than {name}")
         out += [f"not {g}" for g in self.excluded]
+        out += [f"not by {a}" for a in self.excluded_artists]
         return out
 
     def __bool__(self) -> bool:
-        return bool(self.relative or self.excluded or self.seeds)
+        return bool(self.relative or self.excluded or self.seeds or self.excluded_artists)
 
 
 def apply(directions: Directions, critiques: Iterable[str], reference: Optional[int]) -> List[str]:
-    """Record critiques said about the track at row ``reference`` (None: nothing played yet, only
-    genre exclusions apply). Returns the critiques recorded."""
+    """Record critiques said about the track at row ``reference`` (None: nothing played yet: genre
+    and artist exclusions apply, and the ``UNANCHORED_GROUPS`` relative to the catalogue's typical
+    track). Returns the critiques recorded."""
     done = []
     for c in critiques:
         kind, _, value = str(c).partition(":")
@@ -282,8 +328,14 @@ def apply(directions: Directions, critiques: Iterable[str], reference: Optional[
             if value not in directions.excluded:
                 directions.excluded.append(value)
             done.append(c)
+        elif kind == "exclude_artist" and value:
+            if value not in directions.excluded_artists:
+                directions.excluded_artists.append(value)
+            done.append(c)
         elif reference is None:
-            continue
+            if kind in RELATIVE and GROUP[kind] in UNANCHORED_GROUPS:
+                directions.relative[GROUP[kind]] = (kind, None)
+                done.append(c)
         elif kind == "exclude_current_genre":
             directions.relative["genre"] = (kind, int(reference))
             done.append(c)
@@ -309,12 +361,16 @@ def implied_energy(kind: str) -> Optional[str]:
     return None
 
 
-def reference_value(values: np.ndarray, genres: np.ndarray, row: int) -> float:
+def reference_value(values: np.ndarray, genres: np.ndarray, row: Optional[int]) -> float:
     """The value of a feature for the track at ``row``, or, when the catalogue does not know it
     (most tracks of the Spotify 114k file have no release year), the median known value of that
     track's genre family (of the catalogue when the family has none): "too old" about a track of
     unknown year means newer than its genre's typical year, instead of a direction no track can
-    honour, which retrieval would drop in silence."""
+    honour, which retrieval would drop in silence. ``row`` None (nothing played yet): the
+    catalogue's median known value."""
+    if row is None:
+        known = values[np.isfinite(values)]
+        return float(np.median(known)) if len(known) else float("nan")
     ref = float(values[row])
     if np.isfinite(ref):
         return ref
@@ -327,7 +383,7 @@ def reference_value(values: np.ndarray, genres: np.ndarray, row: int) -> float:
 
 def mask(arrays, directions: Directions) -> Optional[np.ndarray]:
     """Tracks that honour every direction (None when there is none)."""
-    if not directions.relative and not directions.excluded:
+    if not directions.relative and not directions.excluded and not directions.excluded_artists:
         return None
     cols = arrays.columns
     ok = np.ones(arrays.n, bool)
@@ -336,11 +392,15 @@ def mask(arrays, directions: Directions) -> Optional[np.ndarray]:
             ok &= cols["genre"] != cols["genre"][row]
             continue
         for feature, sign, margin in RELATIVE[kind]:
+            if row is None:
+                margin = max(margin, UNANCHORED_MARGIN.get(kind, margin))
             values = np.asarray(cols[feature], dtype=float)
             ref = reference_value(values, cols["genre"], row)
             ok &= (values - ref) * sign >= margin
     for g in directions.excluded:
         ok &= (cols["genre"] != g) & (cols["subgenre"] != g)
+    for a in directions.excluded_artists:
+        ok &= cols["artist_name"] != a
     return ok
 
 

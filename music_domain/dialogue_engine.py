@@ -332,6 +332,8 @@ class MusicDialogueEngine:
         for g in state.directions.excluded:
             if state.slots.get("genre") == g or state.slots.get("subgenre") == g:
                 state.slots["genre"] = state.slots["subgenre"] = None
+        if state.slots.get("artist") in state.directions.excluded_artists:
+            state.slots["artist"] = None  # "not radiohead" after "put on some radiohead"
         for track_id in (meaning.seeds if meaning.intent == "request_music" else ()):
             # only a request names a song to go by: "i like it" after a sample is a yes, not the
             # song "I Like It"

@@ -1,5 +1,5 @@
-"""Critiques in words ("too slow", "something newer", "no more country", "not that genre") as
-``critique`` entities (``music_domain.critiques`` has the patterns and what each means).
+"""Critiques in words ("too slow", "something newer", "no more country", "not that genre", "not
+radiohead") as ``critique`` entities (``music_domain.critiques`` has the patterns and what each means).
 
 Runs after the attribute and mention extractors. Attribute entities inside a critique are
 removed, because the critique says what they would get backwards: "too slow" is not a request
@@ -55,10 +55,18 @@ class CritiqueExtractor(GraphComponent, EntityExtractorMixin):
         for m in messages:
             text = m.get(TEXT) or ""
             found = critiques.parse(text, self.vocabulary) if text.strip() else []
+            entities = m.get(ENTITIES) or []
+            # "not radiohead": the artist is excluded, not asked for (the entity becomes the critique)
+            excluded = critiques.artist_exclusions(text, entities)
+            if excluded:
+                gone = [id(e) for e, _ in excluded]
+                entities = [e for e in entities if id(e) not in gone]
+                taken = [(f.start, f.end) for _, f in excluded]
+                found = [f for f in found if not any(f.start < y and x < f.end for x, y in taken)]
+                found = sorted(found + [f for _, f in excluded], key=lambda f: f.start)
             if not found:
                 continue
             spans = [(f.start, f.end) for f in found]
-            entities = m.get(ENTITIES) or []
             names_artist = any(e.get("entity") == "artist" for e in entities)
             kept = []
             for e in entities:

@@ -39,16 +39,27 @@ AGREEING = frozenset({"accept", "affirm"})
 ASKS_TO_START = re.compile(r"\b(?:start|begin)\b.*\b(?:it|this|that|station|playlist|radio)\b"
                            r"|\b(?:make|play|start)\b(?: it)?(?: a| the| that)? (?:station|playlist|radio)\b")
 
+# a farewell said with a "no" or a "thanks" ("no thanks, bye", "ok thanks, see ya"): the intent
+# model reads the first words (deny 0.98); the listener is leaving
+FAREWELL = re.compile(r"(?<![\w'])(?:bye|bye bye|goodbye|good bye|byee+|see (?:ya|you)(?: later)?|cya|gotta go|"
+                      r"good ?night|that'?s (?:all|it) for (?:now|today))(?![\w'])")
+# what a farewell turns these intents into: a "no" gives up the search, a "yes" or thanks ends it
+FAREWELL_INTENTS = {"deny": "stop", "dont_know": "stop", "affirm": "goodbye", "greet": "goodbye",
+                    "out_of_scope": "goodbye", "nlu_fallback": "goodbye"}
+FAREWELL_CONFIDENCE = 0.9
 
-def relabel_intent(m: Message, name: str) -> None:
-    """The message's intent becomes ``name`` with the confidence it had; ``name`` heads the
-    ranking, and the intent it replaces leaves it (else FallbackClassifier reads the two as an
-    ambiguity)."""
+
+def relabel_intent(m: Message, name: str, at_least: float = 0.0) -> None:
+    """The message's intent becomes ``name`` with the confidence it had (or ``at_least``, the
+    confidence of the evidence for the new reading); ``name`` heads the ranking, the intent it
+    replaces leaves it and the others share no more than what is left (else FallbackClassifier
+    reads two intents as an ambiguity)."""
     intent = dict(m.get(INTENT) or {})
-    conf = float(intent.get("confidence") or 0.0)
+    conf = max(float(intent.get("confidence") or 0.0), float(at_least))
     m.set(INTENT, {**intent, "name": name, "confidence": conf}, add_to_output=True)
     m.set(INTENT_RANKING_KEY, [{"name": name, "confidence": conf}]
-          + [r for r in (m.get(INTENT_RANKING_KEY) or []) if r.get("name") not in (name, intent.get("name"))],
+          + [{**r, "confidence": min(float(r.get("confidence") or 0.0), 1.0 - conf)}
+             for r in (m.get(INTENT_RANKING_KEY) or []) if r.get("name") not in (name, intent.get("name"))],
           add_to_output=True)
 
 
@@ -172,6 +183,7 @@ class InputGuard(GraphComponent):
             if not self.not_understandable(m.get(TEXT), m.get(ENTITIES) or []):
                 self.merge_agreeing(m)
                 self.start_is_accept(m)
+                self.farewell_ends(m)
                 continue
             intent = dict(m.get(INTENT) or {"name": None})
             intent["confidence"] = min(float(intent.get("confidence") or 0.0), low)
@@ -206,6 +218,17 @@ class InputGuard(GraphComponent):
         """A yes (``affirm``) that asks to start it or the station is an ``accept``."""
         if (m.get(INTENT) or {}).get("name") == "affirm" and ASKS_TO_START.search((m.get(TEXT) or "").lower()):
             relabel_intent(m, "accept")
+
+    @staticmethod
+    def farewell_ends(m: Message) -> None:
+        """A "no" with a farewell ("no thanks, bye") gives up (``stop``); a yes, thanks or anything
+        else the listener does not ask music with ("ok cool, see ya") is a ``goodbye``. A request
+        or an accept with a farewell ("play the station, bye") stays what it is."""
+        name = (m.get(INTENT) or {}).get("name")
+        if name in FAREWELL_INTENTS and FAREWELL.search((m.get(TEXT) or "").lower()):
+            # the farewell word is the surest part of the message: not a fallback however unsure
+            # the intent model was of the rest
+            relabel_intent(m, FAREWELL_INTENTS[name], FAREWELL_CONFIDENCE)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data

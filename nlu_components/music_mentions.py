@@ -160,8 +160,36 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
     def mentions(self, text: str, states=None) -> List[Dict[str, Any]]:
         if self.tagger is None or not text or not text.strip():
             return []
-        found = self.tagger.mentions(text[:MAX_TEXT], states)
-        return [x for x in found if x["confidence"] >= self.config["min_confidence"]]
+        text = text[:MAX_TEXT]
+        found = [x for x in self.tagger.mentions(text, states) if x["confidence"] >= self.config["min_confidence"]]
+        if text == text.lower() and any(c.isalpha() for c in text):
+            found += self._lowercase_artists(text, states, found)
+        return sorted(found, key=lambda x: x["start"])
+
+    def _lowercase_artists(self, text: str, states, found) -> List[Dict[str, Any]]:
+        """Voice-style text has no capitals, and the tagger leans on them: "i like swans and
+        daughters" named nobody, "I like Swans and Daughters" two artists. So a message without a
+        capital letter is tagged again with every word that is not a word of asking capitalised
+        (MiniLM is uncased: its states are reused), and the artists found only then count when
+        they are catalogue artists, matched exactly after normalisation and not made only of
+        ordinary words: a guess from recasing never becomes an unknown name or a song."""
+        from nlu_components.input_guard import COMMON_ENGLISH
+
+        keep_lower = REQUEST_WORDS | COMMON_ENGLISH
+        recased = re.sub(r"[a-z][\w']*", lambda w: w.group(0) if w.group(0) in keep_lower else
+                         w.group(0)[0].upper() + w.group(0)[1:], text)
+        out = []
+        for x in self.tagger.mentions(recased, states):
+            if x["type"] != "Artist" or x["confidence"] < self.config["min_confidence"] or \
+                    any(x["start"] < y["end"] and y["start"] < x["end"] for y in found):
+                continue
+            words = re.findall(r"[\w']+", x["text"].lower())
+            if not words or all(w in ordinary_words() for w in words):
+                continue
+            r = self.resolver.artist(text[x["start"]:x["end"]])
+            if r.resolved and r.score >= 100.0:  # no fuzzy guess on a guess ("rainy" is not Rain)
+                out.append({**x, "text": text[x["start"]:x["end"]], "recased": True})
+        return out
 
     def _process_one(self, message: Message, states) -> None:
         text = message.get(TEXT) or ""
@@ -218,13 +246,20 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                                 "mention_type": "work", "confidence_normalisation": round(r.score / 100.0, 3)})
                 elif not overlaps and self._believable(x, intent):
                     new.append({**base, "entity": "unknown_mention", "value": x["text"], "mention_type": "work"})
-        if intent in NOT_ABOUT_MUSIC:  # "Hi wizard", "Good Morning" name no artist
+        if intent == "out_of_scope":
+            # "i like swans and daughters" (read as out of scope): a catalogue artist the tagger is
+            # sure of, not made of ordinary words, is named; anything else is dropped as below
+            new = [e for e in new if e["entity"] == "artist"
+                   and e["confidence"] >= self.config["min_confidence_ordinary"]
+                   and not all(w in ordinary_words() for w in re.findall(r"[\w']+", e["raw_value"].lower()))]
+        elif intent in NOT_ABOUT_MUSIC:  # "Hi wizard", "Good Morning" name no artist
             new = []
         message.set(ENTITIES, entities + new, add_to_output=True)
         named = [e for e in entities + new if e.get("entity") in ("artist", "work", "unknown_mention")]
         artist_named = any(e.get("entity") == "artist" for e in entities + new)
         said_yes = (text.lower().split() or [""])[0].strip(",.!") in YES_WORDS
         if intent in ("accept", "surprise_me") and named or intent == "affirm" and artist_named and not said_yes \
+                or intent == "out_of_scope" and artist_named \
                 or intent == "deny" and any(_asked_like(text, e) for e in named):
             # "play something like Aphex Twin" asks for music like a named artist, not to keep
             # what is playing: a request. So does "(no,) something like Boris", which the intent
@@ -235,7 +270,10 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
             # Radiohead" takes the Radiohead station offered, or agrees to drop a constraint).
             from nlu_components.input_guard import relabel_intent
 
-            relabel_intent(message, "request_music")
+            # out of scope is the intent model's guess against a name the tagger is sure of
+            relabel_intent(message, "request_music",
+                           max((e["confidence"] for e in new if e["entity"] == "artist"), default=0.0)
+                           if intent == "out_of_scope" else 0.0)
 
     def _believable(self, mention: Dict[str, Any], intent: Optional[str] = None) -> bool:
         """An unresolved mention made only of the words of a request ("play me some" in "play me

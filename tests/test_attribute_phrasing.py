@@ -149,3 +149,41 @@ def test_a_catalogue_artist_named_in_a_yes_or_a_surprise_me_is_a_request(text, n
     ex.process([m])
     assert m.get(INTENT)["name"] == becomes
     assert [r["name"] for r in m.get("intent_ranking")][0] == becomes
+
+
+class _LeansOnCapitals:
+    """A tagger that, like the CRF, finds names by their capitals: every capitalised word after the
+    first is an artist mention."""
+
+    def mentions(self, text, states=None):
+        import re as _re
+
+        return [{"type": "Artist", "text": m.group(0), "start": m.start(), "end": m.end(), "confidence": 0.95}
+                for m in _re.finditer(r"(?<!^)\b[A-Z][a-z']+", text)]
+
+
+@pytest.mark.parametrize("text, intent, artists", [
+    # `make shell`: read as out of scope, lower case: fallback, "Sorry, I didn't quite get that"
+    ("i like swans and daughter", "out_of_scope", ["Swans", "Daughter"]),
+    ("play some radiohead", "request_music", ["Radiohead"]),
+    ("too slow", "request_music", []),  # critique words are not names
+    ("something chill for a rainy sunday", "request_music", []),
+    ("what do you think about it", "out_of_scope", []),
+    ("i want something rainy", "request_music", []),  # "Rainy" resolves to Rain only fuzzily
+    ("i like Swans", "affirm", ["Swans"]),  # has a capital: tagged as written, not recased
+])
+def test_voice_style_lower_case_still_names_catalogue_artists(text, intent, artists):
+    ex = MusicMentionExtractor(MusicMentionExtractor.get_default_config(), None, None, _LeansOnCapitals())
+    ranking = [{"name": intent, "confidence": 0.43}, {"name": "request_music", "confidence": 0.35}]
+    m = Message(data={TEXT: text, INTENT: dict(ranking[0]), "intent_ranking": ranking})
+    ex.process([m])
+    named = [e["value"] for e in m.get(ENTITIES) if e["entity"] == "artist"]
+    assert named == artists
+    assert not [e for e in m.get(ENTITIES) if e["entity"] in ("unknown_mention", "work")]
+    if artists:
+        assert m.get(INTENT)["name"] == "request_music"
+    else:
+        assert m.get(INTENT)["name"] == intent
+    if artists and intent == "out_of_scope":
+        # the tagger's confidence against the intent model's guess: not a fallback
+        assert m.get(INTENT)["confidence"] >= 0.9

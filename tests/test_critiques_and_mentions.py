@@ -430,3 +430,83 @@ def test_a_critique_is_not_read_as_a_song_title(assets, text, entities, kept):
     CritiqueExtractor({**CritiqueExtractor.get_default_config()}).process([m])
     got = [e["entity"] for e in m.get(ENTITIES)]
     assert [k for k in got if k != "critique"] == kept and "critique" in got
+
+
+def _critique_parse(text, entities, vocabulary=None):
+    from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
+    from rasa.shared.nlu.training_data.message import Message
+
+    from nlu_components.critiques import CritiqueExtractor
+
+    ents = []
+    for kind, value in entities:
+        a = text.lower().index(value.lower())
+        ents.append({"entity": kind, "value": value, "start": a, "end": a + len(value)})
+    m = Message(data={TEXT: text, INTENT: {"name": "request_music", "confidence": 0.99}, ENTITIES: ents})
+    ex = CritiqueExtractor({**CritiqueExtractor.get_default_config()})
+    ex.process([m])
+    return [(e["entity"], e["value"]) for e in m.get(ENTITIES)]
+
+
+@pytest.mark.parametrize("text, artist, excluded", [
+    ("not radiohead, something like them but newer", "Radiohead", True),  # `make shell`: played Radiohead again
+    ("no more Taylor Swift please", "Taylor Swift", True),
+    ("anything but drake", "Drake", True),
+    ("I'm tired of Adele", "Adele", True),
+    ("i like swans but not daughter", "Daughter", True),
+    ("I don't want any more music by Metallica", "Metallica", True),
+    ("something like radiohead", "Radiohead", False),
+    ("no Drake please", "Drake", False),  # a bare "no" with "please": asks for Drake
+    ("Radiohead, not too loud", "Radiohead", False),
+])
+def test_a_named_artist_after_a_negation_is_excluded_not_asked_for(text, artist, excluded):
+    got = _critique_parse(text, [("artist", artist)])
+    assert (("critique", f"exclude_artist:{artist}") in got) == excluded
+    assert (("artist", artist) in got) != excluded
+    if text.startswith("not radiohead"):
+        assert ("critique", "more_like") in got and ("critique", "newer") in got
+
+
+def test_an_excluded_artist_is_never_played_again_and_leaves_the_artist_slot(assets):
+    """`make shell`: "put on some radiohead", then "not radiohead, something like them but newer"
+    played Radiohead again: the name was read as a request for it."""
+    engine = MusicDialogueEngine(assets, use_history=False)
+    artists = assets.arrays.columns["artist_name"]
+    counts = {a: int((artists == a).sum()) for a in set(artists[:2000])}
+    artist = max(counts, key=counts.get)
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"artist": artist}, 0.5))
+    row = engine.pick_sample(state)
+    assert artists[row] == artist
+    state.record_prompt("play_sample")
+    engine.apply_user(state, UserMeaning("request_music", {}, -0.2,
+                                         critiques=[f"exclude_artist:{artist}", "more_like"]))
+    assert state.slots.get("artist") is None and state.directions.excluded_artists == [artist]
+    assert state.critiqued and row in state.directions.seeds
+    for _ in range(5):
+        nxt = engine.pick_sample(state)
+        assert nxt is not None and artists[nxt] != artist
+    station = engine.station(state)
+    assert station and not (artists[station] == artist).any()
+
+
+@pytest.mark.parametrize("kind, sign", [("older", -1), ("newer", +1)])
+def test_something_older_before_anything_was_played_is_relative_to_the_typical_track(assets, kind, sign):
+    """`make shell`: "something older" as the first words was dropped (no track to be older than),
+    and the assistant asked "Anything in mind?" as if nothing was said. It now means older than
+    the catalogue's median known year (by a decade at least, the years bunch up in the last one),
+    and every sample keeps to it."""
+    engine = MusicDialogueEngine(assets, use_history=False)
+    year = assets.arrays.columns["year"]
+    median = float(np.median(year[np.isfinite(year)]))
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {}, 0.1, critiques=[kind]))
+    assert state.directions.relative["year"] == (kind, None)
+    assert state.critiqued == []  # no track was critiqued
+    assert Directions(relative={"year": (kind, None)}).describe(assets.catalog) == [f"{kind} than the typical track"]
+    for _ in range(3):
+        row = engine.pick_sample(state)
+        assert np.isfinite(year[row]) and (year[row] - median) * sign >= (10 if kind == "older" else 1)
+    # energy and genre exclusions as before; a pace critique before anything played is the energy slot
+    d = Directions()
+    assert critiques.apply(d, ["faster", "sadder"], None) == ["sadder"] and "pace" not in d.relative

@@ -145,3 +145,29 @@ def test_a_yes_that_asks_to_start_it_is_an_accept(storage, text, becomes):
     assert m.get("intent")["name"] == becomes
     names = [r["name"] for r in m.get("intent_ranking")]
     assert names[0] == becomes and len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("text, intent, becomes", [
+    ("no thanks, bye", "deny", "stop"),  # `make shell`: deny 0.98, answered "let's try another direction"
+    ("nah, gotta go", "deny", "stop"),
+    ("ok thanks, see ya", "affirm", "goodbye"),
+    ("cool, goodbye", "affirm", "goodbye"),
+    ("yes start it, bye", "accept", "accept"),  # the station starts; the farewell is a courtesy
+    ("play the station, bye", "request_music", "request_music"),
+    ("no thanks", "deny", "deny"),
+    ("maybe later", "affirm", "affirm"),
+    ("nobody byers", "deny", "deny"),  # words that only contain a farewell
+])
+def test_a_farewell_said_with_a_no_or_a_thanks_ends_the_conversation(storage, text, intent, becomes):
+    g = guard(storage)
+    m = _ranked(text, [{"name": intent, "confidence": 0.4}, {"name": "goodbye", "confidence": 0.35},
+                       {"name": "greet", "confidence": 0.25}])
+    g.process([m])
+    assert m.get("intent")["name"] == becomes
+    ranking = m.get("intent_ranking")
+    names = [r["name"] for r in ranking]
+    assert names[0] == becomes and len(names) == len(set(names))
+    if becomes != intent:
+        # not a fallback, and no second intent close enough for FallbackClassifier's ambiguity check
+        assert m.get("intent")["confidence"] >= 0.9
+        assert all(r["confidence"] <= 0.1 + 1e-9 for r in ranking[1:])
