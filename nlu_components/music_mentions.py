@@ -160,36 +160,8 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
     def mentions(self, text: str, states=None) -> List[Dict[str, Any]]:
         if self.tagger is None or not text or not text.strip():
             return []
-        text = text[:MAX_TEXT]
-        found = [x for x in self.tagger.mentions(text, states) if x["confidence"] >= self.config["min_confidence"]]
-        if text == text.lower() and any(c.isalpha() for c in text):
-            found += self._lowercase_artists(text, states, found)
-        return sorted(found, key=lambda x: x["start"])
-
-    def _lowercase_artists(self, text: str, states, found) -> List[Dict[str, Any]]:
-        """Voice-style text has no capitals, and the tagger leans on them: "i like swans and
-        daughters" named nobody, "I like Swans and Daughters" two artists. So a message without a
-        capital letter is tagged again with every word that is not a word of asking capitalised
-        (MiniLM is uncased: its states are reused), and the artists found only then count when
-        they are catalogue artists, matched exactly after normalisation and not made only of
-        ordinary words: a guess from recasing never becomes an unknown name or a song."""
-        from nlu_components.input_guard import COMMON_ENGLISH
-
-        keep_lower = REQUEST_WORDS | COMMON_ENGLISH
-        recased = re.sub(r"[a-z][\w']*", lambda w: w.group(0) if w.group(0) in keep_lower else
-                         w.group(0)[0].upper() + w.group(0)[1:], text)
-        out = []
-        for x in self.tagger.mentions(recased, states):
-            if x["type"] != "Artist" or x["confidence"] < self.config["min_confidence"] or \
-                    any(x["start"] < y["end"] and y["start"] < x["end"] for y in found):
-                continue
-            words = re.findall(r"[\w']+", x["text"].lower())
-            if not words or all(w in ordinary_words() for w in words):
-                continue
-            r = self.resolver.artist(text[x["start"]:x["end"]])
-            if r.resolved and r.score >= 100.0:  # no fuzzy guess on a guess ("rainy" is not Rain)
-                out.append({**x, "text": text[x["start"]:x["end"]], "recased": True})
-        return out
+        found = self.tagger.mentions(text[:MAX_TEXT], states)
+        return [x for x in found if x["confidence"] >= self.config["min_confidence"]]
 
     def _process_one(self, message: Message, states) -> None:
         text = message.get(TEXT) or ""
