@@ -276,6 +276,34 @@ def artist_exclusions(text: str, entities) -> List[Tuple[dict, Found]]:
     return out
 
 
+_AFTER_TRIGGER = re.compile(
+    rf"(?<![\w'])(?P<trigger>{'|'.join(EXCLUDE_TRIGGERS)})\s+(?:(?:the|any|more|of|that|this|so much|all the|"
+    rf"with the|music by|songs by|stuff by|tracks by|anything by|by)\s+)*", re.I)
+_NAME_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|&")
+
+
+def named_artist_exclusions(text: str, resolve, max_words: int = 4) -> List[Found]:
+    """Excluded artists found in the words right after an exclusion trigger when no tagger
+    named them ("not nirvana though": the mention tagger, trained on requests, rarely sees a
+    name after a negation). ``resolve(words)`` returns the catalogue artist those words name
+    exactly, or None; the longest name wins. A bare "no" followed by "please" asks for it."""
+    text = (text or "")[:2000]
+    out: List[Found] = []
+    for m in _AFTER_TRIGGER.finditer(text):
+        words = list(_NAME_WORD.finditer(text, m.end()))[:max_words]
+        if not words or words[0].start() != m.end():
+            continue
+        for n in range(len(words), 0, -1):
+            end = words[n - 1].end()
+            artist = resolve(text[m.end():end])
+            if artist:
+                if m.group("trigger").lower() == "no" and _AFTER_ARTIST.search(text[end:]):
+                    break
+                out.append(Found(f"exclude_artist:{artist}", m.start(), end))
+                break
+    return out
+
+
 # -- the state and retrieval ---------------------------------------------------------------
 # kind -> [(feature, sign, margin)]: the track must move past X's value by the margin in that
 # direction; a negative margin is a tolerance (the feature may move against by that much).

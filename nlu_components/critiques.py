@@ -12,6 +12,7 @@ reads it as one or, for "more like this", as ``accept``.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -51,19 +52,35 @@ class CritiqueExtractor(GraphComponent, EntityExtractorMixin):
 
         return _vocabulary(self.config.get("catalog"))
 
+    def exact_artist(self, words: str):
+        """The catalogue artist ``words`` name exactly (after normalisation: "radioheads"), unless
+        they are only ordinary words ("no more love songs" names no artist "Love")."""
+        from nlu_components.music_mentions import _resolver, ordinary_words
+
+        if not re.search(r"[^\W\d_]", words) or all(w in ordinary_words() for w in re.findall(r"[\w']+", words.lower())):
+            return None
+        r = _resolver(self.config.get("catalog"), 85.0).artist(words)
+        return r.value if r.resolved and r.score >= 100.0 else None
+
     def process(self, messages: List[Message]) -> List[Message]:
         for m in messages:
             text = m.get(TEXT) or ""
             found = critiques.parse(text, self.vocabulary) if text.strip() else []
             entities = m.get(ENTITIES) or []
             # "not radiohead": the artist is excluded, not asked for (the entity becomes the critique)
-            excluded = critiques.artist_exclusions(text, entities)
+            excluded = [f for _, f in critiques.artist_exclusions(text, entities)]
+            gone = [id(e) for e, _ in critiques.artist_exclusions(text, entities)]
+            # ... and those no extractor named ("not nirvana though" was read as the genre grunge)
+            claimed = [(f.start, f.end) for f in found + excluded]
+            excluded += [f for f in critiques.named_artist_exclusions(text, self.exact_artist)
+                         if not any(f.start < y and x < f.end for x, y in claimed)]
             if excluded:
-                gone = [id(e) for e, _ in excluded]
-                entities = [e for e in entities if id(e) not in gone]
-                taken = [(f.start, f.end) for _, f in excluded]
+                # the artist's words are the critique's: no entity read from them is asked for
+                entities = [e for e in entities if id(e) not in gone and not any(
+                    f.start <= e.get("start", -1) and e.get("end", 1 << 30) <= f.end for f in excluded)]
+                taken = [(f.start, f.end) for f in excluded]
                 found = [f for f in found if not any(f.start < y and x < f.end for x, y in taken)]
-                found = sorted(found + [f for _, f in excluded], key=lambda f: f.start)
+                found = sorted(found + excluded, key=lambda f: f.start)
             if not found:
                 continue
             spans = [(f.start, f.end) for f in found]
