@@ -256,6 +256,10 @@ class MusicDialogueEngine:
             last = state.samples[-1]
             if liked:
                 state.liked_sample = last
+            elif critiqued and all(c.startswith("exclude_artist:") or c == "more_like" for c in critiqued):
+                # "not nirvana though": the artist is what is wrong, and their tracks are excluded;
+                # the sound is not, so retrieval does not move away from it
+                state.liked_sample = None
             elif is_negative(meaning.sentiment) or elicited or critiqued:
                 state.rejected.append(last)
                 state.liked_sample = None
@@ -333,7 +337,17 @@ class MusicDialogueEngine:
             if state.slots.get("genre") == g or state.slots.get("subgenre") == g:
                 state.slots["genre"] = state.slots["subgenre"] = None
         if state.slots.get("artist") in state.directions.excluded_artists:
-            state.slots["artist"] = None  # "not radiohead" after "put on some radiohead"
+            # "something like nirvana", then "not nirvana though": like them, not by them. The
+            # artist leaves the slot, and their track last played (else their best known) stays
+            # as a seed for the sound
+            artist = state.slots["artist"]
+            state.slots["artist"] = None
+            theirs = [r for r in reversed(state.samples) if self.arrays.columns["artist_name"][r] == artist]
+            own = self.retriever.artist_rows(artist)
+            if not theirs and len(own):
+                theirs = [int(own[np.argmax(self.arrays.columns["popularity"][own])])]
+            if theirs and theirs[0] not in state.directions.seeds:
+                state.directions.seeds.insert(0, int(theirs[0]))
         for track_id in (meaning.seeds if meaning.intent == "request_music" else ()):
             # only a request names a song to go by: "i like it" after a sample is a yes, not the
             # song "I Like It"

@@ -542,3 +542,24 @@ def test_an_excluded_artist_no_extractor_named_is_found_after_the_negation(text,
     if excluded:
         assert not [k for k, _ in got if k in ("genre", "subgenre", "artist")]
         assert m.get(INTENT)["name"] == "request_music"
+
+
+def test_like_an_artist_but_not_by_them_keeps_their_sound(assets):
+    """`make shell`: "something like nirvana" played Nirvana; "not nirvana though" then played
+    Bad Bunny: excluding the artist cleared the only thing that said what to play. Their track
+    stays a seed, and it is not treated as a disliked sound."""
+    engine = MusicDialogueEngine(assets, use_history=False)
+    artists = assets.arrays.columns["artist_name"]
+    vectors = assets.index.vectors
+    counts = {a: int((artists == a).sum()) for a in set(artists[:3000])}
+    artist = max(counts, key=counts.get)
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"artist": artist}, 0.5))
+    row = engine.pick_sample(state)
+    state.record_prompt("play_sample")
+    engine.apply_user(state, UserMeaning("request_music", {}, -0.4, critiques=[f"exclude_artist:{artist}"]))
+    assert state.directions.seeds[0] == row and row not in state.rejected
+    nxt = engine.pick_sample(state)
+    assert artists[nxt] != artist
+    sims = vectors @ vectors[row]
+    assert sims[nxt] > np.quantile(sims, 0.9)  # near their sound, not anywhere in the catalogue
