@@ -131,6 +131,21 @@ def _with_history(logs: pd.DataFrame) -> bool:
     return bool("history_used" in logs.columns and logs["history_used"].fillna(False).astype(bool).any())
 
 
+def arm_propensities(logs: pd.DataFrame, registry: PolicyRegistry, with_history: bool):
+    """(the arm's conversations with the propensities of the process that logged *them*, what was
+    done). Logs of several deployed versions are one logging process (the balance heuristic,
+    ``policy_learning.loggers``), but only over the loggers of the conversations evaluated: once
+    listening history arrives, the history arm learns from the later rounds' logs alone, and a
+    mixture that also counted the earlier rounds' loggers (which never wrote a conversation with
+    history) gave wrong propensities: on `make rounds`' round-4 logs, PDIS and PDWIS of the
+    deployed policy said 1.000 against a simulated truth of 0.888, and 0.896 / 0.889 over the
+    right loggers."""
+    from policy_learning.loggers import mixture_propensities
+    from policy_learning.training import arm_subset
+
+    return mixture_propensities(arm_subset(logs, with_history), registry)
+
+
 def candidate(current: Deployed, learned, alpha: float):
     from prompt_policies.mixture import MixturePolicy
 
@@ -192,10 +207,7 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
         raise ImproveError(f"{n_conv} logged conversations are too few to learn and certify a policy "
                            f"(at least {MIN_CONVERSATIONS}); log more conversations first")
     with_history = _with_history(logs)
-    # logs of several deployed versions: one logging process (policy_learning.loggers)
-    from policy_learning.loggers import mixture_propensities
-
-    logs, loggers_note = mixture_propensities(logs, registry)
+    logs, loggers_note = arm_propensities(logs, registry, with_history)
     print(f"improve: propensities: {loggers_note}")
     parts, model, learned, select, certify = learn_on_split(logs, with_history, seed)
     # choose alpha on `select` by the bound the gate will use, predicted for the size of
@@ -215,7 +227,9 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
             lb = predicted_certificate(paired_improvement_bound(rep, cur_select, estimator="SeqDR"), select, certify)
         else:
             lb = (rep.lower_bounds.get(bound) or {}).get("lower_bound", float("-inf"))
-        est = next((e for e in rep.estimates if e.estimator in ("SeqDR", "PDWIS")), None)
+        # the gate's estimator (SeqDR), else PDWIS: the first of the two in the report's order was
+        # PDWIS, so the select estimate shown was not the one alpha was chosen by
+        est = next((e for name in ("SeqDR", "PDWIS") for e in rep.estimates if e.estimator == name), None)
         n_sel = rep.n_episodes
         # support with a margin: the diagnostics' thresholds, twice over, so that the rare
         # heavy-weight conversations `select` happened to miss don't make `certify` unreliable

@@ -30,12 +30,16 @@ def split_by_conversation(logs: pd.DataFrame, test_share: float = 0.3, seed: int
     return logs[~is_test], logs[is_test]
 
 
-def training_subset(logs: pd.DataFrame, with_history: bool) -> pd.DataFrame:
+def arm_subset(logs: pd.DataFrame, with_history: bool) -> pd.DataFrame:
     """Conversations whose sample retrieval matches the arm (history on/off), if recorded."""
-    logs = logs[logs["outcome"] != "incomplete"]
     if "history_used" in logs.columns and logs["history_used"].nunique() > 1:
         logs = logs[logs["history_used"] == with_history]
     return logs
+
+
+def training_subset(logs: pd.DataFrame, with_history: bool) -> pd.DataFrame:
+    """The arm's conversations (``arm_subset``) that ended (accepted or abandoned)."""
+    return arm_subset(logs[logs["outcome"] != "incomplete"], with_history)
 
 
 def train_reward_model(path_or_logs, with_history: bool, seed: int = 0) -> RewardModel:

@@ -252,6 +252,33 @@ def test_logs_of_several_versions_get_the_mixture_propensities(tmp_path, assets,
     assert "cannot be rebuilt" in note and np.allclose(kept["propensity"], pd.concat([logs, odd])["propensity"])
 
 
+def test_the_history_arm_is_weighted_by_the_loggers_of_its_own_conversations(tmp_path, assets, logs, model):
+    """Once listening history arrives, the history arm learns from the later rounds' logs only;
+    their propensities are those of the process that logged them, not a mixture that also counts
+    the earlier loggers, which never wrote a conversation with history (on `make rounds`' round-4
+    logs that mixture made PDIS say 1.000 against a truth of 0.888)."""
+    from policy_learning.improve import arm_propensities
+    from policy_learning.loggers import mixture_propensities
+
+    reg, version = _registry_with_candidate(tmp_path, model)
+    deployed = reg.load(version).with_exploration()
+    later = conversations_to_frame(assets, simulate(assets, deployed, 60, seed=13, history_share=1.0,
+                                                    prefix="registry-test-later"))
+    earlier = logs.assign(history_used=False)
+    later = later.assign(history_used=True)
+    both = pd.concat([earlier, later], ignore_index=True)
+    pooled, note = mixture_propensities(both, reg)
+    assert "2 logging policies" in note
+    arm, note = arm_propensities(both, reg, with_history=True)
+    assert "one logging policy" in note and set(arm["conversation_id"]) == set(later["conversation_id"])
+    assert np.allclose(arm["propensity"], later["propensity"])
+    pooled_arm = pooled[pooled["history_used"]]
+    assert not np.allclose(pooled_arm["propensity"].to_numpy(), later["propensity"].to_numpy())
+    arm, _ = arm_propensities(both, reg, with_history=False)
+    assert set(arm["conversation_id"]) == set(earlier["conversation_id"])
+    assert np.allclose(arm["propensity"], earlier["propensity"])
+
+
 def _probs(policy, X):
     from prompt_policies.mixture import _batch
 
