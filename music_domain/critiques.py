@@ -247,60 +247,70 @@ def parse(text: str, vocabulary=None) -> List[Found]:
     return out
 
 
-_BEFORE_ARTIST = re.compile(
-    rf"(?<![\w'])(?P<trigger>{'|'.join(EXCLUDE_TRIGGERS)})\s+(?:(?:the|any|more|of|that|this|so much|all the|with the|"
-    rf"music by|songs by|stuff by|tracks by|anything by|by)\s+)*$", re.I)
+_TRIGGERS = "|".join(sorted(EXCLUDE_TRIGGERS, key=len, reverse=True))  # "not into" before "not"
+_FILLER = r"(?:the|any|more|of|that|this|so much|all the|with the|music by|songs by|stuff by|tracks by|anything by|by)"
+_BEFORE_ARTIST = re.compile(rf"(?<![\w'])(?P<trigger>{_TRIGGERS})\s+(?:{_FILLER}\s+)*$", re.I)
+_AFTER_TRIGGER = re.compile(rf"(?<![\w'])(?P<trigger>{_TRIGGERS})\s+(?P<fill>(?:{_FILLER}\s+)*)", re.I)
 _AFTER_ARTIST = re.compile(rf"^\W{{0,3}}(?:'s?\s+)?(?:music|stuff|songs|tracks)?\s*,?\s*{NOT_EXCLUSION_AFTER}", re.I)
+# a trigger after these is no exclusion: "why not Drake?", "don't stop playing nirvana", "can't
+# live without Drake", "if not Adele, then ..."
+_NOT_A_NEGATION_AFTER = re.compile(r"(?<![\w'])(?:why|if|or|don'?t|do not|can'?t|cannot|won'?t|never)\s+(?:\w+\s+)?$",
+                                   re.I)
+_NAME_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*|&")
+
+
+def _excluding(text: str, trigger: re.Match, end: int) -> bool:
+    """Does the trigger matched at ``trigger`` exclude the name ending at ``end``? Not after "why",
+    "if", "don't" ...; and "no Drake please" asks for Drake ("no more Drake please" does not)."""
+    if _NOT_A_NEGATION_AFTER.search(text[:trigger.start()]):
+        return False
+    return not (trigger.group("trigger").lower() == "no" and _AFTER_ARTIST.search(text[end:]))
 
 
 def artist_exclusions(text: str, entities) -> List[Tuple[dict, Found]]:
     """Named artists the listener excludes ("not radiohead, something like them", "no more
-    Drake", "anything but taylor swift"): each ``artist`` or ``unknown_mention`` entity right
-    after an exclusion trigger, as ``(entity, Found("exclude_artist:<name>"))``. "no Drake
-    please" asks for Drake (``NOT_EXCLUSION_AFTER`` after a bare "no")."""
-    text = (text or "")[:2000]
+    Drake", "anything but taylor swift"): each ``artist`` or unknown artist (``unknown_mention``)
+    entity right after an exclusion trigger, as ``(entity, Found("exclude_artist:<name>"))``."""
+    text = (text or "")[:2000].replace("\u2019", "'")  # one character for one: offsets hold
     out = []
     for e in entities or []:
         if e.get("entity") not in ("artist", "unknown_mention") or not e.get("value"):
             continue
-        if e.get("entity") == "unknown_mention" and e.get("mention_type") not in (None, "Artist"):
+        if e.get("entity") == "unknown_mention" and str(e.get("mention_type") or "artist").lower() != "artist":
             continue
         a, b = int(e.get("start", 0) or 0), int(e.get("end", 0) or 0)
         if not 0 <= a < b <= len(text):
             continue
         before = _BEFORE_ARTIST.search(text[:a])
-        # "no Drake please" asks for Drake; "no more Drake please", "not Drake please" do not
-        if before is None or before.group("trigger").lower() == "no" and _AFTER_ARTIST.search(text[b:]):
+        if before is None or not _excluding(text, before, b):
             continue
         out.append((e, Found(f"exclude_artist:{e['value']}", before.start(), b)))
     return out
-
-
-_AFTER_TRIGGER = re.compile(
-    rf"(?<![\w'])(?P<trigger>{'|'.join(EXCLUDE_TRIGGERS)})\s+(?:(?:the|any|more|of|that|this|so much|all the|"
-    rf"with the|music by|songs by|stuff by|tracks by|anything by|by)\s+)*", re.I)
-_NAME_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|&")
 
 
 def named_artist_exclusions(text: str, resolve, max_words: int = 4) -> List[Found]:
     """Excluded artists found in the words right after an exclusion trigger when no tagger
     named them ("not nirvana though": the mention tagger, trained on requests, rarely sees a
     name after a negation). ``resolve(words)`` returns the catalogue artist those words name
-    exactly, or None; the longest name wins. A bare "no" followed by "please" asks for it."""
-    text = (text or "")[:2000]
+    exactly, or None; the longest name wins, with the filler words after the trigger ("not the
+    weeknd") or without them."""
+    text = (text or "")[:2000].replace("\u2019", "'")
     out: List[Found] = []
     for m in _AFTER_TRIGGER.finditer(text):
-        words = list(_NAME_WORD.finditer(text, m.end()))[:max_words]
-        if not words or words[0].start() != m.end():
-            continue
-        for n in range(len(words), 0, -1):
-            end = words[n - 1].end()
-            artist = resolve(text[m.end():end])
-            if artist:
-                if m.group("trigger").lower() == "no" and _AFTER_ARTIST.search(text[end:]):
+        found = None
+        for start in dict.fromkeys((m.start("fill"), m.end())):
+            words = list(_NAME_WORD.finditer(text, start))[:max_words]
+            if not words or words[0].start() != start:
+                continue
+            for n in range(len(words), 0, -1):
+                artist = resolve(text[start:words[n - 1].end()])
+                if artist:
+                    found = (artist, words[n - 1].end())
                     break
-                out.append(Found(f"exclude_artist:{artist}", m.start(), end))
+            if found:
                 break
+        if found and _excluding(text, m, found[1]):
+            out.append(Found(f"exclude_artist:{found[0]}", m.start(), found[1]))
     return out
 
 

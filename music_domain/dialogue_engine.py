@@ -256,7 +256,8 @@ class MusicDialogueEngine:
             last = state.samples[-1]
             if liked:
                 state.liked_sample = last
-            elif critiqued and all(c.startswith("exclude_artist:") or c == "more_like" for c in critiqued):
+            elif any(c.startswith("exclude_artist:") for c in critiqued) and \
+                    all(c.startswith("exclude_artist:") or c == "more_like" for c in critiqued):
                 # "not nirvana though": the artist is what is wrong, and their tracks are excluded;
                 # the sound is not, so retrieval does not move away from it
                 state.liked_sample = None
@@ -321,6 +322,10 @@ class MusicDialogueEngine:
             reference = state.station[0]
         elif state.samples:
             reference = state.samples[-1]
+        # an excluded artist asked for again ("not nirvana" ... "actually, play nirvana") is back
+        asked = meaning.attributes.get("artist") if meaning.intent == "request_music" else None
+        if asked in state.directions.excluded_artists and f"exclude_artist:{asked}" not in meaning.critiques:
+            state.directions.excluded_artists.remove(asked)
         done = critique_rules.apply(state.directions, meaning.critiques, reference)
         # what the prompt policy sees: this message critiqued the track just played
         state.critiqued = list(done) if reference is not None else []

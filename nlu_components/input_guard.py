@@ -44,8 +44,8 @@ ASKS_TO_START = re.compile(r"\b(?:start|begin)\b.*\b(?:it|this|that|station|play
 FAREWELL = re.compile(r"(?<![\w'])(?:bye|bye bye|goodbye|good bye|byee+|see (?:ya|you)(?: later)?|cya|gotta go|"
                       r"good ?night|that'?s (?:all|it) for (?:now|today))(?![\w'])")
 # what a farewell turns these intents into: a "no" gives up the search, a "yes" or thanks ends it
-FAREWELL_INTENTS = {"deny": "stop", "dont_know": "stop", "affirm": "goodbye", "greet": "goodbye",
-                    "out_of_scope": "goodbye", "nlu_fallback": "goodbye"}
+# ("ok thanks, see ya" stays a yes: after a station offer it starts the station)
+FAREWELL_INTENTS = {"deny": "stop", "dont_know": "stop", "greet": "goodbye", "out_of_scope": "goodbye"}
 FAREWELL_CONFIDENCE = 0.9
 
 
@@ -221,14 +221,19 @@ class InputGuard(GraphComponent):
 
     @staticmethod
     def farewell_ends(m: Message) -> None:
-        """A "no" with a farewell ("no thanks, bye") gives up (``stop``); a yes, thanks or anything
-        else the listener does not ask music with ("ok cool, see ya") is a ``goodbye``. A request
-        or an accept with a farewell ("play the station, bye") stays what it is."""
+        """A "no" with a farewell ("no thanks, bye") gives up (``stop``); a greeting or anything out
+        of scope with one ("cheers, see ya") is a ``goodbye``. A yes, a request or an accept with a
+        farewell ("ok thanks, see ya" to an offered station, "play the station, bye") stays what
+        it is."""
         name = (m.get(INTENT) or {}).get("name")
-        if name in FAREWELL_INTENTS and FAREWELL.search((m.get(TEXT) or "").lower()):
-            # the farewell word is the surest part of the message: not a fallback however unsure
-            # the intent model was of the rest
-            relabel_intent(m, FAREWELL_INTENTS[name], FAREWELL_CONFIDENCE)
+        said = FAREWELL.search((m.get(TEXT) or "").lower()) if name in FAREWELL_INTENTS else None
+        if said is None or any(e.get("start", 0) < said.end() and said.start() < e.get("end", 0)
+                               for e in m.get(ENTITIES) or [] if e.get("entity") in ("artist", "work", "unknown_mention")):
+            return  # no farewell, or one inside a name ("no, not See You Again")
+        # the farewell word is the surest part of the message: not a fallback however unsure the
+        # intent model was of the rest, but as unsure as speech recognition was of the words
+        asr = m.get("asr_confidence")
+        relabel_intent(m, FAREWELL_INTENTS[name], FAREWELL_CONFIDENCE * (1.0 if asr is None else 0.5 + 0.5 * asr))
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data

@@ -53,6 +53,10 @@ _LIKE_CUE = re.compile(r"(?:\blike|\bsimilar to|\bsimilar|\bmore of|\bmore from|
 _NEGATED = re.compile(r"(?:\bnot|n't|\bdont|\bnever|\bhate|\bnothing|\bno)\s+(?:\w+\s+)?$", re.I)
 
 
+# "why not Drake?", "how about Adele": a suggestion, which the intent model can read as a "no"
+_SUGGESTS = re.compile(r"\s*(?:why not|how about|what about)\b", re.I)
+
+
 def _asked_like(text: str, entity: Dict[str, Any]) -> bool:
     """The mention is asked for ("something like Boris", "more of Radiohead"), not refused: a cue
     of likeness right before it, with no negation right before the cue."""
@@ -224,6 +228,9 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
             new = [e for e in new if e["entity"] == "artist"
                    and e["confidence"] >= self.config["min_confidence_ordinary"]
                    and not all(w in ordinary_words() for w in re.findall(r"[\w']+", e["raw_value"].lower()))]
+            if new and not any(e.get("entity") == "artist" and not e.get("role") for e in entities + new):
+                # the artist that took the slot was dropped: the first one kept fills it
+                new[0] = {k: v for k, v in new[0].items() if k not in ("role", "track_id")}
         elif intent in NOT_ABOUT_MUSIC:  # "Hi wizard", "Good Morning" name no artist
             new = []
         message.set(ENTITIES, entities + new, add_to_output=True)
@@ -232,7 +239,8 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         said_yes = (text.lower().split() or [""])[0].strip(",.!") in YES_WORDS
         if intent in ("accept", "surprise_me") and named or intent == "affirm" and artist_named and not said_yes \
                 or intent == "out_of_scope" and artist_named \
-                or intent == "deny" and any(_asked_like(text, e) for e in named):
+                or intent == "deny" and any(_asked_like(text, e) for e in named) \
+                or intent == "deny" and artist_named and _SUGGESTS.match(text):
             # "play something like Aphex Twin" asks for music like a named artist, not to keep
             # what is playing: a request. So does "(no,) something like Boris", which the intent
             # classifier can read as a "no"; "not like Boris", "I don't like Boris" stay a "no".

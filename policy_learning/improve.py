@@ -208,6 +208,11 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
                            f"(at least {MIN_CONVERSATIONS}); log more conversations first")
     with_history = _with_history(logs)
     logs, loggers_note = arm_propensities(logs, registry, with_history)
+    n_arm = logs["conversation_id"].nunique()
+    if n_arm < MIN_CONVERSATIONS:
+        raise ImproveError(f"{n_arm} logged conversations {'with' if with_history else 'without'} listening history "
+                           f"are too few to learn and certify a policy (at least {MIN_CONVERSATIONS}); log more "
+                           f"conversations first")
     print(f"improve: propensities: {loggers_note}")
     parts, model, learned, select, certify = learn_on_split(logs, with_history, seed)
     # choose alpha on `select` by the bound the gate will use, predicted for the size of
@@ -254,7 +259,8 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
     report = {"candidate": cand_policy.name, "current_version": current.version, "alpha": alpha,
               "propensities": loggers_note,
               "with_history": with_history, "alpha_selection": choices, "bound": bound,
-              "logs": {"files": [str(f) for f in log_files], "conversations": int(n_conv), "decisions": int(len(logs)),
+              "logs": {"files": [str(f) for f in log_files], "conversations": int(n_arm),
+                       "conversations_given": int(n_conv), "decisions": int(len(logs)),
                        "sha256": logs_digest(logs),
                        "split_conversations": {k: int(v["conversation_id"].nunique()) for k, v in parts.items()}},
               "test_conversations": int(certify["conversation_id"].nunique()), "test_decisions": int(len(certify)),

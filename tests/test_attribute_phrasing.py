@@ -120,6 +120,8 @@ def test_the_words_of_a_request_are_not_a_name_the_catalogue_lacks(text, request
     ("I don't like Boris", "Boris", "deny"),
     ("not like Boris", "Boris", "deny"),
     ("no more of Boris", "Boris", "deny"),
+    ("why not Boris?", "Boris", "request_music"),
+    ("how about boris", "boris", "request_music"),
 ])
 def test_a_named_artist_asked_for_is_a_request_even_when_read_as_a_no(text, name, intent):
     ex = MusicMentionExtractor(MusicMentionExtractor.get_default_config(), None, None, _Tagged(text, [name]))

@@ -87,7 +87,7 @@ def test_improve_promotes_and_reloads_the_running_server(assets, action_server, 
         exported = pd.read_parquet(tmp_path / "exported.parquet")
         assert exported["conversation_id"].nunique() >= 25  # the conversations over REST were learned from
         report = json.loads((tmp_path / "report" / "improve_report.json").read_text())
-        assert report["promoted"] and report["version"] == "v1" and report["logs"]["conversations"] > n_base
+        assert report["promoted"] and report["version"] == "v1" and report["logs"]["conversations_given"] > n_base
         assert registry.current() == "v1" and registry.manifest("v1")["parent"] == "v0"
         assert registry.manifest("v1")["exploration"] == {"mode": "epsilon_greedy", "epsilon": 0.1}
 

@@ -455,6 +455,10 @@ def _critique_parse(text, entities, vocabulary=None):
     ("I'm tired of Adele", "Adele", True),
     ("i like swans but not daughter", "Daughter", True),
     ("I don't want any more music by Metallica", "Metallica", True),
+    ("i’m not into Drake", "Drake", True),
+    ("why not Drake?", "Drake", False),
+    ("don't stop playing Metallica", "Metallica", False),
+    ("can't live without Adele", "Adele", False),
     ("something like radiohead", "Radiohead", False),
     ("no Drake please", "Drake", False),  # a bare "no" with "please": asks for Drake
     ("Radiohead, not too loud", "Radiohead", False),
@@ -517,6 +521,8 @@ def test_something_older_before_anything_was_played_is_relative_to_the_typical_t
     ("no more radioheads stuff", "Radiohead"),
     ("anything but the beatles", "The Beatles"),
     ("no more love songs", None),  # ordinary words name no artist
+    ("not a fan of nirvana", "Nirvana"),
+    ("why not nirvana", None),
     ("no nirvana please", None),  # a bare "no" with "please" asks for it
     ("not too loud", None),
 ])
@@ -563,3 +569,25 @@ def test_like_an_artist_but_not_by_them_keeps_their_sound(assets):
     assert artists[nxt] != artist
     sims = vectors @ vectors[row]
     assert sims[nxt] > np.quantile(sims, 0.9)  # near their sound, not anywhere in the catalogue
+
+
+def test_an_unknown_artist_after_a_negation_is_not_asked_for():
+    """The mention extractor writes ``mention_type: "artist"`` (lower case): "not aphex twin" where
+    the catalogue lacks them must not fill their genre as a request."""
+    text = "not zzyzx quartet please"
+    ents = [{"entity": "unknown_mention", "value": "zzyzx quartet", "mention_type": "artist", "vein": "rock",
+             "start": 4, "end": 17}]
+    got = critiques.artist_exclusions(text, ents)
+    assert [f.critique for _, f in got] == ["exclude_artist:zzyzx quartet"]
+
+
+def test_an_excluded_artist_asked_for_again_comes_back(assets):
+    engine = MusicDialogueEngine(assets, use_history=False)
+    artists = assets.arrays.columns["artist_name"]
+    artist = artists[0]
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {}, -0.2, critiques=[f"exclude_artist:{artist}"]))
+    assert state.directions.excluded_artists == [artist]
+    engine.apply_user(state, UserMeaning("request_music", {"artist": artist}, 0.4))
+    assert state.directions.excluded_artists == [] and state.slots["artist"] == artist
+    assert artists[engine.pick_sample(state)] == artist

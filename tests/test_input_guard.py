@@ -150,8 +150,9 @@ def test_a_yes_that_asks_to_start_it_is_an_accept(storage, text, becomes):
 @pytest.mark.parametrize("text, intent, becomes", [
     ("no thanks, bye", "deny", "stop"),  # `make shell`: deny 0.98, answered "let's try another direction"
     ("nah, gotta go", "deny", "stop"),
-    ("ok thanks, see ya", "affirm", "goodbye"),
-    ("cool, goodbye", "affirm", "goodbye"),
+    ("cheers, see ya", "out_of_scope", "goodbye"),
+    ("hello there, see you later", "greet", "goodbye"),
+    ("ok thanks, see ya", "affirm", "affirm"),  # to an offered station: a yes that starts it
     ("yes start it, bye", "accept", "accept"),  # the station starts; the farewell is a courtesy
     ("play the station, bye", "request_music", "request_music"),
     ("no thanks", "deny", "deny"),
@@ -171,3 +172,17 @@ def test_a_farewell_said_with_a_no_or_a_thanks_ends_the_conversation(storage, te
         # not a fallback, and no second intent close enough for FallbackClassifier's ambiguity check
         assert m.get("intent")["confidence"] >= 0.9
         assert all(r["confidence"] <= 0.1 + 1e-9 for r in ranking[1:])
+
+
+def test_a_farewell_inside_a_name_or_misheard_is_not_taken_as_one(storage):
+    g = guard(storage)
+    m = _ranked("no, not See You Again", [{"name": "deny", "confidence": 0.6}, {"name": "goodbye", "confidence": 0.3}])
+    m.set("entities", [{"entity": "work", "value": "See You Again", "start": 8, "end": 21}])
+    g.process([m])
+    assert m.get("intent")["name"] == "deny"
+    # speech heard with confidence 0.2: the farewell is as unsure as the words
+    heard = Message(data={"text": "no thanks bye", "intent": {"name": "deny", "confidence": 0.6},
+                          "intent_ranking": [{"name": "deny", "confidence": 0.6}], "entities": [],
+                          "metadata": {"asr_confidence": 0.2}})
+    g.process([heard])
+    assert heard.get("intent")["name"] == "stop" and heard.get("intent")["confidence"] == pytest.approx(0.9 * 0.6)
