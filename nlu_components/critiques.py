@@ -68,8 +68,9 @@ class CritiqueExtractor(GraphComponent, EntityExtractorMixin):
             found = critiques.parse(text, self.vocabulary) if text.strip() else []
             entities = m.get(ENTITIES) or []
             # "not radiohead": the artist is excluded, not asked for (the entity becomes the critique)
-            excluded = [f for _, f in critiques.artist_exclusions(text, entities)]
-            gone = [id(e) for e, _ in critiques.artist_exclusions(text, entities)]
+            pairs = critiques.artist_exclusions(text, entities)
+            excluded = [f for _, f in pairs]
+            gone = [id(e) for e, _ in pairs]
             # ... and those no extractor named ("not nirvana though" was read as the genre grunge)
             claimed = [(f.start, f.end) for f in found + excluded]
             excluded += [f for f in critiques.named_artist_exclusions(text, self.exact_artist)
