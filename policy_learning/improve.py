@@ -137,9 +137,9 @@ def arm_propensities(logs: pd.DataFrame, registry: PolicyRegistry, with_history:
     ``policy_learning.loggers``), but only over the loggers of the conversations evaluated: once
     listening history arrives, the history arm learns from the later rounds' logs alone, and a
     mixture that also counted the earlier rounds' loggers (which never wrote a conversation with
-    history) gave wrong propensities: on `make rounds`' round-4 logs, PDIS and PDWIS of the
-    deployed policy said 1.000 against a simulated truth of 0.888, and 0.896 / 0.889 over the
-    right loggers."""
+    history) gave wrong propensities: on `make rounds`' logs before round 4, PDIS and PDWIS of the
+    deployed policy said 1.000 and 0.934 against a simulated truth of 0.859, and 0.859 / 0.855
+    over the right loggers (``benchmarks/logger_mixture_check.py``)."""
     from policy_learning.loggers import mixture_propensities
     from policy_learning.training import arm_subset
 

@@ -255,8 +255,8 @@ def test_logs_of_several_versions_get_the_mixture_propensities(tmp_path, assets,
 def test_the_history_arm_is_weighted_by_the_loggers_of_its_own_conversations(tmp_path, assets, logs, model):
     """Once listening history arrives, the history arm learns from the later rounds' logs only;
     their propensities are those of the process that logged them, not a mixture that also counts
-    the earlier loggers, which never wrote a conversation with history (on `make rounds`' round-4
-    logs that mixture made PDIS say 1.000 against a truth of 0.888)."""
+    the earlier loggers, which never wrote a conversation with history (on `make rounds`' logs
+    before round 4 that mixture made PDIS say 1.000 against a truth of 0.859)."""
     from policy_learning.improve import arm_propensities
     from policy_learning.loggers import mixture_propensities
 
