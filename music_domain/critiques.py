@@ -223,6 +223,8 @@ def parse(text: str, vocabulary=None) -> List[Found]:
         pattern, forms = _exclude_re(vocabulary)
         for m in pattern.finditer(t):
             value = forms.get(m.group("genre").lower())
+            if _NOT_A_NEGATION_AFTER.search(t[:m.start()]):
+                continue  # "why not country?", "don't stop playing rock"
             if value and free(m.start(), m.end()):
                 found.append(Found(f"exclude_genre:{value}", m.start(), m.end()))
                 taken.append((m.start(), m.end()))

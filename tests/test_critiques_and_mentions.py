@@ -591,3 +591,13 @@ def test_an_excluded_artist_asked_for_again_comes_back(assets):
     engine.apply_user(state, UserMeaning("request_music", {"artist": artist}, 0.4))
     assert state.directions.excluded_artists == [] and state.slots["artist"] == artist
     assert artists[engine.pick_sample(state)] == artist
+
+
+@pytest.mark.parametrize("text, excluded", [
+    ("why not country?", []),  # a suggestion, not an exclusion (artists: the same guard)
+    ("don't stop playing rock", []),
+    ("no more country", ["exclude_genre:country"]),
+    ("not country", ["exclude_genre:country"]),
+])
+def test_no_genre_exclusion_after_why_or_dont(vocabulary, text, excluded):
+    assert [f.critique for f in parse(text, vocabulary) if f.critique.startswith("exclude_genre")] == excluded
