@@ -55,9 +55,9 @@ class CritiqueExtractor(GraphComponent, EntityExtractorMixin):
     def exact_artist(self, words: str):
         """The catalogue artist ``words`` name exactly (after normalisation: "radioheads"), unless
         they are only ordinary words ("no more love songs" names no artist "Love")."""
-        from nlu_components.music_mentions import _resolver, ordinary_words
+        from nlu_components.music_mentions import _resolver, only_ordinary_words
 
-        if not re.search(r"[^\W\d_]", words) or all(w in ordinary_words() for w in re.findall(r"[\w']+", words.lower())):
+        if not re.search(r"[^\W\d_]", words) or only_ordinary_words(words):
             return None
         r = _resolver(self.config.get("catalog"), 85.0).artist(words)
         return r.value if r.resolved and r.score >= 100.0 else None

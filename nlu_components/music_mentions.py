@@ -104,6 +104,15 @@ def ordinary_words() -> frozenset:
     return frozenset(words)
 
 
+def only_ordinary_words(text: str) -> bool:
+    """Is ``text`` made only of ordinary words (``ordinary_words``, tokenised as the tagger's
+    corpus)? "Love" or "no rush" name nobody by themselves; "Swans" or "Nirvana" may."""
+    from music_domain.mentions import tokenize
+
+    words = [t.text for t in tokenize(text)]
+    return bool(words) and all(w in ordinary_words() for w in words)
+
+
 @lru_cache(maxsize=4)
 def _resolver(path: Optional[str], threshold: float) -> MentionResolver:
     cat = _catalog(path)
@@ -227,7 +236,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
             # sure of, not made of ordinary words, is named; anything else is dropped as below
             new = [e for e in new if e["entity"] == "artist"
                    and e["confidence"] >= self.config["min_confidence_ordinary"]
-                   and not all(w in ordinary_words() for w in re.findall(r"[\w']+", e["raw_value"].lower()))]
+                   and not only_ordinary_words(e["raw_value"])]
             if new and not any(e.get("entity") == "artist" and not e.get("role") for e in entities + new):
                 # the artist that took the slot was dropped: the first one kept fills it
                 new[0] = {k: v for k, v in new[0].items() if k not in ("role", "track_id")}
