@@ -2,11 +2,10 @@
 graceful reply, the server stays up, and hostile sender ids are stored as plain data."""
 import json
 import sqlite3
-import urllib.error
-import urllib.parse
 import urllib.request
 import pytest
 
+import http_client
 from conftest import ROOT, api
 
 pytestmark = pytest.mark.slow  # a trained model, an agent or a running server
@@ -35,13 +34,8 @@ PAYLOADS = [
 
 
 def send(server, body: bytes):
-    req = urllib.request.Request(server + "/webhooks/rest/webhook", data=body,
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=120) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+    return http_client.request(server + "/webhooks/rest/webhook", "POST", body,
+                               {"Content-Type": "application/json"}, timeout=120)
 
 
 def alive(server) -> bool:

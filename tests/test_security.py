@@ -11,13 +11,12 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 
 import pytest
 
+import http_client
 from conftest import ROOT, TEST_SECRETS, api, free_port, trained_model, wait_for_port
 from pki import CERT_URL, make_pki
 
@@ -26,13 +25,7 @@ TOKEN = TEST_SECRETS["RASA_AUTH_TOKEN"]
 
 def call(url, method="GET", body=None, headers=None):
     data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(req, timeout=300) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+    return http_client.request(url, method, data, {"Content-Type": "application/json", **(headers or {})})
 
 
 def stored_senders(db):

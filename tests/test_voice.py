@@ -4,7 +4,6 @@ real Alexa request envelopes (signed by the test's CA, which the server is told 
 REST."""
 import json
 import os
-import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -14,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from twilio.request_validator import RequestValidator
 
+import http_client
 from conftest import TEST_SECRETS, api
 
 pytestmark = pytest.mark.slow  # a trained model, an agent or a running server
@@ -29,12 +29,8 @@ def server(rasa_stack):
 
 
 def post(url, body: bytes, content_type: str, headers=None):
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": content_type, **(headers or {})})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, r.read().decode("utf-8")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode("utf-8", "replace")
+    code, reply = http_client.request(url, "POST", body, {"Content-Type": content_type, **(headers or {})}, timeout=60)
+    return code, reply.decode("utf-8", "replace")
 
 
 def twilio(server, caller, speech=None, confidence=None, status="in-progress"):
