@@ -40,6 +40,7 @@ from nlu_components.persistence import load_object, save_object
 
 EXTRACTOR = "MusicMentionExtractor"
 NOT_ABOUT_MUSIC = ("greet", "goodbye", "bot_challenge", "out_of_scope")
+GUESSABLE = ("genre", "subgenre", "energy", "mood", "activity")  # attributes the extractor can guess by resemblance
 
 
 @lru_cache(maxsize=4)
@@ -124,8 +125,10 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         # an unresolved mention made only of ordinary words ("good morning") needs more confidence
+        # a message that is only a catalogue artist's name is a request for them unless the intent
+        # model was at least this sure it is something else (FallbackClassifier's threshold is 0.45)
         return {"catalog": None, "data_dir": None, "min_confidence": 0.5, "min_confidence_ordinary": 0.8,
-                "fuzzy_threshold": 85.0, "dims": 32}
+                "fuzzy_threshold": 85.0, "dims": 32, "unsure_intent": 0.5}
 
     def __init__(self, config, model_storage: ModelStorage, resource: Resource,
                  tagger: Optional[MentionTagger] = None):
@@ -242,6 +245,10 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                 new[0] = {k: v for k, v in new[0].items() if k not in ("role", "track_id")}
         elif intent in NOT_ABOUT_MUSIC:  # "Hi wizard", "Good Morning" name no artist
             new = []
+        bare = self._bare_artist(text, entities + new, message.get(INTENT) or {})
+        if bare is not None:
+            self._name_the_bare_artist(message, bare, entities + new, text)
+            return
         message.set(ENTITIES, entities + new, add_to_output=True)
         named = [e for e in entities + new if e.get("entity") in ("artist", "work", "unknown_mention")]
         artist_named = any(e.get("entity") == "artist" for e in entities + new)
@@ -263,6 +270,43 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
             relabel_intent(message, "request_music",
                            max((e["confidence"] for e in new if e["entity"] == "artist"), default=0.0)
                            if intent == "out_of_scope" else 0.0)
+
+    def _bare_artist(self, text: str, entities, intent: Dict[str, Any]) -> Optional[str]:
+        """The catalogue artist a message names and says nothing else ("rush", "Kansas!"), when
+        the intent model did not read the message as something else: DIET read "rush" as a
+        request for a genre it guessed by resemblance (pop), and "kansas" as nothing it knew
+        (a fallback), though each names a catalogue band exactly. Not when the words are
+        ordinary ones ("yes", "love", "heart": catalogue artists too), a vocabulary attribute
+        ("metal") or a critique."""
+        from music_domain.mentions import tokenize
+
+        words = " ".join(t.text for t in tokenize(text))
+        if not words or len(words) > 80 or only_ordinary_words(words):
+            return None
+        if any(e.get("entity") == "critique" or e.get("entity") in GUESSABLE + ("era",)
+               and float(e.get("confidence_normalisation", 1.0)) >= 1.0 for e in entities):
+            return None
+        unsure = float(intent.get("confidence") or 0.0) < self.config["unsure_intent"]
+        if not (intent.get("name") in ("request_music", "out_of_scope") or unsure):
+            return None
+        r = self.resolver.artist(words)
+        return r.value if r.resolved and r.score >= 100.0 else None
+
+    def _name_the_bare_artist(self, message: Message, artist: str, entities, text: str) -> None:
+        """The message asks for ``artist``: what was guessed on its words goes, the artist fills
+        the slot, and the intent is a request as sure as the name is exact."""
+        from nlu_components.input_guard import relabel_intent
+
+        kept = [e for e in entities if e.get("entity") not in GUESSABLE + ("artist", "unknown_mention", "work")
+                or e.get("entity") == "artist" and e.get("value") == artist and not e.get("role")]
+        if not any(e.get("entity") == "artist" for e in kept):
+            stripped = text.strip()
+            start = text.index(stripped) if stripped else 0
+            kept.append({"entity": "artist", "value": artist, "start": start, "end": start + len(stripped),
+                         "confidence": 1.0, "extractor": EXTRACTOR, "raw_value": stripped,
+                         "mention_type": "artist", "confidence_normalisation": 1.0})
+        message.set(ENTITIES, kept, add_to_output=True)
+        relabel_intent(message, "request_music", self.config["min_confidence_ordinary"])
 
     def _believable(self, mention: Dict[str, Any], intent: Optional[str] = None) -> bool:
         """An unresolved mention made only of the words of a request ("play me some" in "play me
@@ -318,7 +362,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         no vocabulary phrase: normalised by similarity, confidence below 1) on words the tagger
         reads as an artist or a title: "Metallica" is an artist, not the genre metal by
         resemblance, and "Locked Out of Heaven" is a song, not sleep music."""
-        if entity.get("entity") not in ("genre", "subgenre", "energy", "mood", "activity"):
+        if entity.get("entity") not in GUESSABLE:
             return False
         if float(entity.get("confidence_normalisation", 1.0)) >= 1.0:
             return False

@@ -128,6 +128,31 @@ def test_artist_names_that_are_also_words_never_give_a_wrong_silent_seed(parse, 
     assert not [e for e in kinds(r, "artist") if e["value"] in ("Crush", "Boris", "Genesis Owusu")]
 
 
+@pytest.mark.parametrize("text, artist", [("rush", "Rush"), ("Rush!", "Rush"), ("kansas", "Kansas"),
+                                          ("boston", "Boston"), ("Genesis", "Genesis")])
+def test_a_catalogue_artist_said_alone_is_a_request_for_them(parse, text, artist):
+    """"rush" on its own was a request for pop (a genre DIET guessed by resemblance) and "kansas"
+    a fallback: each names a catalogue band exactly and says nothing else."""
+    r = parse(text)
+    assert r["intent"]["name"] == "request_music" and r["intent"]["confidence"] >= 0.8, (text, r["intent"])
+    assert [e["value"] for e in kinds(r, "artist")] == [artist]
+    assert not kinds(r, "genre") and not kinds(r, "subgenre") and not kinds(r, "mood"), r["entities"]
+
+
+@pytest.mark.parametrize("text, intent, attribute", [
+    ("yes", "affirm", None), ("no", "deny", None),  # Yes and No-name bands aside, a yes is a yes
+    ("hello", "greet", None), ("metal", "request_music", "genre"), ("chill", "request_music", "energy"),
+    ("rush please", None, None), ("no rush", None, None),
+])
+def test_words_that_are_also_band_names_keep_their_ordinary_reading_unless_said_alone(parse, text, intent, attribute):
+    r = parse(text)
+    if intent:
+        assert r["intent"]["name"] == intent, (text, r["intent"])
+    assert not kinds(r, "artist"), (text, r["entities"])
+    if attribute:
+        assert kinds(r, attribute), (text, r["entities"])
+
+
 @pytest.mark.parametrize("text", [
     "", " ", "x" * 200, "like " + "a" * 200, "like " + "Radiohead " * 25,
     "something like Édith Piaf et Stromae s'il vous plaît", "algo como Bad Bunny por favor 🎶",
