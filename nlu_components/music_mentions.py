@@ -35,7 +35,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from music_domain.mentions import NER_DATA_DIR, MAX_TEXT, MentionResolver, MentionTagger, infer_vein, read_bio
+from music_domain.mentions import NER_DATA_DIR, MAX_MENTION, MAX_TEXT, MentionResolver, MentionTagger, infer_vein, read_bio
 from nlu_components.persistence import load_object, save_object
 
 EXTRACTOR = "MusicMentionExtractor"
@@ -281,7 +281,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         from music_domain.mentions import tokenize
 
         words = " ".join(t.text for t in tokenize(text))
-        if not words or len(words) > 80 or only_ordinary_words(words):
+        if not words or len(words) > MAX_MENTION or only_ordinary_words(words):
             return None
         if any(e.get("entity") == "critique" or e.get("entity") in GUESSABLE + ("era",)
                and float(e.get("confidence_normalisation", 1.0)) >= 1.0 for e in entities):
