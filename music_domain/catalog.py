@@ -147,3 +147,15 @@ def load_catalog(path: Optional[Union[str, Path]] = None) -> pd.DataFrame:
     except Exception as e:  # pandas raises many types for a broken file
         raise CatalogError(f"{path}: cannot be read as {path.suffix or 'CSV'}: {e}") from e
     return validate_catalog(df, source=str(path))
+
+
+def best_known_track(catalog: pd.DataFrame, artist: str) -> Optional[int]:
+    """The positional row of ``artist``'s most popular music track (not spoken word or sound), or
+    None: the track that stands for an artist named as a seed rather than as the artist wanted."""
+    mine = catalog["artist_name"] == artist
+    if "content" in catalog:
+        mine &= catalog["content"] == "music"
+    rows = np.flatnonzero(mine.to_numpy())
+    if not len(rows):
+        return None
+    return int(rows[int(np.argmax(catalog["popularity"].to_numpy()[rows]))])

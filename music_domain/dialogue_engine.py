@@ -19,6 +19,7 @@ import numpy as np
 
 from music_domain import critiques as critique_rules
 from music_domain.attributes import SUBGENRE_TO_FAMILY
+from music_domain.catalog import best_known_track
 from music_domain.dialogue_state import DialogueState
 from music_domain.reactions import is_liked, is_negative
 
@@ -347,12 +348,12 @@ class MusicDialogueEngine:
             # as a seed for the sound
             artist = state.slots["artist"]
             state.slots["artist"] = None
-            theirs = [r for r in reversed(state.samples) if self.arrays.columns["artist_name"][r] == artist]
-            own = self.retriever.artist_rows(artist)
-            if not theirs and len(own):
-                theirs = [int(own[np.argmax(self.arrays.columns["popularity"][own])])]
-            if theirs and theirs[0] not in state.directions.seeds:
-                state.directions.seeds.insert(0, int(theirs[0]))
+            theirs = next((r for r in reversed(state.samples) if self.arrays.columns["artist_name"][r] == artist),
+                          None)
+            if theirs is None:
+                theirs = best_known_track(self.assets.catalog, artist)
+            if theirs is not None and theirs not in state.directions.seeds:
+                state.directions.seeds.insert(0, int(theirs))
         for track_id in (meaning.seeds if meaning.intent == "request_music" else ()):
             # only a request names a song to go by: "i like it" after a sample is a yes, not the
             # song "I Like It"

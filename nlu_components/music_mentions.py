@@ -348,13 +348,11 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
 
     def _artist_seed(self, artist: str) -> Optional[str]:
         """The track id of ``artist``'s most popular music track in the catalogue, or None."""
+        from music_domain.catalog import best_known_track
+
         cat = _catalog(self.config.get("catalog"))
-        rows = cat[cat["artist_name"] == artist]
-        if "content" in rows:
-            rows = rows[rows["content"] == "music"]
-        if rows.empty:
-            return None
-        return str(rows["track_id"].iloc[int(rows["popularity"].to_numpy().argmax())])
+        row = best_known_track(cat, artist)
+        return None if row is None else str(cat["track_id"].iloc[row])
 
     @staticmethod
     def _guessed_attribute_on_mention(entity: Dict[str, Any], mention_spans) -> bool:

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from music_domain.catalog import CatalogError, SAMPLE_CATALOG, load_catalog, validate_catalog
+from music_domain.catalog import CatalogError, SAMPLE_CATALOG, best_known_track, load_catalog, validate_catalog
 from music_domain.catalog_generator import generate_catalog
 
 
@@ -158,3 +158,13 @@ def test_the_assistant_says_when_unknown_years_empty_an_era():
     d = CollectingDispatcher()
     render(d, SimpleNamespace(slots={"genre": "metal", "energy": "upbeat"}), Shown("play_sample", relax="energy"))
     assert [m["response"] for m in d.messages] == ["utter_nothing_matches"]
+
+
+def test_an_artists_best_known_track_is_their_most_popular_music_track():
+    cat = pd.DataFrame({"artist_name": ["A", "A", "A", "B"], "popularity": [10, 90, 50, 99],
+                        "content": ["music", "spoken", "music", "music"]})
+    assert best_known_track(cat, "A") == 2  # the spoken track is more popular, but not music
+    assert best_known_track(cat, "B") == 3
+    assert best_known_track(cat, "Nobody") is None
+    assert best_known_track(cat.drop(columns="content"), "A") == 1
+    assert best_known_track(cat[cat["artist_name"] == "A"].iloc[[1]], "A") is None  # only spoken word

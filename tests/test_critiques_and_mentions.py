@@ -494,6 +494,24 @@ def test_an_excluded_artist_is_never_played_again_and_leaves_the_artist_slot(ass
     assert station and not (artists[station] == artist).any()
 
 
+def test_an_artist_excluded_before_any_of_their_tracks_played_leaves_their_best_known_as_a_seed(assets):
+    """"something like nirvana" (nothing played yet), then "not nirvana though": their most
+    popular track stands for the sound asked for."""
+    from music_domain.catalog import best_known_track
+
+    engine = MusicDialogueEngine(assets, use_history=False)
+    artists = assets.arrays.columns["artist_name"]
+    artist = max(set(artists[:2000]), key=lambda a: int((artists == a).sum()))
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"artist": artist}, 0.5))
+    engine.apply_user(state, UserMeaning("request_music", {}, -0.2, critiques=[f"exclude_artist:{artist}"]))
+    best = best_known_track(assets.catalog, artist)
+    assert best is not None and artists[best] == artist
+    assert state.directions.seeds[0] == best and state.slots.get("artist") is None
+    nxt = engine.pick_sample(state)
+    assert nxt is not None and artists[nxt] != artist
+
+
 @pytest.mark.parametrize("kind, sign", [("older", -1), ("newer", +1)])
 def test_something_older_before_anything_was_played_is_relative_to_the_typical_track(assets, kind, sign):
     """`make shell`: "something older" as the first words was dropped (no track to be older than),
