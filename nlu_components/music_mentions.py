@@ -276,15 +276,15 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         the intent model did not read the message as something else: DIET read "rush" as a
         request for a genre it guessed by resemblance (pop), and "kansas" as nothing it knew
         (a fallback), though each names a catalogue band exactly. Not when the words are
-        ordinary ones ("yes", "love", "heart": catalogue artists too), a vocabulary attribute
-        ("metal") or a critique."""
+        ordinary ones ("yes", "love", "heart": catalogue artists too) or a vocabulary attribute
+        ("metal")."""
         from music_domain.mentions import tokenize
 
         words = " ".join(t.text for t in tokenize(text))
         if not words or len(words) > MAX_MENTION or only_ordinary_words(words):
             return None
-        if any(e.get("entity") == "critique" or e.get("entity") in GUESSABLE + ("era",)
-               and float(e.get("confidence_normalisation", 1.0)) >= 1.0 for e in entities):
+        if any(e.get("entity") in GUESSABLE + ("era",) and float(e.get("confidence_normalisation", 1.0)) >= 1.0
+               for e in entities):
             return None
         unsure = float(intent.get("confidence") or 0.0) < self.config["unsure_intent"]
         if not (intent.get("name") in ("request_music", "out_of_scope") or unsure):
