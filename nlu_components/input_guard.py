@@ -45,7 +45,9 @@ FAREWELL = re.compile(r"(?<![\w'])(?:bye|bye bye|goodbye|good bye|byee+|see (?:y
                       r"good ?night|that'?s (?:all|it) for (?:now|today))(?![\w'])")
 # what a farewell turns these intents into: a "no" gives up the search, a "yes" or thanks ends it
 # ("ok thanks, see ya" stays a yes: after a station offer it starts the station)
-FAREWELL_INTENTS = {"deny": "stop", "dont_know": "stop", "greet": "goodbye", "out_of_scope": "goodbye"}
+# ("ok whatever, bye", read as "surprise me", leaves: nobody asks for a surprise on the way out)
+FAREWELL_INTENTS = {"deny": "stop", "dont_know": "stop", "surprise_me": "stop", "greet": "goodbye",
+                    "out_of_scope": "goodbye"}
 FAREWELL_CONFIDENCE = 0.9
 
 
@@ -221,7 +223,8 @@ class InputGuard(GraphComponent):
 
     @staticmethod
     def farewell_ends(m: Message) -> None:
-        """A "no" with a farewell ("no thanks, bye") gives up (``stop``); a greeting or anything out
+        """A "no" or a "whatever" with a farewell ("no thanks, bye", "ok whatever, bye") gives up
+        (``stop``); a greeting or anything out
         of scope with one ("cheers, see ya") is a ``goodbye``. A yes, a request or an accept with a
         farewell ("ok thanks, see ya" to an offered station, "play the station, bye") stays what
         it is."""

@@ -150,6 +150,7 @@ def test_a_yes_that_asks_to_start_it_is_an_accept(storage, text, becomes):
 @pytest.mark.parametrize("text, intent, becomes", [
     ("no thanks, bye", "deny", "stop"),  # `make shell`: deny 0.98, answered "let's try another direction"
     ("nah, gotta go", "deny", "stop"),
+    ("ok whatever, bye", "surprise_me", "stop"),  # `make shell`: surprise_me 0.62, answered with a question
     ("cheers, see ya", "out_of_scope", "goodbye"),
     ("hello there, see you later", "greet", "goodbye"),
     ("ok thanks, see ya", "affirm", "affirm"),  # to an offered station: a yes that starts it
