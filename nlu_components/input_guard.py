@@ -224,10 +224,9 @@ class InputGuard(GraphComponent):
     @staticmethod
     def farewell_ends(m: Message) -> None:
         """A "no" or a "whatever" with a farewell ("no thanks, bye", "ok whatever, bye") gives up
-        (``stop``); a greeting or anything out
-        of scope with one ("cheers, see ya") is a ``goodbye``. A yes, a request or an accept with a
-        farewell ("ok thanks, see ya" to an offered station, "play the station, bye") stays what
-        it is."""
+        (``stop``); a greeting or anything out of scope with one ("cheers, see ya") is a
+        ``goodbye``. A yes, a request or an accept with a farewell ("ok thanks, see ya" to an
+        offered station, "play the station, bye") stays what it is."""
         name = (m.get(INTENT) or {}).get("name")
         said = FAREWELL.search((m.get(TEXT) or "").lower()) if name in FAREWELL_INTENTS else None
         if said is None or any(e.get("start", 0) < said.end() and said.start() < e.get("end", 0)
