@@ -327,12 +327,18 @@ class MusicDialogueEngine:
         asked = meaning.attributes.get("artist") if meaning.intent == "request_music" else None
         if asked in state.directions.excluded_artists and f"exclude_artist:{asked}" not in meaning.critiques:
             state.directions.excluded_artists.remove(asked)
-        done = critique_rules.apply(state.directions, meaning.critiques, reference)
+        critiques = list(meaning.critiques)
+        if reference is None and state.slots.get("genre"):
+            # "not that genre" before anything was played: the genre the listener picked
+            # ("Electronic? Or pop?" "the first one" ... "not that genre") is the one meant
+            critiques = [f"exclude_genre:{state.slots['genre']}" if c == "exclude_current_genre" else c
+                         for c in critiques]
+        done = critique_rules.apply(state.directions, critiques, reference)
         # what the prompt policy sees: this message critiqued the track just played
         state.critiqued = list(done) if reference is not None else []
         # "more upbeat" answering "Something laid back? Or more upbeat?" before anything was
         # played is no critique of a track, but it still says the energy
-        for c in done if reference is not None else meaning.critiques:
+        for c in done if reference is not None else critiques:
             energy = critique_rules.implied_energy(c)
             if energy and "energy" not in elicited:
                 elicited["energy"] = energy

@@ -494,6 +494,26 @@ def test_an_excluded_artist_is_never_played_again_and_leaves_the_artist_slot(ass
     assert station and not (artists[station] == artist).any()
 
 
+def test_not_that_genre_before_anything_was_played_excludes_the_genre_picked(assets):
+    """`make shell`: "Electronic? Or Pop?" "the first one", a decade question, then "not that
+    genre": nothing had been played, so the critique had no track to be about and was dropped;
+    the next offer was still "upbeat electronic"."""
+    engine = MusicDialogueEngine(assets, use_history=False)
+    genres = assets.arrays.columns["genre"]
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("choose_option", {"genre": "electronic"}, 0.1))
+    assert state.slots["genre"] == "electronic"
+    engine.apply_user(state, UserMeaning("request_music", {}, -0.1, critiques=["exclude_current_genre"]))
+    assert state.slots["genre"] is None and "electronic" in state.directions.excluded
+    for _ in range(3):
+        row = engine.pick_sample(state)
+        assert row is not None and genres[row] != "electronic"
+    # with nothing picked there is no genre to exclude, and nothing is guessed
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {}, -0.1, critiques=["exclude_current_genre"]))
+    assert state.directions.excluded == [] and not state.directions.relative
+
+
 def test_an_artist_excluded_before_any_of_their_tracks_played_leaves_their_best_known_as_a_seed(assets):
     """"something like nirvana" (nothing played yet), then "not nirvana though": their most
     popular track stands for the sound asked for."""
