@@ -35,7 +35,8 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from music_domain.mentions import NER_DATA_DIR, MAX_MENTION, MAX_TEXT, MentionResolver, MentionTagger, infer_vein, read_bio
+from music_domain.mentions import (NER_DATA_DIR, MAX_MENTION, MAX_TEXT, MentionResolver, MentionTagger, infer_vein,
+                                   read_bio, resolve_key)
 from nlu_components.persistence import load_object, save_object
 
 EXTRACTOR = "MusicMentionExtractor"
@@ -276,12 +277,13 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         the intent model did not read the message as something else: DIET read "rush" as a
         request for a genre it guessed by resemblance (pop), and "kansas" as nothing it knew
         (a fallback), though each names a catalogue band exactly. Not when the words are
-        ordinary ones ("yes", "love", "heart": catalogue artists too) or a vocabulary attribute
-        ("metal")."""
+        ordinary ones ("yes", "love", "heart": catalogue artists too), a vocabulary attribute
+        ("metal") or a critique ("faster!!" is no request for the band Faster)."""
+        from music_domain import critiques
         from music_domain.mentions import tokenize
 
         words = " ".join(t.text for t in tokenize(text))
-        if not words or len(words) > MAX_MENTION or only_ordinary_words(words):
+        if not words or len(words) > MAX_MENTION or only_ordinary_words(words) or critiques.parse(text):
             return None
         if any(e.get("entity") in GUESSABLE + ("era",) and float(e.get("confidence_normalisation", 1.0)) >= 1.0
                for e in entities):
@@ -289,8 +291,9 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         unsure = float(intent.get("confidence") or 0.0) < self.config["unsure_intent"]
         if not (intent.get("name") in ("request_music", "out_of_scope") or unsure):
             return None
+        # the name itself, not a plural or possessive of it: "classics" is no request for "Classic"
         r = self.resolver.artist(words)
-        return r.value if r.resolved and r.score >= 100.0 else None
+        return r.value if r.resolved and resolve_key(r.value) == resolve_key(words) else None
 
     def _name_the_bare_artist(self, message: Message, artist: str, entities, text: str) -> None:
         """The message asks for ``artist``: what was guessed on its words goes, the artist fills

@@ -143,6 +143,9 @@ def test_a_catalogue_artist_said_alone_is_a_request_for_them(parse, text, artist
     ("yes", "affirm", None), ("no", "deny", None),  # Yes and No-name bands aside, a yes is a yes
     ("hello", "greet", None), ("metal", "request_music", "genre"), ("chill", "request_music", "energy"),
     ("rush please", None, None), ("no rush", None, None),
+    ("faster!!", "request_music", "critique"),  # `make shell`: played the band Faster to a workout listener
+    ("faster", "request_music", "critique"),
+    ("classics", "request_music", None),  # the band Classic, plural: not said
 ])
 def test_words_that_are_also_band_names_keep_their_ordinary_reading_unless_said_alone(parse, text, intent, attribute):
     r = parse(text)
