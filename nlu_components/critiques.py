@@ -97,6 +97,9 @@ class CritiqueExtractor(GraphComponent, EntityExtractorMixin):
                 within = any(x <= a and b <= y for x, y in spans)
                 if e.get("entity") in ("work", "unknown_mention") and within and not names_artist:
                     continue  # the critique's words read as a title
+                if e.get("entity") == "artist" and any(x <= a and b <= y for (x, y), f in zip(spans, found)
+                                                       if not f.critique.startswith("exclude_artist:")):
+                    continue  # ... or as a name: "too poppy" names no artist Poppy
                 kept.append(e)
             for f in found:
                 kept.append({"entity": "critique", "value": f.critique, "start": f.start, "end": f.end,

@@ -146,6 +146,7 @@ def test_a_catalogue_artist_said_alone_is_a_request_for_them(parse, text, artist
     ("faster!!", "request_music", "critique"),  # `make shell`: played the band Faster to a workout listener
     ("faster", "request_music", "critique"),
     ("classics", "request_music", None),  # the band Classic, plural: not said
+    ("too poppy", "request_music", "critique"),  # `make shell`: played the artist Poppy
 ])
 def test_words_that_are_also_band_names_keep_their_ordinary_reading_unless_said_alone(parse, text, intent, attribute):
     r = parse(text)
