@@ -20,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def main(argv=None) -> int:
@@ -30,19 +31,17 @@ def main(argv=None) -> int:
     p.add_argument("--bootstrap", type=int, default=20)
     a = p.parse_args(argv)
 
-    from policy_learning.improve import _evaluate, _with_history, arm_propensities, learn_on_split, load_logs
+    from policy_learning.improve import _evaluate, _with_history, arm_propensities, learn_on_split
     from policy_learning.loggers import mixture_propensities
-    from policy_learning.registry import PolicyRegistry
+    from rounds import logs_before_round
 
     out = Path(a.rounds_dir)
-    files = [out / "logs" / f"round{r}.parquet" for r in range(a.round)]
-    missing = [str(f) for f in files if not f.exists()]
-    if missing:
-        print(f"missing logs {missing}: run `make rounds` (or benchmarks/rounds.py --out {out}) first", file=sys.stderr)
+    try:
+        registry, logs = logs_before_round(out, a.round)
+    except FileNotFoundError as e:
+        print(e, file=sys.stderr)
         return 2
-    registry = PolicyRegistry(out / "registry")
     deployed = registry.load(a.version)
-    logs = load_logs([str(f) for f in files])
     history = _with_history(logs)
     truth = None
     rounds = out / "rounds.json"

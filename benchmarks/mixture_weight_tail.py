@@ -22,6 +22,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def conversation_weights(part: pd.DataFrame, probs: dict) -> pd.DataFrame:
@@ -50,20 +51,17 @@ def main(argv=None) -> int:
     if not all(0.0 < x < 1.0 for x in a.alphas):
         p.error("--alphas are mixture weights strictly between 0 and 1")
 
-    from policy_learning.improve import _with_history, arm_propensities, learn_on_split, load_logs
-    from policy_learning.registry import PolicyRegistry
+    from policy_learning.improve import _with_history, arm_propensities, learn_on_split
     from prompt_policies import PROMPT_INDEX
     from prompt_policies.mixture import _batch
+    from rounds import logs_before_round
 
-    out = Path(a.rounds_dir)
-    files = [out / "logs" / f"round{r}.parquet" for r in range(a.round)]
-    missing = [str(f) for f in files if not f.exists()]
-    if missing:
-        print(f"missing logs {missing}: run `make rounds` (or benchmarks/rounds.py --out {out}) first", file=sys.stderr)
+    try:
+        registry, logs = logs_before_round(Path(a.rounds_dir), a.round)
+    except FileNotFoundError as e:
+        print(e, file=sys.stderr)
         return 2
-    registry = PolicyRegistry(out / "registry")
     current = registry.load(a.version)
-    logs = load_logs([str(f) for f in files])
     history = _with_history(logs)
     logs, note = arm_propensities(logs, registry, history)
     print(f"{current.version} ({current.policy.name}), logs of rounds 0-{a.round - 1}, history: {history}; "

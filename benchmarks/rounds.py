@@ -149,7 +149,7 @@ def main(argv=None):
         t0 = time.time()
         frame = log_conversations(a.conversations, 0.0, 1.0 if history else 0.0, seed=5000 + r + 100 * a.seed,
                                   workers=a.workers, policy_spec=("registry", str(registry.root), deployed.version, None))
-        path = out / "logs" / f"round{r}.parquet"
+        path = round_log(out, r)
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.to_parquet(path, index=False)
         log_files.append(str(path))
@@ -161,6 +161,21 @@ def main(argv=None):
         print(f"  improve: {'PROMOTED ' + last_improve.version if last_improve.promoted else 'REFUSED'}: "
               f"{last_improve.reason} ({last_improve.report['seconds']:.0f}s)", flush=True)
     print(f"done in {time.time() - t_start:.0f}s -> {out / 'rounds.json'}")
+
+
+def round_log(out: Path, r: int) -> Path:
+    """Where round ``r`` of the experiment in ``out`` keeps the conversations it logged."""
+    return Path(out) / "logs" / f"round{r}.parquet"
+
+
+def logs_before_round(out: Path, r: int):
+    """(the registry of the experiment in ``out``, the logs its ``improve`` read at the end of round
+    ``r - 1``: those of rounds 0 to r - 1). FileNotFoundError names the missing logs."""
+    files = [round_log(out, k) for k in range(r)]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(f"missing logs {missing}: run `make rounds` (or benchmarks/rounds.py --out {out}) first")
+    return PolicyRegistry(Path(out) / "registry"), load_logs([str(f) for f in files])
 
 
 def _resumable(out: Path, registry: PolicyRegistry, a):
@@ -180,7 +195,7 @@ def _resumable(out: Path, registry: PolicyRegistry, a):
     if differ:
         raise SystemExit(f"--resume: {out} ran with other settings (was, asked): {differ}")
     rounds = done.get("rounds") or []
-    logs = [out / "logs" / f"round{r}.parquet" for r in range(len(rounds) - 1)]
+    logs = [round_log(out, r) for r in range(len(rounds) - 1)]
     missing = [str(x) for x in logs if not x.is_file()]
     if not rounds or missing or not registry.root.exists():
         raise SystemExit(f"--resume: {out} lacks {missing or 'its rounds or registry'}; run without --resume")
