@@ -540,6 +540,13 @@ class MentionResolver:
                 return table[name], float(score)
         return None, 0.0
 
+    def exact_artist(self, name: str) -> Optional[str]:
+        """The catalogue artist whose normalised name is ``name``'s, without the plural, possessive
+        or fuzzy readings of ``artist`` ("classics" is not "Classic"), or None."""
+        if not name or len(name) > MAX_MENTION:
+            return None
+        return self._artists.get(resolve_key(name))
+
     def artist(self, mention: str) -> Resolution:
         if not mention or len(mention) > MAX_MENTION:
             return Resolution("artist", mention or "", None, None, None, 0.0)

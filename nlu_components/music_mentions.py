@@ -35,8 +35,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from music_domain.mentions import (NER_DATA_DIR, MAX_MENTION, MAX_TEXT, MentionResolver, MentionTagger, infer_vein,
-                                   read_bio, resolve_key)
+from music_domain.mentions import NER_DATA_DIR, MAX_TEXT, MentionResolver, MentionTagger, infer_vein, read_bio
 from nlu_components.persistence import load_object, save_object
 
 EXTRACTOR = "MusicMentionExtractor"
@@ -282,18 +281,15 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         from music_domain import critiques
         from music_domain.mentions import tokenize
 
-        words = " ".join(t.text for t in tokenize(text))
-        if not words or len(words) > MAX_MENTION or only_ordinary_words(words) or critiques.parse(text):
+        # the name itself, not a plural or possessive of it: "classics" is no request for "Classic"
+        artist = self.resolver.exact_artist(" ".join(t.text for t in tokenize(text)))
+        if artist is None or only_ordinary_words(text) or critiques.parse(text):
             return None
         if any(e.get("entity") in GUESSABLE + ("era",) and float(e.get("confidence_normalisation", 1.0)) >= 1.0
                for e in entities):
             return None
         unsure = float(intent.get("confidence") or 0.0) < self.config["unsure_intent"]
-        if not (intent.get("name") in ("request_music", "out_of_scope") or unsure):
-            return None
-        # the name itself, not a plural or possessive of it: "classics" is no request for "Classic"
-        r = self.resolver.artist(words)
-        return r.value if r.resolved and resolve_key(r.value) == resolve_key(words) else None
+        return artist if intent.get("name") in ("request_music", "out_of_scope") or unsure else None
 
     def _name_the_bare_artist(self, message: Message, artist: str, entities, text: str) -> None:
         """The message asks for ``artist``: what was guessed on its words goes, the artist fills
