@@ -27,7 +27,7 @@ import json
 from pathlib import Path
 
 
-from policy_learning.gate_report import plot_estimates, write_markdown
+from policy_learning.gate_report import current_label, plot_estimates, write_markdown
 from policy_learning.ope import from_logs as ope_from_logs
 from prompt_policies.learned import LearnedPromptPolicy
 from policy_learning.log_schema import read_logs
@@ -118,7 +118,7 @@ def run_gate(logs_path, candidate="learned_history", out="results/gate", seed=0,
               "candidate_decision_diagnostics": cand_pd.diagnostics,
               "candidate_prompt_share": dict(zip(PROMPT_NAMES, map(float, target.mean(axis=0))))}
     (out / "gate_report.json").write_text(json.dumps(report, indent=1))
-    plot_estimates(cand, current, candidate, out / "gate_estimates.png")
+    plot_estimates(cand, current, candidate, out / "gate_estimates.png", current_label(report))
     write_markdown(report, cand, current, cand_pd, current_pd, out / "gate_report.md")
     print(("WOULD PROMOTE: " if promote else "REFUSED: ") + reason + f" (report: {out / 'gate_report.md'})")
     return report

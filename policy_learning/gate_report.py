@@ -4,13 +4,21 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def current_label(report: dict) -> str:
+    """How the report names the policy the candidate is compared with: the registry version
+    that serves (``make improve``), or the policy that logged the conversations (``make gate``)."""
+    version = report.get("current_version")
+    return f"current ({version})" if version else "current (the logging policy, greedy)"
+
+
 def write_markdown(report: dict, cand, current, cand_pd, current_pd, path) -> None:
     candidate, promote, reason = report["candidate"], report["promoted"], report["reason"]
+    current_name = current_label(report)
     lines = [f"# Deployment gate: {candidate}", "", f"**{'PROMOTED' if promote else 'REFUSED'}**: {reason}", "",
              f"Held-out logged conversations: {report['test_conversations']} ({report['test_decisions']} decisions).", "",
              "Conversation success rate (sequential OPE):", "",
              "| policy | estimator | value | 95% CI |", "|---|---|---|---|"]
-    for label, rep in (("candidate", cand), ("current (rule-based)", current)):
+    for label, rep in (("candidate", cand), (current_name, current)):
         for e in rep.estimates:
             lines.append(f"| {label} | {e.estimator} | {e.value:.4f} | [{e.ci_low:.4f}, {e.ci_high:.4f}] |")
     lb = report.get("gate_lower_bound")
@@ -34,7 +42,7 @@ def write_markdown(report: dict, cand, current, cand_pd, current_pd, path) -> No
     lines += ["", f"Effective conversations (candidate's trajectory weights): {cand.effective_episodes:.0f} "
               f"of {cand.n_episodes}", "", "Mean prompt usefulness on the logged states (per-decision OPE):", "",
               "| policy | estimator | value | 95% CI |", "|---|---|---|---|"]
-    for label, rep in (("candidate", cand_pd), ("current (rule-based)", current_pd)):
+    for label, rep in (("candidate", cand_pd), (current_name, current_pd)):
         for e in rep.estimates:
             lines.append(f"| {label} | {e.estimator} | {e.value:.4f} | [{e.ci_low:.4f}, {e.ci_high:.4f}] |")
     lines += [""] + ([f"- warning: {w}" for w in report["warnings"]] or ["No support or overlap warnings."])
@@ -42,14 +50,14 @@ def write_markdown(report: dict, cand, current, cand_pd, current_pd, path) -> No
     Path(path).write_text("\n".join(lines) + "\n")
 
 
-def plot_estimates(cand, current, name, path) -> None:
+def plot_estimates(cand, current, name, path, current_name: str = "current") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3))
-    for i, (label, rep) in enumerate(((name, cand), ("rule-based", current))):
+    for i, (label, rep) in enumerate(((name, cand), (current_name, current))):
         for j, e in enumerate(rep.estimates):
             x = j + 0.15 * (1 if i == 0 else -1)
             ax.errorbar(x, e.value, yerr=[[e.value - e.ci_low], [e.ci_high - e.value]], fmt="o",

@@ -197,7 +197,7 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
         log_files: Sequence[str] = ()) -> Outcome:
     """Train, choose, certify, and promote or refuse (the registry lock must be held)."""
     from policy_learning.gate import decide
-    from policy_learning.gate_report import plot_estimates, write_markdown
+    from policy_learning.gate_report import current_label, plot_estimates, write_markdown
     from policy_learning.ope import from_logs
 
     t0 = time.time()
@@ -289,7 +289,8 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
     outdir = Path(out)
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / "improve_report.json").write_text(json.dumps(report, indent=1, default=str))
-    plot_estimates(cand, cur, f"candidate (alpha={alpha:g})", outdir / "gate_estimates.png")
+    plot_estimates(cand, cur, f"candidate (alpha={alpha:g})", outdir / "gate_estimates.png",
+                   current_label(report))
     write_markdown(report, cand, cur, cand_pd, cur_pd, outdir / "improve_report.md")
     return outcome
 

@@ -89,6 +89,9 @@ def test_improve_promotes_and_reloads_the_running_server(assets, action_server, 
         report = json.loads((tmp_path / "report" / "improve_report.json").read_text())
         assert report["promoted"] and report["version"] == "v1" and report["logs"]["conversations_given"] > n_base
         assert registry.current() == "v1" and registry.manifest("v1")["parent"] == "v0"
+        # the report compares the candidate with the version that served, by name
+        markdown = (tmp_path / "report" / "improve_report.md").read_text()
+        assert "| current (v0) | SeqDR |" in markdown and "| current (rule-based)" not in markdown
         assert registry.manifest("v1")["exploration"] == {"mode": "epsilon_greedy", "epsilon": 0.1}
 
         # the same server (no restart) answers the next conversations with v1

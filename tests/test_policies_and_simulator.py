@@ -228,7 +228,9 @@ def test_deployment_gate_writes_a_consistent_report(assets, simulated, tmp_path)
     assert report["gate_lower_bound"] == cand_report.lower_bounds["hcope"]
     assert report["promoted"] == (cand_report.reliable and cand_report.lower_bounds["hcope"]["lower_bound"] > cur.value)
     assert 0.0 <= cand.ci_low <= cand.ci_high <= 1.0
-    assert ("PROMOTED" if report["promoted"] else "REFUSED") in (tmp_path / "gate" / "gate_report.md").read_text()
+    gate_md = (tmp_path / "gate" / "gate_report.md").read_text()
+    assert ("PROMOTED" if report["promoted"] else "REFUSED") in gate_md
+    assert "| current (the logging policy, greedy) | SeqDR |" in gate_md
     assert (tmp_path / "gate" / "gate_estimates.png").stat().st_size > 0
     assert (tmp_path / "deployed.pkl").exists() == report["promoted"]
     with pytest.raises(LogError, match="no logs"):
