@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from prompt_policies.base import PromptPolicy
-from music_domain.dialogue_state import DialogueState, state_features
-from music_domain.prompts import N_PROMPTS
+from prompt_policies.base import PROMPT_INDEX, PromptPolicy
+from music_domain.dialogue_state import DialogueState, feature_names, state_features
+
+# Questions a learned policy never asks twice in a row: the listener has just answered that very
+# question ("Anything in mind?" - "nah"), and asking it again word for word is what a person would
+# not do. The rule-based policy never does (it asks each of them once); a genre suggestion may
+# follow another (it names other genres), and samples and stations follow each other by design.
+NOT_TWICE_IN_A_ROW = ("ask_open", "ask_energy", "ask_era", "ask_activity", "ask_artist")
 
 
 class _ArgmaxPolicy(PromptPolicy):
@@ -20,18 +25,17 @@ class _ArgmaxPolicy(PromptPolicy):
         self.name = name
         self.version = version
 
-    def scores(self, state: DialogueState) -> np.ndarray:
-        x = state_features(state, with_history=self.uses_history)[None, :]
-        return self.model.predict(x)[0]
-
     def probabilities(self, state: DialogueState) -> np.ndarray:
-        p = np.zeros(N_PROMPTS)
-        p[int(np.argmax(self.scores(state)))] = 1.0
-        return p
+        return self.probabilities_batch(state_features(state, with_history=self.uses_history)[None, :])[0]
 
     def probabilities_batch(self, X: np.ndarray) -> np.ndarray:
-        """Target action probabilities for many logged states at once (for OPE)."""
-        s = self.model.predict(X)
+        """Target action probabilities for many states at once (live, one row; OPE, logged rows):
+        all mass on the best-scored prompt that is not the question just asked."""
+        X = np.asarray(X)
+        s = np.asarray(self.model.predict(X), dtype=np.float64).copy()
+        names = feature_names(self.uses_history)
+        for prompt in NOT_TWICE_IN_A_ROW:
+            s[X[:, names.index(f"last_{prompt}")] > 0, PROMPT_INDEX[prompt]] = -np.inf
         p = np.zeros_like(s)
         p[np.arange(len(s)), np.argmax(s, axis=1)] = 1.0
         return p

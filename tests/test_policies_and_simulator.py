@@ -49,6 +49,49 @@ def test_exploration_propensities_match_choice_frequencies():
         assert d.propensity == pytest.approx(probs[PROMPT_NAMES.index(d.prompt)])
 
 
+class _Scores:
+    """A reward model stand-in with fixed scores per prompt (the policy's own code decides)."""
+
+    def __init__(self, scores):
+        self.scores = np.asarray(scores, dtype=np.float64)
+
+    def predict(self, X):
+        return np.tile(self.scores, (len(X), 1))
+
+
+@pytest.mark.parametrize("with_history", [False, True])
+def test_a_learned_policy_never_asks_the_same_question_twice_in_a_row(with_history):
+    from prompt_policies import LearnedPromptPolicy
+
+    order = ["ask_open", "ask_energy", "ask_era", "play_sample"]  # best first
+    scores = np.zeros(N_PROMPTS)
+    for rank, prompt in enumerate(order):
+        scores[PROMPT_NAMES.index(prompt)] = 10 - rank
+    policy = LearnedPromptPolicy(_Scores(scores), with_history)
+    state = DialogueState()
+    asked = []
+    for _ in range(4):  # "Anything in mind?" - "nah": the next question is another one
+        prompt = PROMPT_NAMES[int(np.argmax(policy.probabilities(state)))]
+        asked.append(prompt)
+        state.record_prompt(prompt)
+    assert asked == ["ask_open", "ask_energy", "ask_open", "ask_energy"]
+    # the same rule on logged state features (what OPE evaluates)
+    state, rows = DialogueState(), []
+    for prompt in ("ask_open", "ask_energy", "play_sample", "play_sample"):
+        rows.append(state_features(state, with_history))
+        state.record_prompt(prompt)
+    probs = policy.probabilities_batch(np.stack(rows))
+    assert np.allclose(probs.sum(axis=1), 1.0)
+    assert [PROMPT_NAMES[i] for i in probs.argmax(axis=1)] == ["ask_open", "ask_energy", "ask_open", "ask_open"]
+    # a genre suggestion may follow another (it names other genres)
+    genre_first = np.zeros(N_PROMPTS)
+    genre_first[PROMPT_NAMES.index("suggest_genres")] = 1.0
+    s3 = DialogueState()
+    s3.record_prompt("suggest_genres")
+    assert LearnedPromptPolicy(_Scores(genre_first), with_history).probabilities(s3)[
+        PROMPT_NAMES.index("suggest_genres")] == 1.0
+
+
 def test_exploration_rejects_bad_rates():
     with pytest.raises(ValueError):
         ExplorationPolicy(RuleBasedPromptPolicy(), epsilon=1.5)
