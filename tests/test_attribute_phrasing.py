@@ -45,6 +45,12 @@ def attributes(extractor, text, tagged=(), intent="request_music"):
     # ... but not a word that merely ends like a short name
     ("music for muses and poets", [], set()),
     ("rock's greatest anthems", [], {("genre", "rock")}),
+    # a word the model tagged as an artist that is wholly another attribute's phrase is that
+    # attribute, not a near-spelling of a catalogue artist ("bangers" was BANNERS)
+    ("i want bangers for my workout", [("artist", "bangers")], {("energy", "upbeat"), ("activity", "workout")}),
+    # ... while a catalogue artist's own name and its typos stay the artist
+    ("play banners", [("artist", "banners")], {("artist", "BANNERS")}),
+    ("play metalica", [("artist", "metalica")], {("artist", "Metallica")}),
 ])
 def test_real_phrasings_map_to_the_vocabulary(extractor, text, tagged, expected):
     assert attributes(extractor, text, tagged) == expected
