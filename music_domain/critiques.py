@@ -18,7 +18,14 @@ kind                        said as                                          rel
 ``exclude_current_genre``   not that genre, a different genre                not X's genre family
 ``exclude_genre:<g>``       no more country, not country, anything but rap   not the genre g
 ``exclude_artist:<a>``      not radiohead, no more Drake, enough of Adele    not by the artist a
+``instrumental``            no lyrics, without vocals, instrumental only     any track: instrumentalness
+                                                                              >= 0.5 (Spotify's line)
+``vocal``                   with lyrics, something to sing along to          any track: instrumentalness
+                                                                              < 0.5
 ==========================  ===============================================  ==========================
+
+``instrumental`` and ``vocal`` are about the music wanted, not relative to a track, so they hold
+whether or not anything was played ("something to study to" ... "no lyrics please").
 
 Before anything was played, a relative critique has no track to be relative to: "something
 older" as the first words means older than the catalogue's typical track (a decade before the
@@ -39,7 +46,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 import numpy as np
 
 KINDS = ("faster", "slower", "calmer", "more_intense", "newer", "older", "happier", "sadder", "more_like",
-         "exclude_current_genre", "exclude_genre", "exclude_artist")
+         "exclude_current_genre", "exclude_genre", "exclude_artist", "instrumental", "vocal")
 # groups a critique said before anything was played still means, relative to the catalogue's
 # typical track (energy critiques fill the energy slot instead: music_domain.dialogue_engine)
 UNANCHORED_GROUPS = ("year", "valence")
@@ -95,6 +102,17 @@ PATTERNS: Dict[str, Tuple[str, ...]] = {
         rf"{_SOMETHING} (?:like|similar to) (?:that|this|it|them|him|her)(?: one| song| track)?",
         r"(?:same|similar) (?:vibe|style|sound|feel)", r"like (?:that|this) one", r"in (?:that|this|the same) vein",
         r"similar (?:ones|songs|tracks|stuff)", r"(?:keep|stay) (?:it )?(?:like|with) (?:that|this)",
+    ),
+    "instrumental": (
+        r"(?:no|without|less|fewer|zero|not any|not so many|minus the|without any) (?:lyrics|vocals|singing|words|singers?|voices?)",
+        r"(?:don'?t|do not) (?:want|need|like) (?:any )?(?:lyrics|vocals|singing|words)",
+        r"(?:too many|too much) (?:lyrics|vocals|singing|words)", r"(?:only |just |purely |all )?instrumentals?(?: only)?",
+        r"nobody singing", r"no one singing", r"no-one singing",
+    ),
+    "vocal": (
+        r"(?:with|more|some|has|have|need|want) (?:lyrics|vocals|singing|words|a singer|a voice)",
+        r"(?:too|less|not) instrumental", r"not (?:an |so )?instrumental", r"sing ?-?along",
+        r"(?:something|songs?|music) (?:i|we) can sing (?:along )?to",
     ),
     "exclude_current_genre": (
         r"not (?:that|this) (?:genre|style|kind of music|type of music)",
@@ -228,8 +246,8 @@ def parse(text: str, vocabulary=None) -> List[Found]:
             if value and free(m.start(), m.end()):
                 found.append(Found(f"exclude_genre:{value}", m.start(), m.end()))
                 taken.append((m.start(), m.end()))
-    for kind in ("exclude_current_genre", "more_like", "newer", "older", "faster", "slower", "calmer",
-                 "more_intense", "happier", "sadder"):
+    for kind in ("exclude_current_genre", "more_like", "vocal", "instrumental", "newer", "older", "faster",
+                 "slower", "calmer", "more_intense", "happier", "sadder"):
         for rx in _COMPILED[kind]:
             for m in rx.finditer(t):
                 if free(m.start(), m.end()):
@@ -243,7 +261,8 @@ def parse(text: str, vocabulary=None) -> List[Found]:
             out.append(Found(f.critique, where[f.start], end))
     # contradictory pairs from one message ("not too fast, not too slow"): keep neither
     kinds = {f.critique for f in out}
-    for a, b in (("faster", "slower"), ("calmer", "more_intense"), ("newer", "older"), ("happier", "sadder")):
+    for a, b in (("faster", "slower"), ("calmer", "more_intense"), ("newer", "older"), ("happier", "sadder"),
+                 ("instrumental", "vocal")):
         if a in kinds and b in kinds:
             out = [f for f in out if f.critique not in (a, b)]
     return out
@@ -330,7 +349,11 @@ RELATIVE = {
     "sadder": [("valence", -1, 0.1)],
 }
 GROUP = {"faster": "pace", "slower": "pace", "calmer": "pace", "more_intense": "pace", "newer": "year",
-         "older": "year", "happier": "valence", "sadder": "valence"}
+         "older": "year", "happier": "valence", "sadder": "valence", "instrumental": "vocals", "vocal": "vocals"}
+# kind -> (feature, sign, line): whatever was played, the track's feature is on that side of the
+# line (sign +1: at least the line; -1: below it). Spotify: "instrumentalness above 0.5 is
+# intended to represent instrumental tracks".
+ABSOLUTE = {"instrumental": ("instrumentalness", +1, 0.5), "vocal": ("instrumentalness", -1, 0.5)}
 
 
 @dataclass
@@ -345,6 +368,9 @@ class Directions:
     def describe(self, catalog=None) -> List[str]:
         out = []
         for kind, row in self.relative.values():
+            if kind in ABSOLUTE:
+                out.append("instrumental" if kind == "instrumental" else "with vocals")
+                continue
             name = "the typical track" if row is None else f"track {row}"
             if catalog is not None and row is not None:
                 name = f"{catalog['track_name'].iloc[row]!r}"
@@ -371,6 +397,9 @@ def apply(directions: Directions, critiques: Iterable[str], reference: Optional[
         elif kind == "exclude_artist" and value:
             if value not in directions.excluded_artists:
                 directions.excluded_artists.append(value)
+            done.append(c)
+        elif kind in ABSOLUTE:
+            directions.relative[GROUP[kind]] = (kind, None)
             done.append(c)
         elif reference is None:
             if kind in RELATIVE and GROUP[kind] in UNANCHORED_GROUPS:
@@ -430,6 +459,11 @@ def mask(arrays, directions: Directions) -> Optional[np.ndarray]:
     for kind, row in directions.relative.values():
         if kind == "exclude_current_genre":
             ok &= cols["genre"] != cols["genre"][row]
+            continue
+        if kind in ABSOLUTE:
+            feature, sign, line = ABSOLUTE[kind]
+            values = np.asarray(cols[feature], dtype=float)
+            ok &= values >= line if sign > 0 else values < line
             continue
         for feature, sign, margin in RELATIVE[kind]:
             if row is None:

@@ -32,13 +32,18 @@ def kinds(text, vocabulary):
     ("no more country", ["exclude_genre:country"]), ("not country", ["exclude_genre:country"]),
     ("anything but rap please", ["exclude_genre:hip hop"]), ("enough jazz", ["exclude_genre:jazz"]),
     ("too old and too slow", ["newer", "faster"]),
+    ("no lyrics please", ["instrumental"]), ("something without vocals", ["instrumental"]),
+    ("instrumental only", ["instrumental"]), ("too many words, no singing", ["instrumental"]),
+    ("something i can sing along to", ["vocal"]), ("too instrumental", ["vocal"]),
+    ("with lyrics please", ["vocal"]), ("no vocals and too slow", ["instrumental", "faster"]),
 ])
 def test_critiques_in_words(vocabulary, text, expected):
     assert sorted(kinds(text, vocabulary)) == sorted(expected)
 
 
 @pytest.mark.parametrize("text", ["play some chill music", "no, country instead", "the second one",
-                                  "I like rock", "upbeat 90s rock", "not too fast, not too slow", ""])
+                                  "I like rock", "upbeat 90s rock", "not too fast, not too slow", "",
+                                  "no lyrics, with lyrics", "a song by my favourite singer"])
 def test_no_critique_where_there_is_none(vocabulary, text):
     assert kinds(text, vocabulary) == []
 
@@ -492,6 +497,30 @@ def test_an_excluded_artist_is_never_played_again_and_leaves_the_artist_slot(ass
         assert nxt is not None and artists[nxt] != artist
     station = engine.station(state)
     assert station and not (artists[station] == artist).any()
+
+
+def test_no_lyrics_means_instrumental_tracks_before_and_after_a_sample(assets):
+    """`make shell`: "something to study to", then "no lyrics please" played "Unholy" by Sam
+    Smith; "no lyrics" was read as a plain no. Instrumental (or vocal) music is about the music
+    wanted, not relative to a track: it holds whether or not anything was played."""
+    engine = MusicDialogueEngine(assets, use_history=False)
+    instrumentalness = assets.arrays.columns["instrumentalness"]
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"activity": "study"}, 0.1))
+    engine.apply_user(state, UserMeaning("request_music", {}, 0.0, critiques=["instrumental"]))
+    assert state.directions.relative["vocals"] == ("instrumental", None)
+    assert state.critiqued == []  # nothing played: no critique of a track for the policy
+    assert state.directions.describe() == ["instrumental"]
+    for _ in range(3):
+        row = engine.pick_sample(state)
+        assert row is not None and instrumentalness[row] >= 0.5
+    # said about a sample: the policy sees a critique of the track, and the next sample is sung
+    engine.apply_user(state, UserMeaning("request_music", {}, -0.2, critiques=["vocal"]))
+    assert state.critiqued == ["vocal"] and state.directions.relative["vocals"] == ("vocal", None)
+    row = engine.pick_sample(state)
+    assert row is not None and instrumentalness[row] < 0.5
+    m = critiques.mask(assets.arrays, state.directions)
+    assert m.any() and (instrumentalness[m] < 0.5).all()
 
 
 def test_not_that_genre_before_anything_was_played_excludes_the_genre_picked(assets):
