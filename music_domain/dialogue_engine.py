@@ -212,6 +212,10 @@ class MusicDialogueEngine:
         listener repeats is not new information, so it earns its prompt no usefulness)."""
         state.sentiments.append(float(meaning.sentiment))
         state.nlu_confidence = float(meaning.confidence)
+        if meaning.intent == "surprise_me" and not state.asked.get("ask_open"):
+            # "surprise me" before the open question was asked answers it: "Anything in mind?"
+            # next would ask what the listener has just said (`make shell`)
+            state.asked["ask_open"] = 1
         elicited: Dict[str, str] = {}
         if meaning.choice is not None and state.last_prompt == "suggest_genres" and state.offered_genres:
             offered = state.offered_genres[-2:]

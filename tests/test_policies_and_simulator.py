@@ -92,6 +92,19 @@ def test_a_learned_policy_never_asks_the_same_question_twice_in_a_row(with_histo
         PROMPT_NAMES.index("suggest_genres")] == 1.0
 
 
+def test_surprise_me_as_the_first_words_answers_the_open_question(assets):
+    """`make shell`: "surprise me" was answered with "Anything in mind?"."""
+    engine, rules = MusicDialogueEngine(assets, use_history=False), RuleBasedPromptPolicy()
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("surprise_me", {}, 0.0))
+    assert rules.choose_prompt(state) == "ask_energy"
+    # said in reply to the open question (as simulated listeners say it), nothing changes
+    state = DialogueState()
+    state.record_prompt("ask_open")
+    engine.apply_user(state, UserMeaning("surprise_me", {}, 0.0))
+    assert state.asked["ask_open"] == 1 and rules.choose_prompt(state) == "ask_energy"
+
+
 def test_exploration_rejects_bad_rates():
     with pytest.raises(ValueError):
         ExplorationPolicy(RuleBasedPromptPolicy(), epsilon=1.5)
