@@ -76,6 +76,7 @@ me us my our i i'm im we you your can could would will please pls just maybe rea
 want wanna need like love similar to by from of for with and or kind sort stuff
 music song songs track tracks tune tunes album albums artist artists band bands sound sounds
 listen listening hear hearing let let's lets s
+hey hi hello yo oh ok okay so well um uh hmm also too now
 """.split())
 # A reply that starts with one of these is a yes, whatever artist it names ("yes, love Radiohead").
 YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "absolutely", "definitely"})

@@ -100,6 +100,8 @@ class _Tagged:
     ("play me some taylor swift", "play me some", "taylor swift"),
     ("could you put on something like Metallica", "could you put on something like", "Metallica"),
     ("let's hear some songs by Radiohead", "let's hear some songs", "Radiohead"),
+    # `make shell`: "I don't have hey can you in my catalogue"
+    ("hey can you play something like Radiohead", "hey can you", "Radiohead"),
 ])
 def test_the_words_of_a_request_are_not_a_name_the_catalogue_lacks(text, request_words, name):
     """Seen in `make shell`: "play me some taylor swift" was answered "I don't have play me some in

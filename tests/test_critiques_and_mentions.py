@@ -513,7 +513,7 @@ def test_no_lyrics_means_instrumental_tracks_before_and_after_a_sample(assets):
     assert state.directions.describe() == ["instrumental"]
     for _ in range(3):
         row = engine.pick_sample(state)
-        assert row is not None and instrumentalness[row] >= 0.5
+        assert row is not None and instrumentalness[row] >= critiques.INSTRUMENTAL_LINE
     # said about a sample: the policy sees a critique of the track, and the next sample is sung
     engine.apply_user(state, UserMeaning("request_music", {}, -0.2, critiques=["vocal"]))
     assert state.critiqued == ["vocal"] and state.directions.relative["vocals"] == ("vocal", None)
