@@ -121,8 +121,11 @@ def render(dispatcher: CollectingDispatcher, state, shown: Shown, channel: Optio
     if shown.exhausted or shown.relax:
         if shown.unknown_year and state.slots.get("era"):
             dispatcher.utter_message(text=unknown_year_note(shown.unknown_year, state.slots["era"]))
-        dispatcher.utter_message(response="utter_nothing_matches", description=describe(state.slots),
-                                 attribute=shown.relax or "constraints")
+        if shown.relax:
+            dispatcher.utter_message(response="utter_nothing_matches", description=describe(state.slots),
+                                     attribute=shown.relax)
+        else:  # no one constraint to offer: dropping none alone helps, or the listener said no to each
+            dispatcher.utter_message(response="utter_nothing_matches_change", description=describe(state.slots))
         return events + ([] if shown.exhausted else [SlotSet("pending_relax", shown.relax)])
     if shown.row is not None:
         track = engine().assets.track(shown.row)
@@ -142,8 +145,13 @@ class PromptAction:
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         say_unknown_mentions(dispatcher, tracker, playing=self.prompt != "suggest_genres")
         state = current_state(tracker)
-        return render(dispatcher, state, tracker_engine(tracker).execute(self.prompt, state),
-                      tracker.get_latest_input_channel())
+        events = render(dispatcher, state, tracker_engine(tracker).execute(self.prompt, state),
+                        tracker.get_latest_input_channel())
+        if tracker.get_slot("pending_relax") and not state.pending_relax:
+            # the offer to drop a constraint was answered with a no (or something else): a later
+            # yes to another question must not drop it (the rule runs on the slot)
+            events.append(SlotSet("pending_relax", None))
+        return events
 
 
 class ActionSuggestGenres(PromptAction, Action):

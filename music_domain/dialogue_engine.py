@@ -134,6 +134,7 @@ class MusicDialogueEngine:
         """The listener agreed to drop ``attribute`` (offered by ``execute``): drop it (a genre
         family takes its subgenre with it) and play a sample."""
         dropped = None
+        state.pending_relax = None
         if attribute in state.slots:
             state.slots[attribute] = None
             if attribute == "genre":
@@ -146,10 +147,11 @@ class MusicDialogueEngine:
     def _sample(self, state: DialogueState, prompt: str) -> Shown:
         relax = self.relax_if_empty(state)
         if relax:  # "Nothing matches upbeat 90s rock. Shall I drop the era?"
+            state.pending_relax = relax
             return Shown(prompt, relax=relax, unknown_year=self.arrays.unknown_year(state.slots))
         row = self.pick_sample(state)
-        if row is None:  # every matching track was already played
-            return Shown(prompt, relax=self.arrays.relaxation(state.slots), exhausted=True)
+        if row is None:  # every matching track was already played, or nothing matches what the listener keeps
+            return Shown(prompt, relax=self.arrays.relaxation(state.slots, state.kept), exhausted=True)
         return Shown(prompt, row=row)
 
     def accepted_station(self, state: DialogueState) -> Tuple[str, List[int]]:
@@ -170,10 +172,11 @@ class MusicDialogueEngine:
         return "nothing", []
 
     def relax_if_empty(self, state: DialogueState) -> Optional[str]:
-        """If nothing matches the slots, the constraint to drop (the caller asks first)."""
+        """If nothing matches the slots, the constraint to drop (the caller asks first): never
+        one the listener said no to dropping ("Shall I drop the activity?" "no" was asked again)."""
         if self.arrays.mask(state.slots).any():
             return None
-        return self.arrays.relaxation(state.slots)
+        return self.arrays.relaxation(state.slots, state.kept)
 
     def pick_sample(self, state: DialogueState) -> Optional[int]:
         ranked = self.rank(state, k=1)
@@ -212,6 +215,13 @@ class MusicDialogueEngine:
         listener repeats is not new information, so it earns its prompt no usefulness)."""
         state.sentiments.append(float(meaning.sentiment))
         state.nlu_confidence = float(meaning.confidence)
+        if state.pending_relax:
+            # the answer to "Shall I drop the era?": a no keeps it (the next offer names another
+            # constraint); a yes is carried out by `relax`, anything else leaves the question
+            if meaning.intent == "deny" and state.pending_relax not in state.kept:
+                state.kept.append(state.pending_relax)
+            if meaning.intent not in ("affirm", "accept"):
+                state.pending_relax = None
         if meaning.intent == "surprise_me" and not state.asked.get("ask_open"):
             # "surprise me" before the open question was asked answers it: "Anything in mind?"
             # next would ask what the listener has just said (`make shell`)
@@ -248,6 +258,7 @@ class MusicDialogueEngine:
                 SUBGENRE_TO_FAMILY.get(state.slots["subgenre"]) != elicited["genre"]:
             state.slots["subgenre"] = None  # a new family overrides an old subgenre
         new = {a: v for a, v in elicited.items() if state.slots.get(a) != v}
+        state.kept = [a for a in state.kept if a not in new]  # a constraint said anew may be offered again
         for attr, value in elicited.items():
             state.slots[attr] = value
         if meaning.intent == "request_music" and elicited.get("artist"):

@@ -44,6 +44,10 @@ class DialogueState:
     # the critiques the latest message made of the track just played ("faster", "newer",
     # "exclude_current_genre", "more_like", "exclude_genre:country"): a direction a sample can answer
     critiqued: List[str] = field(default_factory=list)
+    # nothing matched: the constraint offered to be dropped ("Shall I drop the era?"), until the
+    # listener answers; and the ones they said no to, which are not offered again
+    pending_relax: Optional[str] = None
+    kept: List[str] = field(default_factory=list)
 
     def named_seed(self) -> bool:
         """The latest message named something a sample can answer (an artist, a song, a vein)."""

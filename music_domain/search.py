@@ -6,7 +6,7 @@ match unless the listener asked for them by name: a non-music subgenre ("white n
 """
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -93,11 +93,12 @@ class CatalogArrays:
             return 0
         return int((self.mask({**slots, "era": None}) & (self.columns["era"] == "unknown")).sum())
 
-    def relaxation(self, slots: Mapping[str, Optional[str]]) -> Optional[str]:
-        """The one filled constraint whose removal gives the most matching tracks."""
+    def relaxation(self, slots: Mapping[str, Optional[str]], keep: Sequence[str] = ()) -> Optional[str]:
+        """The one filled constraint whose removal gives the most matching tracks, other than
+        those in ``keep`` (the listener declined to drop them)."""
         best, best_n = None, 0
         for attribute in HARD_CONSTRAINTS:
-            if slots.get(attribute):
+            if slots.get(attribute) and attribute not in keep:
                 n = int(self.mask({**slots, attribute: None}).sum())
                 if n > best_n:
                     best, best_n = attribute, n

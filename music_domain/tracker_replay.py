@@ -77,6 +77,8 @@ def apply_event(state: DialogueState, event: Dict[str, Any], engine: MusicDialog
             state.station = [r for r in (assets.row_of(t) for t in value) if r is not None]
         elif name == "offered_genres" and isinstance(value, list):
             state.offered_genres = list(value)
+        elif name == "pending_relax":
+            state.pending_relax = value or None
         elif name in SLOT_ATTRIBUTES and value is None:
             state.slots[name] = None  # a relaxed constraint
     elif kind in ("restart", "session_started"):

@@ -160,7 +160,9 @@ def test_start_it_before_anything_was_played_asks_or_starts_what_was_asked_for(a
     said, slots = start("a station of laid back kids music from the 1970s for a workout",  # no one drop helps
                         [{"entity": "genre", "value": "kids"}, {"entity": "energy", "value": "laid_back"},
                          {"entity": "era", "value": "1970s"}, {"entity": "activity", "value": "workout"}])
-    assert said[-1]["response"] == "utter_nothing_matches" and "outcome" not in slots
+    # ... asks what to change instead of offering to drop "the constraints", which a yes could not do
+    assert said[-1]["response"] == "utter_nothing_matches_change" and "outcome" not in slots
+    assert "pending_relax" not in slots
     # "play more like this" after a sample: a station that starts with it and goes on with more
     sample = assets.catalog["track_id"].iat[9]
     played = [{"event": "action", "name": "action_play_sample"}, {"event": "slot", "name": "last_sample", "value": sample}]
@@ -183,6 +185,61 @@ def test_start_it_before_anything_was_played_asks_or_starts_what_was_asked_for(a
     assert slots["outcome"] == "accepted" and slots["station"] == offered
     first = assets.track(assets.row_of(offered[0]))
     assert said[0]["description"] == f"rock like {first['track_name']} by {first['artist_name']}"
+
+
+def test_a_no_to_dropping_a_constraint_keeps_it_and_the_next_offer_names_another(assets, monkeypatch):
+    """`make shell`: "I couldn't find anything that is upbeat electronic for studying. Shall I drop
+    the activity?" was asked three times over, to "any", "not this one" and "no lyrics!!"."""
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    import actions.actions as acts
+    from music_domain.dialogue_engine import MusicDialogueEngine, UserMeaning
+    from music_domain.dialogue_state import DialogueState
+    from music_domain.tracker_replay import parse_data
+
+    engine = MusicDialogueEngine(assets, use_history=False)
+    monkeypatch.setattr(acts, "engine", lambda use_history=True: engine)
+    asked = {"genre": "kids", "era": "1970s"}  # nothing matches; dropping the era helps most
+    first = engine.arrays.relaxation(asked)
+    second = engine.arrays.relaxation(asked, keep=[first])
+    assert first and second and second != first
+
+    # the engine: the offer is pending until answered; a no keeps the constraint
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", asked, 0.1))
+    shown = engine.execute("play_sample", state)
+    assert shown.relax == first and state.pending_relax == first
+    engine.apply_user(state, UserMeaning("deny", {}, -0.3))
+    assert state.kept == [first] and state.pending_relax is None
+    shown = engine.execute("play_sample", state)
+    assert shown.relax == second and state.slots[first] == asked[first]
+    # a constraint said anew may be offered again
+    engine.apply_user(state, UserMeaning("request_music", {first: "1980s"}, 0.0))
+    assert first not in state.kept
+
+    # the action server: after the no, the next offer names the other constraint, and the pending
+    # slot of the first offer does not outlive the answer
+    def run(events, latest):
+        d = CollectingDispatcher()
+        tracker = Tracker("s", {"pending_relax": first}, latest, events, False, None, {}, "action_listen")
+        returned = acts.ActionPlaySample().run(d, tracker, {})
+        return d.messages, [e for e in returned if e["event"] == "slot"]
+
+    request = parse_data(UserMeaning("request_music", asked, 0.1, 0.9))
+    no = parse_data(UserMeaning("deny", {}, -0.3, 0.9))
+    events = [{"event": "action", "name": "action_listen"}, {"event": "user", "text": "kids music from the 70s",
+                                                            "parse_data": request},
+              {"event": "action", "name": "action_play_sample"}, {"event": "slot", "name": "pending_relax", "value": first},
+              {"event": "action", "name": "action_listen"}, {"event": "user", "text": "no", "parse_data": no}]
+    said, slots = run(events, no)
+    assert said[-1]["response"] == "utter_nothing_matches" and said[-1]["attribute"] == second
+    assert slots[-1] == {"event": "slot", "timestamp": None, "name": "pending_relax", "value": second}
+    # a genre question after the no clears the pending offer, so a later yes drops nothing
+    d = CollectingDispatcher()
+    returned = acts.ActionSuggestGenres().run(
+        d, Tracker("s", {"pending_relax": first}, no, events, False, None, {}, "action_listen"), {})
+    assert {"event": "slot", "timestamp": None, "name": "pending_relax", "value": None} in returned
 
 
 @pytest.mark.slow  # a trained model
