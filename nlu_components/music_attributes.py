@@ -40,6 +40,9 @@ ERA_PATTERN = re.compile(r"(?<![\w'])(?:'?\d0'?s|(?:19|20)\d0'?s|sixties|seventi
 # intents whose words are read for energy / mood / activity phrasings the model did not tag
 PHRASE_INTENTS = ("request_music", "surprise_me", "choose_option", "accept", "affirm", None)
 DETERMINERS = re.compile(r"^(a|an|the|some|my|for|to)\s+", re.I)
+# a tagged span made only of these says nothing: "for a workout" had its "a" tagged as an
+# activity, which the nearest-value fallback then read as "party"
+FUNCTION_WORDS = frozenset("a an the some my for to of in on at with and or me i it is".split())
 PROTOTYPES = {
     ("activity", "relax"): "music to relax and unwind on a lazy rainy sunday afternoon",
     ("activity", "workout"): "music to get pumped for a hard workout at the gym or a run",
@@ -164,6 +167,8 @@ class MusicAttributeExtractor(GraphComponent, EntityExtractorMixin):
         of it ("relax" tagged as an energy is the activity), else a typo of a vocabulary word,
         else the nearest value by embedding."""
         text = DETERMINERS.sub("", str(raw).strip())
+        if all(w in FUNCTION_WORDS for w in _key(text).split()):
+            return []
         if attribute in ("genre", "energy", "mood", "activity"):
             exact = self._normalise(attribute, raw, text, nearest=False)
             if exact:

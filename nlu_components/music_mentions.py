@@ -318,8 +318,8 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         words = [t.text for t in tokenize(mention["text"])]
         if words and all(w.lower() in REQUEST_WORDS for w in words):
             return False
-        if words and intent != "request_music" and all(w in common_words() for w in words):
-            return False
+        if words and intent != "request_music" and all(w in common_words() or w in ordinary_words() for w in words):
+            return False  # ... nor "yes that's good" ("thats" is no entry of the larger list)
         if words and all(w in ordinary_words() for w in words):
             return mention["confidence"] >= self.config["min_confidence_ordinary"]
         return True

@@ -51,6 +51,8 @@ def attributes(extractor, text, tagged=(), intent="request_music"):
     # ... while a catalogue artist's own name and its typos stay the artist
     ("play banners", [("artist", "banners")], {("artist", "BANNERS")}),
     ("play metalica", [("artist", "metalica")], {("artist", "Metallica")}),
+    # a function word the model tagged says nothing ("a" was read as the activity party)
+    ("kids music for a workout", [("genre", "kids"), ("activity", "a")], {("genre", "kids"), ("activity", "workout")}),
 ])
 def test_real_phrasings_map_to_the_vocabulary(extractor, text, tagged, expected):
     assert attributes(extractor, text, tagged) == expected
@@ -119,6 +121,17 @@ def test_the_words_of_a_request_are_not_a_name_the_catalogue_lacks(text, request
     m = Message(data={TEXT: text, INTENT: {"name": "request_music", "confidence": 1.0}})
     ex.process([m])
     assert [e["value"] for e in m.get(ENTITIES) if e["entity"] == "unknown_mention"] == ["Zzyzx Quartet"]
+
+
+@pytest.mark.parametrize("text, intent", [("yes that's good", "affirm"), ("nah thats not it", "deny")])
+def test_a_reply_made_of_plain_words_names_nothing(text, intent):
+    """`make shell`: "yes that's good" after a sample was answered "I don't have yes that's good in
+    my catalogue": the tagger read it as a title, and "thats" is no entry of the common words."""
+    ex = MusicMentionExtractor(MusicMentionExtractor.get_default_config(), None, None,
+                               _Tagged(text, [text], confidence=0.91))
+    m = Message(data={TEXT: text, INTENT: {"name": intent, "confidence": 1.0}})
+    ex.process([m])
+    assert not [e for e in m.get(ENTITIES) or [] if e["entity"] in ("unknown_mention", "work", "artist")]
 
 
 @pytest.mark.parametrize("text, name, intent", [
