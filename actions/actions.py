@@ -145,13 +145,8 @@ class PromptAction:
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         say_unknown_mentions(dispatcher, tracker, playing=self.prompt != "suggest_genres")
         state = current_state(tracker)
-        events = render(dispatcher, state, tracker_engine(tracker).execute(self.prompt, state),
-                        tracker.get_latest_input_channel())
-        if tracker.get_slot("pending_relax") and not state.pending_relax:
-            # the offer to drop a constraint was answered with a no (or something else): a later
-            # yes to another question must not drop it (the rule runs on the slot)
-            events.append(SlotSet("pending_relax", None))
-        return events
+        return render(dispatcher, state, tracker_engine(tracker).execute(self.prompt, state),
+                      tracker.get_latest_input_channel())
 
 
 class ActionSuggestGenres(PromptAction, Action):
