@@ -111,7 +111,8 @@ _ENERGY_SYNONYMS = {
     ),
     "upbeat": (
         "upbeat", "up beat", "energetic", "high energy", "lively", "fast", "pumping", "pumped", "hype",
-        "loud", "intense", "faster", "livelier", "more energy", "bouncy", "banging", "bangers", "banger", "uptempo", "up-tempo",
+        "loud", "intense", "faster", "livelier", "more energy", "bouncy", "banging", "bangers", "banger",
+        "uptempo", "up-tempo",
         "pump me up", "pump up", "pumped up", "hype me up", "energizing", "energising", "fast paced", "fast-paced",
         "high tempo", "high-tempo", "hard hitting", "hard-hitting", "get me going", "get me moving", "upbeat-ish",
     ),

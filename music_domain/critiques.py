@@ -104,7 +104,8 @@ PATTERNS: Dict[str, Tuple[str, ...]] = {
         r"similar (?:ones|songs|tracks|stuff)", r"(?:keep|stay) (?:it )?(?:like|with) (?:that|this)",
     ),
     "instrumental": (
-        r"(?:no|without|less|fewer|zero|not any|not so many|minus the|without any) (?:lyrics|vocals|singing|words|singers?|voices?)",
+        r"(?:no|without|less|fewer|zero|not any|not so many|minus the|without any) "
+        r"(?:lyrics|vocals|singing|words|singers?|voices?)",
         r"(?:don'?t|do not) (?:want|need|like) (?:any )?(?:lyrics|vocals|singing|words)",
         r"(?:too many|too much) (?:lyrics|vocals|singing|words)", r"(?:only |just |purely |all )?instrumentals?(?: only)?",
         r"nobody singing", r"no one singing", r"no-one singing",
@@ -357,7 +358,8 @@ GROUP = {"faster": "pace", "slower": "pace", "calmer": "pace", "more_intense": "
 # so "no lyrics" asks for 0.9 (`python benchmarks/instrumental_line.py` lists them per line), and
 # "with vocals" for under Spotify's 0.5.
 INSTRUMENTAL_LINE = 0.9
-ABSOLUTE = {"instrumental": ("instrumentalness", +1, INSTRUMENTAL_LINE), "vocal": ("instrumentalness", -1, 0.5)}
+ABSOLUTE = {"instrumental": ("instrumentalness", +1, INSTRUMENTAL_LINE),
+            "vocal": ("instrumentalness", -1, 0.5)}
 
 
 @dataclass
