@@ -179,12 +179,12 @@ class MusicAttributeExtractor(GraphComponent, EntityExtractorMixin):
             typo = self._typo(attribute, text)
             if typo:
                 return typo
-        elif attribute == "artist" and not (self.vocabulary.normalise("artist", text)
-                                            or self.vocabulary.normalise("artist", raw)):
-            # a span tagged as an artist that no artist is called but that is wholly another
+        elif attribute == "artist" and len(_key(text).split()) == 1 and not (
+                self.vocabulary.normalise("artist", text) or self.vocabulary.normalise("artist", raw)):
+            # a one-word span tagged as an artist that no artist is called but that is another
             # attribute's phrase ("bangers" is upbeat, not a typo of BANNERS)
             whole = self._phrases_inside(text)
-            if whole and len(_key(text).split()) == 1:
+            if whole:
                 return whole
         return self._normalise(attribute, raw, text)
 
