@@ -21,7 +21,7 @@ from music_domain import critiques as critique_rules
 from music_domain.attributes import SUBGENRE_TO_FAMILY
 from music_domain.catalog import best_known_track
 from music_domain.dialogue_state import DialogueState
-from music_domain.reactions import is_liked, is_negative
+from music_domain.reactions import LIKED_SENTIMENT, is_liked, is_negative
 
 DECLINED_STATION_SEEDS = 3  # a declined station's first tracks count as rejected samples
 STATION_SIZE = 10
@@ -268,6 +268,16 @@ class MusicDialogueEngine:
         # station the listener started must not be replayed as one they turned down
         taking = meaning.intent == "accept" or (meaning.intent == "affirm" and state.last_prompt == "offer_station")
         liked = taking or (is_liked(meaning.sentiment) and not self.asks_for_other_music(state, meaning, elicited))
+        picked = self.picked_sample(state, meaning)
+        if picked is not None:
+            # "the second one" after two samples: that track is the one the listener likes, whatever
+            # the tone of the words (read as neutral); the sentiment the policy sees says so too
+            state.liked_sample = picked
+            state.sentiments[-1] = max(state.sentiments[-1], LIKED_SENTIMENT)
+            state.negative_streak = 0
+            if state.last_prompt == "offer_station" and state.station and state.station[0] != picked:
+                state.station = []  # another track than the offered station's was picked
+            return new
         if state.last_prompt == "play_sample" and state.samples:
             last = state.samples[-1]
             if liked:
@@ -292,6 +302,22 @@ class MusicDialogueEngine:
             elif is_negative(meaning.sentiment):
                 state.negative_streak += 1
         return new
+
+    @staticmethod
+    def picked_sample(state: DialogueState, meaning: UserMeaning) -> Optional[int]:
+        """The track a listener picks by its place ("the first one", "the second one") in reply
+        to a sample or a station offer, among the tracks played in this conversation (the samples,
+        then the first track of the station just offered), when that many were; else None. After
+        a genre suggestion the same words pick a genre (``apply_user``)."""
+        if meaning.choice is None or state.last_prompt not in ("play_sample", "offer_station") \
+                or meaning.attributes or meaning.critiques:
+            return None
+        played = list(state.samples)
+        if state.last_prompt == "offer_station" and state.station and state.station[0] not in played:
+            played.append(state.station[0])
+        if 0 <= meaning.choice < len(played):
+            return int(played[meaning.choice])
+        return None
 
     def asks_for_other_music(self, state: DialogueState, meaning: UserMeaning, elicited: Dict[str, str]) -> bool:
         """Does a request name what the track just played (the sample, or the offered station's

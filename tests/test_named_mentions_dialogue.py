@@ -169,3 +169,46 @@ def test_an_artist_the_catalogue_lacks_leaves_the_constraints_alone(engine):
     engine.apply_user(state, UserMeaning("request_music", {"genre": "rock", "energy": "upbeat"}))
     assert engine.yield_to_named_artist(state, {"artist": "No Such Band 123"}) == []
     assert state.slots["genre"] == "rock" and state.slots["energy"] == "upbeat"
+
+
+def test_the_second_one_after_two_samples_picks_that_track(assets, engine):
+    """"the second one" after two samples is the track the listener likes (it was a genre question's
+    answer only after a genre suggestion): the rule-based policy offers its station next; "the
+    first one" picks the earlier sample; a third is not there to pick."""
+    artist = _artist_with_tracks(assets)
+    policy = RuleBasedPromptPolicy()
+    for choice in (1, 0):
+        state = DialogueState()
+        engine.apply_user(state, UserMeaning("request_music", {"artist": artist}))
+        engine.execute("play_sample", state)
+        engine.apply_user(state, UserMeaning("deny", {}, -0.4))
+        engine.execute("play_sample", state)
+        first, second = state.samples
+        engine.apply_user(state, UserMeaning("choose_option", {}, 0.0, choice=choice))
+        assert state.liked_sample == (first, second)[choice]
+        assert policy.choose_prompt(state) == "offer_station"
+        assert engine.execute("offer_station", state).rows[0] == (first, second)[choice]
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"artist": artist}))
+    engine.execute("play_sample", state)
+    engine.apply_user(state, UserMeaning("choose_option", {}, 0.0, choice=1))
+    assert state.liked_sample is None
+
+
+def test_the_second_one_after_a_station_offer_is_the_stations_first_track(assets, engine):
+    """After one sample and a station offer, the tracks heard are the sample and the station's
+    first track: "the second one" takes the station's, "the first one" the sample (and the
+    offered station, which starts elsewhere, goes)."""
+    artist = _artist_with_tracks(assets)
+    for choice in (1, 0):
+        state = DialogueState()
+        engine.apply_user(state, UserMeaning("request_music", {"artist": artist}))
+        engine.execute("play_sample", state)
+        engine.apply_user(state, UserMeaning("deny", {}, -0.3))  # the sample is turned down
+        offered = engine.execute("offer_station", state).rows
+        assert offered and offered[0] != state.samples[0]
+        engine.apply_user(state, UserMeaning("choose_option", {}, 0.0, choice=choice))
+        if choice == 1:
+            assert state.liked_sample == offered[0] and state.station == offered
+        else:
+            assert state.liked_sample == state.samples[0] and state.station == []
