@@ -186,6 +186,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         mentions = self.mentions(text, states)
         artist_spans = [(x["start"], x["end"]) for x in mentions if x["type"] == "Artist"]
         mention_spans = [(x["start"], x["end"]) for x in mentions]
+        work_spans = [(x["start"], x["end"]) for x in mentions if x["type"] != "Artist"]
         intent = (message.get(INTENT) or {}).get("name")
         resolved_artists = {}
         for x in mentions:
@@ -194,6 +195,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         entities = [e for e in entities if not self._ambiguous_catalogue_word(e, text, artist_spans,
                                                                               intent in NOT_ABOUT_MUSIC)
                     and not self._guessed_attribute_on_mention(e, mention_spans)
+                    and not self._guessed_artist_on_work(e, work_spans)
                     and not self._part_of_a_longer_artist(e, resolved_artists)]
         taken = [(e.get("start", 0), e.get("end", 0)) for e in entities
                  if e.get("entity") in ("artist", "genre", "subgenre", "era", "energy", "mood", "activity")]
@@ -249,6 +251,10 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         bare = self._bare_artist(text, entities + new, message.get(INTENT) or {})
         if bare is not None:
             self._name_the_bare_artist(message, bare, entities + new, text)
+            return
+        title = self._bare_title(text, entities + new, message.get(INTENT) or {})
+        if title is not None:
+            self._name_the_bare_title(message, title, entities + new, text)
             return
         message.set(ENTITIES, entities + new, add_to_output=True)
         named = [e for e in entities + new if e.get("entity") in ("artist", "work", "unknown_mention")]
@@ -307,6 +313,54 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                          "mention_type": "artist", "confidence_normalisation": 1.0})
         message.set(ENTITIES, kept, add_to_output=True)
         relabel_intent(message, "request_music", self.config["min_confidence_ordinary"])
+
+    def _bare_title(self, text: str, entities, intent: Dict[str, Any]):
+        """The catalogue track a message names and says nothing else ("bohemian rhapsody"), read
+        by the intent model as a request (or unsure): the tagger needs context to see a title, and
+        DIET read "bohemian" as the artist Bohemia by resemblance. Only an exact (normalised) title
+        not made of everyday words ("Help", "Yesterday" stay words), no critique, no vocabulary
+        attribute, and no work the tagger already found. A one-word title must not be an English
+        word at all; a longer one not only everyday words ("play some music")."""
+        from music_domain import critiques
+        from music_domain.mentions import common_words, tokenize
+
+        words = [t.text for t in tokenize(text)]
+        if not words or only_ordinary_words(text) or len(words) == 1 and words[0].lower() in common_words() \
+                or critiques.parse(text) or any(e.get("entity") == "work" for e in entities):
+            return None
+        if any(e.get("entity") in GUESSABLE + ("era",) and float(e.get("confidence_normalisation", 1.0)) >= 1.0
+               for e in entities):
+            return None
+        unsure = float(intent.get("confidence") or 0.0) < self.config["unsure_intent"]
+        if not (intent.get("name") in ("request_music", "out_of_scope") or unsure):
+            return None
+        r = self.resolver.work(" ".join(words))
+        return r if r.resolved and r.score >= 100.0 else None
+
+    def _name_the_bare_title(self, message: Message, r, entities, text: str) -> None:
+        """The message asks for the track ``r``: what was guessed on its words goes, the track is
+        the seed, and the message is a request."""
+        from nlu_components.input_guard import relabel_intent
+
+        kept = [e for e in entities if e.get("entity") not in GUESSABLE + ("artist", "unknown_mention", "work")]
+        stripped = text.strip()
+        start = text.index(stripped) if stripped else 0
+        kept.append({"entity": "work", "value": r.value, "artist": r.artist, "start": start,
+                     "end": start + len(stripped), "confidence": 1.0, "extractor": EXTRACTOR, "raw_value": stripped,
+                     "track_id": str(_catalog(self.config.get("catalog"))["track_id"].iloc[r.row]),
+                     "mention_type": "work", "confidence_normalisation": 1.0})
+        message.set(ENTITIES, kept, add_to_output=True)
+        relabel_intent(message, "request_music", self.config["min_confidence_ordinary"])
+
+    @staticmethod
+    def _guessed_artist_on_work(entity: Dict[str, Any], work_spans) -> bool:
+        """An artist the attribute extractor matched only by resemblance (confidence below 1) on
+        words the tagger reads as a song or album title: in "something like bohemian rhapsody"
+        DIET's "bohemian" (matched to the artist Bohemia) is part of the title."""
+        if entity.get("entity") != "artist" or float(entity.get("confidence_normalisation", 1.0)) >= 1.0:
+            return False
+        a, b = entity.get("start", 0), entity.get("end", 0)
+        return any(s < b and a < e for s, e in work_spans)
 
     def _believable(self, mention: Dict[str, Any], intent: Optional[str] = None) -> bool:
         """An unresolved mention made only of the words of a request ("play me some" in "play me

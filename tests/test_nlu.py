@@ -128,6 +128,23 @@ def test_artist_names_that_are_also_words_never_give_a_wrong_silent_seed(parse, 
     assert not [e for e in kinds(r, "artist") if e["value"] in ("Crush", "Boris", "Genesis Owusu")]
 
 
+@pytest.mark.parametrize("text", ["something like bohemian rhapsody", "bohemian rhapsody",
+                                  "play bohemian rhapsody by queen"])
+def test_a_song_title_is_no_artist_found_by_resemblance_on_its_words(parse, text):
+    """`make shell`: "bohemian" in "something like bohemian rhapsody" was read as the artist Bohemia
+    (DIET, matched by resemblance), so the seed and the artist slot disagreed; said alone, the
+    title named only Bohemia. The song is the seed, and only its artist, when named, fills the slot."""
+    r = parse(text)
+    assert r["intent"]["name"] == "request_music"
+    assert [e["value"] for e in kinds(r, "work")] == ["Bohemian Rhapsody"], r["entities"]
+    assert [e["value"] for e in kinds(r, "artist")] == (["Queen"] if "queen" in text else []), r["entities"]
+
+
+@pytest.mark.parametrize("text", ["yesterday", "play some music", "sad songs"])
+def test_everyday_words_said_alone_are_no_song_title(parse, text):
+    assert not kinds(parse(text), "work")
+
+
 @pytest.mark.parametrize("text, artist", [("rush", "Rush"), ("Rush!", "Rush"), ("kansas", "Kansas"),
                                           ("boston", "Boston"), ("Genesis", "Genesis")])
 def test_a_catalogue_artist_said_alone_is_a_request_for_them(parse, text, artist):
