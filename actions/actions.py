@@ -121,12 +121,15 @@ def render(dispatcher: CollectingDispatcher, state, shown: Shown, channel: Optio
     if shown.exhausted or shown.relax:
         if shown.unknown_year and state.slots.get("era"):
             dispatcher.utter_message(text=unknown_year_note(shown.unknown_year, state.slots["era"]))
+        # every track that matches was played already, or nothing matches at all
+        all_played = shown.exhausted and bool(engine().arrays.mask(state.slots).any())
+        said = "utter_all_played" if all_played else "utter_nothing_matches"
         if shown.relax:
-            dispatcher.utter_message(response="utter_nothing_matches", description=describe(state.slots),
-                                     attribute=shown.relax)
-        else:  # no one constraint to offer: dropping none alone helps, or the listener said no to each
-            dispatcher.utter_message(response="utter_nothing_matches_change", description=describe(state.slots))
-        return events + ([] if shown.exhausted else [SlotSet("pending_relax", shown.relax)])
+            dispatcher.utter_message(response=said, description=describe(state.slots), attribute=shown.relax)
+            return events + [SlotSet("pending_relax", shown.relax)]  # a yes drops it (rules.yml)
+        # no one constraint to offer: dropping none alone helps, or the listener said no to each
+        dispatcher.utter_message(response=f"{said}_change", description=describe(state.slots))
+        return events
     if shown.row is not None:
         track = engine().assets.track(shown.row)
         sample_message(dispatcher, track, "utter_sample", channel)

@@ -62,7 +62,7 @@ class Shown:
 
     @property
     def asks_to_relax(self) -> bool:
-        return self.relax is not None and not self.exhausted
+        return self.relax is not None
 
 
 class MusicDialogueEngine:
@@ -151,7 +151,9 @@ class MusicDialogueEngine:
             return Shown(prompt, relax=relax, unknown_year=self.arrays.unknown_year(state.slots))
         row = self.pick_sample(state)
         if row is None:  # every matching track was already played, or nothing matches what the listener keeps
-            return Shown(prompt, relax=self.arrays.relaxation(state.slots, state.kept), exhausted=True)
+            # "That's everything I have ... Shall I drop the era?" is a question as above: a yes drops it
+            state.pending_relax = self.arrays.relaxation(state.slots, state.kept)
+            return Shown(prompt, relax=state.pending_relax, exhausted=True)
         return Shown(prompt, row=row)
 
     def accepted_station(self, state: DialogueState) -> Tuple[str, List[int]]:

@@ -266,3 +266,40 @@ def test_yes_to_dropping_a_constraint_drops_it_even_after_a_station_offer(tmp_pa
 
     assert next_action("activity") == "action_relax_constraint"
     assert next_action(None) == "action_start_station"
+
+
+def test_when_every_matching_track_was_played_a_yes_drops_the_constraint_offered(assets, monkeypatch):
+    """`make shell`: after every track that matched had been played, "Shall I drop the era?" was
+    asked but no offer was pending, so "yes" could not drop it. Now it is a question like any
+    other ("That's everything I have ..."): the offer is pending, and a yes plays a sample."""
+    import actions.actions as acts
+    from music_domain.dialogue_engine import MusicDialogueEngine, UserMeaning
+    from music_domain.dialogue_state import DialogueState
+    from rasa_sdk.executor import CollectingDispatcher
+
+    eng = MusicDialogueEngine(assets, use_history=False)
+    monkeypatch.setattr(acts, "engine", lambda use_history=True: eng)
+    arrays = assets.arrays
+    # a genre and a decade few tracks share
+    pairs = [(g, e) for g in sorted(set(arrays.columns["genre"])) for e in ("1970s", "1980s", "1990s")
+             if 2 <= arrays.mask({"genre": g, "era": e}).sum() <= 4]
+    genre, era = pairs[0]
+    state = DialogueState()
+    eng.apply_user(state, UserMeaning("request_music", {"genre": genre, "era": era}))
+    n = int(arrays.mask(state.slots).sum())
+    rows = []
+    for _ in range(n):
+        shown = eng.execute("play_sample", state)
+        rows.append(shown.row)
+        eng.apply_user(state, UserMeaning("deny", {}, -0.4))
+    assert None not in rows and len(set(rows)) == n
+    shown = eng.execute("play_sample", state)
+    assert shown.exhausted and shown.relax in ("genre", "era") and shown.asks_to_relax
+    assert state.pending_relax == shown.relax
+    d = CollectingDispatcher()
+    events = acts.render(d, state, shown)
+    assert d.messages[-1]["response"] == "utter_all_played" and d.messages[-1]["attribute"] == shown.relax
+    assert [(e["name"], e["value"]) for e in events if e["event"] == "slot"] == [("pending_relax", shown.relax)]
+    eng.apply_user(state, UserMeaning("affirm", {}, 0.3))
+    after = eng.relax(state, shown.relax)
+    assert after.row is not None and after.row not in rows and state.slots[shown.relax] is None

@@ -134,7 +134,9 @@ TRAIN = {
         "oh forget it", "forget all of this", "just forget it", "let's forget it",
     ],
     "greet": ["hi", "hello", "hey", "hey there", "good morning", "hiya", "hello there", "good evening", "yo",
-              "hey yo", "sup", "howdy", "heya", "what's up"],
+              "hey yo", "sup", "howdy", "heya", "what's up", "good afternoon",
+              # greetings in the languages listeners mix in (a French "bonjour" was a fallback)
+              "bonjour", "salut", "hola", "buenos dias", "hallo", "guten tag", "ciao", "ola", "hej"],
     "goodbye": ["bye", "goodbye", "see you", "see you later", "bye bye", "cheers, bye", "talk later"],
     "bot_challenge": ["are you a bot?", "are you human?", "am I talking to a robot?", "who are you?",
                       "what are you"],
@@ -208,6 +210,8 @@ def expand(templates, values, rng, n_per):
             elif r < 0.40:
                 ex = voice(ex)
             out.append(ex)
+            if not keys and ex != t:
+                out.append(t)  # a fixed phrasing stays as written beside its variant ("what's up", not only "whats up")
     voc = _vocabulary()
     return [e for e in sorted(set(out), key=out.index) if check(e, voc)]
 
