@@ -41,11 +41,12 @@ class UserMeaning:
     seeds: List[str] = field(default_factory=list)  # track ids of named songs
     # named artists/works the catalogue lacks: {"name", "type", "vein" (a genre family or None)}
     unknown: List[Dict[str, Optional[str]]] = field(default_factory=list)
+    play: List[str] = field(default_factory=list)  # the seeds asked for as such ("play Creep", not "like Creep")
 
     def to_dict(self) -> dict:
         return {"intent": self.intent, "attributes": dict(self.attributes), "sentiment": self.sentiment,
                 "confidence": self.confidence, "choice": self.choice, "critiques": list(self.critiques),
-                "seeds": list(self.seeds), "unknown": [dict(u) for u in self.unknown]}
+                "seeds": list(self.seeds), "play": list(self.play), "unknown": [dict(u) for u in self.unknown]}
 
 
 @dataclass
@@ -76,7 +77,7 @@ class MusicDialogueEngine:
     # -- candidates ------------------------------------------------------------------
     def rank(self, state: DialogueState, k: int = 5, slots: Optional[dict] = None):
         return self.retriever.rank(slots if slots is not None else state.slots, user_id=state.user_id,
-                                   use_history=self.use_history, exclude=state.samples,
+                                   use_history=self.use_history, exclude=state.samples + state.known,
                                    rejected=state.rejected, k=k,
                                    allowed=critique_rules.mask(self.arrays, state.directions),
                                    seeds=state.directions.seeds)
@@ -181,6 +182,12 @@ class MusicDialogueEngine:
         return self.arrays.relaxation(state.slots, state.kept)
 
     def pick_sample(self, state: DialogueState) -> Optional[int]:
+        row, state.play_next = state.play_next, None
+        if row is not None and row not in state.samples and self.arrays.mask(state.slots)[row]:
+            allowed = critique_rules.mask(self.arrays, state.directions)
+            if allowed is None or allowed[row]:
+                state.samples.append(row)  # the song the listener asked for by name
+                return row
         ranked = self.rank(state, k=1)
         if ranked.empty:
             return None
@@ -407,6 +414,13 @@ class MusicDialogueEngine:
             # only a request names a song to go by: "i like it" after a sample is a yes, not the
             # song "I Like It"
             row = self.assets.row_of(track_id)
+            if row is not None and row not in state.samples:
+                # "play Bohemian Rhapsody" plays it; "something like it" plays music like it, and
+                # the song itself, which the listener knows, is no sample
+                if track_id in meaning.play:
+                    state.play_next = row
+                elif row not in state.known:
+                    state.known.append(row)
             if row is not None and row not in state.directions.seeds:
                 state.directions.seeds.insert(0, row)
                 done.append(f"seed:{track_id}")

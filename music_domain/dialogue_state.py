@@ -48,6 +48,10 @@ class DialogueState:
     # listener answers; and the ones they said no to, which are not offered again
     pending_relax: Optional[str] = None
     kept: List[str] = field(default_factory=list)
+    # a song the listener asked for by name ("play Bohemian Rhapsody"), played as the next sample;
+    # songs named as a likeness ("something like it"), which they know, and which are no sample
+    play_next: Optional[int] = None
+    known: List[int] = field(default_factory=list)
 
     def named_seed(self) -> bool:
         """The latest message named something a sample can answer (an artist, a song, a vein)."""

@@ -547,6 +547,15 @@ class MentionResolver:
             return None
         return self._artists.get(resolve_key(name))
 
+    def exact_work(self, name: str) -> Resolution:
+        """The catalogue track whose normalised title is ``name``'s, with no plural or fuzzy reading
+        (a dictionary lookup, cheap enough for every message); unresolved when there is none."""
+        hits = self._tracks.get(resolve_key(_clean_title(name))) if name and len(name) <= MAX_MENTION else None
+        if not hits:
+            return Resolution("work", name or "", None, None, None, 0.0)
+        title, artist, row = min(hits, key=lambda h: (_clean_title(h[0]) != h[0].strip(), len(h[0])))
+        return Resolution("work", name, title, artist, row, 100.0)
+
     def artist(self, mention: str) -> Resolution:
         if not mention or len(mention) > MAX_MENTION:
             return Resolution("artist", mention or "", None, None, None, 0.0)

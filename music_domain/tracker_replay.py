@@ -41,7 +41,9 @@ def meaning_from_parse(parse: Dict[str, Any]) -> UserMeaning:
     critiques, seeds = critiques_from_entities(parse.get("entities"))
     unknown = [{"name": str(e["value"]), "type": e.get("mention_type"), "vein": e.get("vein")}
                for e in parse.get("entities") or [] if e.get("entity") == "unknown_mention" and e.get("value")]
-    return UserMeaning(intent, attributes, score, confidence, choice, critiques, seeds, unknown)
+    play = [str(e["track_id"]) for e in parse.get("entities") or []
+            if e.get("entity") == "work" and e.get("track_id") and not e.get("like")]
+    return UserMeaning(intent, attributes, score, confidence, choice, critiques, seeds, unknown, play)
 
 
 def parse_data(meaning: UserMeaning) -> Dict[str, Any]:

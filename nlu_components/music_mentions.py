@@ -232,9 +232,11 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                 if r.resolved and by is None and not self._believable_everyday_name(x):
                     continue  # "something like Aphex Twin please": "Please" is a song, not asked for
                 if r.resolved:
-                    new.append({**base, "entity": "work", "value": r.value, "artist": r.artist,
-                                "track_id": str(_catalog(self.config.get("catalog"))["track_id"].iloc[r.row]),
-                                "mention_type": "work", "confidence_normalisation": round(r.score / 100.0, 3)})
+                    work = {**base, "entity": "work", "value": r.value, "artist": r.artist,
+                            "track_id": str(_catalog(self.config.get("catalog"))["track_id"].iloc[r.row]),
+                            "mention_type": "work", "confidence_normalisation": round(r.score / 100.0, 3)}
+                    # "something like Creep" asks for music like it, "play Creep" for the song
+                    new.append({**work, "like": True} if _asked_like(text, x) else work)
                 elif not overlaps and self._believable(x, intent):
                     new.append({**base, "entity": "unknown_mention", "value": x["text"], "mention_type": "work"})
         if intent == "out_of_scope":
@@ -334,8 +336,8 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         unsure = float(intent.get("confidence") or 0.0) < self.config["unsure_intent"]
         if not (intent.get("name") in ("request_music", "out_of_scope") or unsure):
             return None
-        r = self.resolver.work(" ".join(words))
-        return r if r.resolved and r.score >= 100.0 else None
+        r = self.resolver.exact_work(" ".join(words))
+        return r if r.resolved else None
 
     def _name_the_bare_title(self, message: Message, r, entities, text: str) -> None:
         """The message asks for the track ``r``: what was guessed on its words goes, the track is

@@ -290,6 +290,16 @@ def test_mentions_resolve_normalised_and_fuzzy(resolver, said, artist):
 def test_unknown_mentions_match_nothing(resolver, said):
     assert not resolver.artist(said).resolved
     assert not resolver.work(said).resolved
+    assert not resolver.exact_work(said).resolved
+
+
+def test_an_exact_title_resolves_only_exactly(resolver, assets):
+    cat = assets.catalog
+    row = int(cat.index[cat["track_name"] == "Bohemian Rhapsody"][0])
+    r = resolver.exact_work("bohemian rhapsody")
+    assert r.resolved and r.value == "Bohemian Rhapsody" and r.artist == cat["artist_name"].iloc[row]
+    assert resolver.work("bohemian rapsody").resolved  # a typo: the fuzzy reading finds it ...
+    assert not resolver.exact_work("bohemian rapsody").resolved  # ... the exact one does not
 
 
 def test_a_work_resolves_to_its_track_and_prefers_the_named_artist(resolver, assets):

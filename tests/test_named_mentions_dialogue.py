@@ -212,3 +212,32 @@ def test_the_second_one_after_a_station_offer_is_the_stations_first_track(assets
             assert state.liked_sample == offered[0] and state.station == offered
         else:
             assert state.liked_sample == state.samples[0] and state.station == []
+
+
+def test_a_song_asked_for_by_name_is_played_and_one_named_as_a_likeness_is_not(assets, engine):
+    """`make shell`: "bohemian rhapsody" played Kodaline's "All I Want" (a more popular neighbour
+    in the track vectors), and "something like bohemian rhapsody" played the song itself. A song
+    asked for by name is the next sample; one named as a likeness is a seed the listener knows,
+    never a sample. Both come from the NLU's work entity (``like`` marks the likeness)."""
+    cat = assets.catalog
+    pop = cat["popularity"].to_numpy()
+    for like in (False, True):
+        # asked for: the least popular track, never the top of a ranking on its own; a likeness:
+        # the most popular one, which a ranking seeded by it puts first unless it is left out
+        row = int(pop.argmax() if like else pop.argmin())
+        track_id = str(cat["track_id"].iloc[row])
+        work = {"entity": "work", "value": str(cat["track_name"].iloc[row]), "track_id": track_id}
+        parse = {"intent": {"name": "request_music", "confidence": 0.9},
+                 "entities": [{**work, "like": True} if like else work]}
+        meaning = meaning_from_parse(parse)
+        assert meaning.seeds == [track_id] and meaning.play == ([] if like else [track_id])
+        state = DialogueState()
+        engine.apply_user(state, meaning)
+        assert RuleBasedPromptPolicy().choose_prompt(state) == "play_sample"
+        played = [engine.execute("play_sample", state).row]
+        engine.apply_user(state, UserMeaning("deny", {}, -0.2))
+        played.append(engine.execute("play_sample", state).row)
+        if like:
+            assert row not in played and row in state.directions.seeds
+        else:
+            assert played[0] == row and played[1] != row
