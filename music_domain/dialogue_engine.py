@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from music_domain import critiques as critique_rules
-from music_domain.attributes import SUBGENRE_TO_FAMILY
+from music_domain.attributes import ENERGY_VALUES, SUBGENRE_TO_FAMILY
 from music_domain.catalog import best_known_track
 from music_domain.dialogue_state import DialogueState
 from music_domain.reactions import LIKED_SENTIMENT, is_liked, is_negative
@@ -240,6 +240,11 @@ class MusicDialogueEngine:
             offered = state.offered_genres[-2:]
             if 0 <= meaning.choice < len(offered):
                 elicited["genre"] = offered[meaning.choice]
+        elif meaning.choice is not None and state.last_prompt == "ask_energy" and not meaning.attributes.get("energy"):
+            # "Something laid back? Or more upbeat?" "the first one": every wording of the question
+            # (domain.yml, utter_ask_energy) offers them in this order
+            if 0 <= meaning.choice < len(ENERGY_VALUES):
+                elicited["energy"] = ENERGY_VALUES[meaning.choice]
         for attr, value in meaning.attributes.items():
             if value:
                 elicited[attr] = value

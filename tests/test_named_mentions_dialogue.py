@@ -241,3 +241,29 @@ def test_a_song_asked_for_by_name_is_played_and_one_named_as_a_likeness_is_not(a
             assert row not in played and row in state.directions.seeds
         else:
             assert played[0] == row and played[1] != row
+
+
+def test_the_first_one_answers_the_energy_question_in_the_order_it_was_asked():
+    """`make shell`: "Are you after something laid back, or more upbeat?" "the first one" was
+    understood as nothing, and "Anything in mind?" came next."""
+    import yaml
+    from pathlib import Path
+
+    from music_domain.attributes import ENERGY_VALUES
+
+    domain = yaml.safe_load((Path(__file__).resolve().parents[1] / "domain.yml").read_text())
+    for variant in domain["responses"]["utter_ask_energy"]:
+        text = variant["text"].lower()
+        assert text.index("laid back") < text.index("upbeat"), text  # the order the choice relies on
+    assert ENERGY_VALUES == ("laid_back", "upbeat")
+
+
+def test_an_option_picks_the_energy_after_the_energy_question(assets, engine):
+    for choice, energy in ((0, "laid_back"), (1, "upbeat")):
+        state = DialogueState()
+        engine.execute("ask_energy", state)
+        new = engine.apply_user(state, UserMeaning("choose_option", {}, 0.0, choice=choice))
+        assert new == {"energy": energy} and state.slots["energy"] == energy
+    state = DialogueState()
+    engine.execute("ask_open", state)  # an option after another question picks nothing
+    assert engine.apply_user(state, UserMeaning("choose_option", {}, 0.0, choice=0)) == {}
