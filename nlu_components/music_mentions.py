@@ -287,18 +287,25 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         (a fallback), though each names a catalogue band exactly. Not when the words are
         ordinary ones ("yes", "love", "heart": catalogue artists too), a vocabulary attribute
         ("metal") or a critique ("faster!!" is no request for the band Faster)."""
-        from music_domain import critiques
         from music_domain.mentions import tokenize
 
         # the name itself, not a plural or possessive of it: "classics" is no request for "Classic"
         artist = self.resolver.exact_artist(" ".join(t.text for t in tokenize(text)))
-        if artist is None or only_ordinary_words(text) or critiques.parse(text):
-            return None
+        return artist if artist is not None and self._may_name_alone(text, entities, intent) else None
+
+    def _may_name_alone(self, text: str, entities, intent: Dict[str, Any]) -> bool:
+        """Can a message said alone be a name (``_bare_artist``, ``_bare_title``)? Not when its words
+        are all ordinary ones, it is a critique, it holds an exact vocabulary attribute, or the
+        intent model is sure it is something other than a request."""
+        from music_domain import critiques
+
+        if only_ordinary_words(text) or critiques.parse(text):
+            return False
         if any(e.get("entity") in GUESSABLE + ("era",) and float(e.get("confidence_normalisation", 1.0)) >= 1.0
                for e in entities):
-            return None
+            return False
         unsure = float(intent.get("confidence") or 0.0) < self.config["unsure_intent"]
-        return artist if intent.get("name") in ("request_music", "out_of_scope") or unsure else None
+        return intent.get("name") in ("request_music", "out_of_scope") or unsure
 
     def _name_the_bare_artist(self, message: Message, artist: str, entities, text: str) -> None:
         """The message asks for ``artist``: what was guessed on its words goes, the artist fills
@@ -323,18 +330,11 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         not made of everyday words ("Help", "Yesterday" stay words), no critique, no vocabulary
         attribute, and no work the tagger already found. A one-word title must not be an English
         word at all; a longer one not only everyday words ("play some music")."""
-        from music_domain import critiques
         from music_domain.mentions import common_words, tokenize
 
         words = [t.text for t in tokenize(text)]
-        if not words or only_ordinary_words(text) or len(words) == 1 and words[0].lower() in common_words() \
-                or critiques.parse(text) or any(e.get("entity") == "work" for e in entities):
-            return None
-        if any(e.get("entity") in GUESSABLE + ("era",) and float(e.get("confidence_normalisation", 1.0)) >= 1.0
-               for e in entities):
-            return None
-        unsure = float(intent.get("confidence") or 0.0) < self.config["unsure_intent"]
-        if not (intent.get("name") in ("request_music", "out_of_scope") or unsure):
+        if not words or len(words) == 1 and words[0].lower() in common_words() \
+                or any(e.get("entity") == "work" for e in entities) or not self._may_name_alone(text, entities, intent):
             return None
         r = self.resolver.exact_work(" ".join(words))
         return r if r.resolved else None
