@@ -553,8 +553,7 @@ class MentionResolver:
         hits = self._tracks.get(resolve_key(_clean_title(name))) if name and len(name) <= MAX_MENTION else None
         if not hits:
             return Resolution("work", name or "", None, None, None, 0.0)
-        title, artist, row = min(hits, key=lambda h: (_clean_title(h[0]) != h[0].strip(), len(h[0])))
-        return Resolution("work", name, title, artist, row, 100.0)
+        return Resolution("work", name, *_plainest(hits), 100.0)
 
     def artist(self, mention: str) -> Resolution:
         if not mention or len(mention) > MAX_MENTION:
@@ -570,9 +569,13 @@ class MentionResolver:
         hits = [h for h in (hits or []) if by is None or h[1] == by]
         if not hits:
             return Resolution("work", mention, None, None, None, 0.0)
-        # the plain title before a remix, live take or remaster of it
-        name, artist, row = min(hits, key=lambda h: (_clean_title(h[0]) != h[0].strip(), len(h[0])))
-        return Resolution("work", mention, name, artist, row, score)
+        return Resolution("work", mention, *_plainest(hits), score)
+
+
+def _plainest(hits: Sequence[Tuple[str, str, int]]) -> Tuple[str, str, int]:
+    """(title, artist, row) of the plain title among tracks of one name, before a remix, live take
+    or remaster of it."""
+    return min(hits, key=lambda h: (_clean_title(h[0]) != h[0].strip(), len(h[0])))
 
 
 def _clean_title(title: str) -> str:
