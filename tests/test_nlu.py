@@ -128,6 +128,15 @@ def test_artist_names_that_are_also_words_never_give_a_wrong_silent_seed(parse, 
     assert not [e for e in kinds(r, "artist") if e["value"] in ("Crush", "Boris", "Genesis Owusu")]
 
 
+@pytest.mark.parametrize("text, intent", [
+    ("start over", "restart"), ("can we start again?", "restart"), ("let's start from scratch", "restart"),
+    ("start it", "accept"), ("yes start the station", "accept"), ("that's the one", "accept")])
+def test_starting_over_is_no_station(parse, text, intent):
+    """`make shell`: "start over" was read as `accept` and started a station; "that's the one" was a
+    fallback. "start over" is Rasa's own `restart` (the RulePolicy runs action_restart)."""
+    assert parse(text)["intent"]["name"] == intent
+
+
 @pytest.mark.parametrize("text", ["something like bohemian rhapsody", "bohemian rhapsody",
                                   "play bohemian rhapsody by queen"])
 def test_a_song_title_is_no_artist_found_by_resemblance_on_its_words(parse, text):

@@ -105,6 +105,15 @@ TRAIN = {
         "brilliant, I love it", "this is exactly it, play more like this", "start it", "yes play the station",
         "that's the one, play more", "go ahead and start it", "yes, make it a station", "more like this please",
         "I love this, keep going", "start the playlist", "play the playlist", "this is perfect",
+        "that's the one", "this is the one", "that's it!", "this one is perfect",  # `make shell`: a fallback
+    ],
+    # Rasa's own intent for /restart (the RulePolicy runs action_restart): "start over" was read as
+    # `accept` in `make shell` and started a station
+    "restart": [
+        "start over", "let's start over", "can we start over", "start again", "let's start again",
+        "start from scratch", "begin again", "reset", "restart", "new search", "back to the start",
+        "start over please", "scratch that, start over", "let's begin again", "can we start again?",
+        "forget that, let's start again",
     ],
     "deny": [
         "no", "nope", "no thanks", "not really", "not really my thing", "I don't like it", "neither",
