@@ -114,7 +114,7 @@ _ENERGY_SYNONYMS = {
         "loud", "intense", "faster", "livelier", "more energy", "bouncy", "banging", "bangers", "banger",
         "uptempo", "up-tempo",
         "pump me up", "pump up", "pumped up", "hype me up", "energizing", "energising", "fast paced", "fast-paced",
-        "high tempo", "high-tempo", "hard hitting", "hard-hitting", "get me going", "get me moving", "upbeat-ish",
+        "high tempo", "high-tempo", "hard hitting", "hard-hitting", "get me going", "get me moving", "wake me up", "upbeat-ish",
     ),
 }
 _MOOD_SYNONYMS = {

@@ -66,6 +66,21 @@ def _asked_like(text: str, entity: Dict[str, Any]) -> bool:
     return bool(cue) and not _NEGATED.search(before[:cue.start()])
 
 
+# "something to ..." / "music to ...": what the music is for, not what it is called
+_PURPOSE_CUE = re.compile(r"\b(?:something|anything|music|songs?|tunes?|tracks?|stuff)\s+to\s*$", re.I)
+
+
+def _a_purpose(text: str, mention: Dict[str, Any]) -> bool:
+    """A title of everyday words right after "something to" ("something to wake me up", "something
+    to make me happy") says what the music is for: the tagger read both as songs ("Wake Me Up",
+    "Make Me Happy"), and "something to make me happy" played a song by that name."""
+    from music_domain.mentions import common_words, tokenize
+
+    words = [t.text.lower() for t in tokenize(mention["text"])]
+    return bool(words) and all(w in common_words() for w in words) \
+        and bool(_PURPOSE_CUE.search(text[:int(mention.get("start", 0))]))
+
+
 # The words of asking for music. An unresolved mention made only of these is the request itself
 # ("play me some", "something like"), never an artist or a title the catalogue lacks; a title made
 # of them that the catalogue has still resolves (that check comes first).
@@ -231,6 +246,8 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                 r = self.resolver.work(x["text"], by=by)
                 if r.resolved and by is None and not self._believable_everyday_name(x):
                     continue  # "something like Aphex Twin please": "Please" is a song, not asked for
+                if r.resolved and by is None and _a_purpose(text, x):
+                    continue  # "something to wake me up" asks for music that does, not for "Wake Me Up"
                 if r.resolved:
                     work = {**base, "entity": "work", "value": r.value, "artist": r.artist,
                             "track_id": str(_catalog(self.config.get("catalog"))["track_id"].iloc[r.row]),
@@ -239,6 +256,11 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                     new.append({**work, "like": True} if _asked_like(text, x) else work)
                 elif not overlaps and self._believable(x, intent):
                     new.append({**base, "entity": "unknown_mention", "value": x["text"], "mention_type": "work"})
+        titles = [(e["start"], e["end"]) for e in new if e["entity"] == "work"]
+        # words of a catalogue title the listener named are the title, not a request for what they
+        # say: "something similar to wake me up" asks for no energy
+        entities = [e for e in entities if not (e.get("entity") in GUESSABLE and any(
+            a <= e.get("start", 0) and e.get("end", 0) <= b for a, b in titles))]
         if intent == "out_of_scope":
             # "i like swans and daughters" (read as out of scope): a catalogue artist the tagger is
             # sure of, not made of ordinary words, is named; anything else is dropped as below

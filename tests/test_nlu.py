@@ -149,6 +149,22 @@ def test_a_song_title_is_no_artist_found_by_resemblance_on_its_words(parse, text
     assert [e["value"] for e in kinds(r, "artist")] == (["Queen"] if "queen" in text else []), r["entities"]
 
 
+@pytest.mark.parametrize("text, attribute, value", [
+    ("something to wake me up", "energy", "upbeat"), ("something to make me happy", "mood", "happy")])
+def test_what_the_music_is_for_is_no_song_title(parse, text, attribute, value):
+    """`make shell`-style free descriptions: "something to make me happy" was also the song "Make Me
+    Happy", a seed; "something to wake me up" only the song "Wake Me Up"."""
+    r = parse(text)
+    assert not kinds(r, "work") and ents(r).get(attribute) == value, r["entities"]
+
+
+def test_the_words_of_a_named_title_ask_for_no_attribute(parse):
+    r = parse("something similar to wake me up")
+    assert [e["value"] for e in kinds(r, "work")] == ["Wake Me Up"] and not kinds(r, "energy"), r["entities"]
+    r = parse("chill songs like sunflower")  # a word outside the title still counts
+    assert ents(r).get("energy") == "laid_back" and [e["value"] for e in kinds(r, "work")] == ["Sunflower"]
+
+
 @pytest.mark.parametrize("text", ["yesterday", "play some music", "sad songs"])
 def test_everyday_words_said_alone_are_no_song_title(parse, text):
     assert not kinds(parse(text), "work")
