@@ -66,6 +66,7 @@ def _asked_like(text: str, entity: Dict[str, Any]) -> bool:
     return bool(cue) and not _NEGATED.search(before[:cue.start()])
 
 
+MAX_BARE_TITLE_WORDS = 10  # a longer message says more than a title
 # "something to ..." / "music to ...": what the music is for, not what it is called
 _PURPOSE_CUE = re.compile(r"\b(?:something|anything|music|songs?|tunes?|tracks?|stuff)\s+to\s*$", re.I)
 
@@ -346,31 +347,45 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         relabel_intent(message, "request_music", self.config["min_confidence_ordinary"])
 
     def _bare_title(self, text: str, entities, intent: Dict[str, Any]):
-        """The catalogue track a message names and says nothing else ("bohemian rhapsody"), read
+        """``(track, start, end)``: the catalogue track a message names and says nothing else
+        about but the words of asking ("bohemian rhapsody", "play hotel california please"), read
         by the intent model as a request (or unsure): the tagger needs context to see a title, and
         DIET read "bohemian" as the artist Bohemia by resemblance. Only an exact (normalised) title
         not made of everyday words ("Help", "Yesterday" stay words), no critique, no vocabulary
         attribute, and no work the tagger already found. A one-word title must not be an English
-        word at all; a longer one not only everyday words ("play some music")."""
+        word at all; a longer one not only everyday words ("play some music"). The longest title
+        wins ("play let it be": "let" is also a word of asking). Not when the message names a catalogue
+        artist exactly."""
         from music_domain.mentions import common_words, tokenize
 
-        words = [t.text for t in tokenize(text)]
-        if not words or len(words) == 1 and words[0].lower() in common_words() \
-                or any(e.get("entity") == "work" for e in entities) or not self._may_name_alone(text, entities, intent):
+        tokens = tokenize(text)
+        if not tokens or len(tokens) > MAX_BARE_TITLE_WORDS or any(e.get("entity") == "work" for e in entities):
             return None
-        r = self.resolver.exact_work(" ".join(words))
-        return r if r.resolved else None
+        if any(e.get("entity") == "artist" and float(e.get("confidence_normalisation", 1.0)) >= 1.0 for e in entities):
+            return None  # "I like Metallica" names the band, which is also a title
+        lead = next((i for i, t in enumerate(tokens) if t.text not in REQUEST_WORDS), len(tokens))
+        tail = next((i for i, t in enumerate(reversed(tokens)) if t.text not in REQUEST_WORDS), len(tokens))
+        for i in range(0, lead + 1):
+            for j in range(len(tokens), max(len(tokens) - tail, i + 1) - 1, -1):
+                part = tokens[i:j]
+                said = text[part[0].start:part[-1].end]
+                if len(part) == 1 and part[0].text in common_words() \
+                        or not self._may_name_alone(said, entities, intent):
+                    continue
+                r = self.resolver.exact_work(" ".join(t.text for t in part))
+                if r.resolved:
+                    return r, part[0].start, part[-1].end
+        return None
 
-    def _name_the_bare_title(self, message: Message, r, entities, text: str) -> None:
-        """The message asks for the track ``r``: what was guessed on its words goes, the track is
-        the seed, and the message is a request."""
+    def _name_the_bare_title(self, message: Message, title, entities, text: str) -> None:
+        """The message asks for the track ``title`` (``_bare_title``): what was guessed on its words
+        goes, the track is the seed, and the message is a request."""
         from nlu_components.input_guard import relabel_intent
 
+        r, start, end = title
         kept = [e for e in entities if e.get("entity") not in GUESSABLE + ("artist", "unknown_mention", "work")]
-        stripped = text.strip()
-        start = text.index(stripped) if stripped else 0
-        kept.append({"entity": "work", "value": r.value, "artist": r.artist, "start": start,
-                     "end": start + len(stripped), "confidence": 1.0, "extractor": EXTRACTOR, "raw_value": stripped,
+        kept.append({"entity": "work", "value": r.value, "artist": r.artist, "start": start, "end": end,
+                     "confidence": 1.0, "extractor": EXTRACTOR, "raw_value": text[start:end],
                      "track_id": str(_catalog(self.config.get("catalog"))["track_id"].iloc[r.row]),
                      "mention_type": "work", "confidence_normalisation": 1.0})
         message.set(ENTITIES, kept, add_to_output=True)

@@ -138,7 +138,7 @@ def test_starting_over_is_no_station(parse, text, intent):
 
 
 @pytest.mark.parametrize("text", ["something like bohemian rhapsody", "bohemian rhapsody",
-                                  "play bohemian rhapsody by queen"])
+                                  "play bohemian rhapsody by queen", "put on bohemian rhapsody please"])
 def test_a_song_title_is_no_artist_found_by_resemblance_on_its_words(parse, text):
     """`make shell`: "bohemian" in "something like bohemian rhapsody" was read as the artist Bohemia
     (DIET, matched by resemblance), so the seed and the artist slot disagreed; said alone, the
@@ -146,6 +146,8 @@ def test_a_song_title_is_no_artist_found_by_resemblance_on_its_words(parse, text
     r = parse(text)
     assert r["intent"]["name"] == "request_music"
     assert [e["value"] for e in kinds(r, "work")] == ["Bohemian Rhapsody"], r["entities"]
+    work = kinds(r, "work")[0]
+    assert text[work["start"]:work["end"]].lower() == "bohemian rhapsody"
     assert [e["value"] for e in kinds(r, "artist")] == (["Queen"] if "queen" in text else []), r["entities"]
 
 
@@ -165,9 +167,17 @@ def test_the_words_of_a_named_title_ask_for_no_attribute(parse):
     assert ents(r).get("energy") == "laid_back" and [e["value"] for e in kinds(r, "work")] == ["Sunflower"]
 
 
-@pytest.mark.parametrize("text", ["yesterday", "play some music", "sad songs"])
+@pytest.mark.parametrize("text", ["yesterday", "play some music", "sad songs", "play some rock"])
 def test_everyday_words_said_alone_are_no_song_title(parse, text):
     assert not kinds(parse(text), "work")
+
+
+@pytest.mark.parametrize("text, artist", [("I like Metallica", "Metallica"), ("I would like some Post Malone.", "Post Malone")])
+def test_a_named_artist_is_no_title_of_the_same_words(parse, text, artist):
+    """A request for a title after the words of asking ("play hotel california") must not take a
+    catalogue artist named so ("I like Metallica": a track is called "Metallica" too)."""
+    r = parse(text)
+    assert [e["value"] for e in kinds(r, "artist")] == [artist] and not kinds(r, "work"), r["entities"]
 
 
 @pytest.mark.parametrize("text, artist", [("rush", "Rush"), ("Rush!", "Rush"), ("kansas", "Kansas"),
