@@ -368,12 +368,10 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         for i in range(0, lead + 1):
             for j in range(len(tokens), max(len(tokens) - tail, i + 1) - 1, -1):
                 part = tokens[i:j]
-                said = text[part[0].start:part[-1].end]
-                if len(part) == 1 and part[0].text in common_words() \
-                        or not self._may_name_alone(said, entities, intent):
+                r = self.resolver.exact_work(" ".join(t.text for t in part))  # a dictionary lookup first
+                if not r.resolved or len(part) == 1 and part[0].text in common_words():
                     continue
-                r = self.resolver.exact_work(" ".join(t.text for t in part))
-                if r.resolved:
+                if self._may_name_alone(text[part[0].start:part[-1].end], entities, intent):
                     return r, part[0].start, part[-1].end
         return None
 
