@@ -82,6 +82,13 @@ def _a_purpose(text: str, mention: Dict[str, Any]) -> bool:
         and bool(_PURPOSE_CUE.search(text[:int(mention.get("start", 0))]))
 
 
+def _only_request_words(text: str) -> bool:
+    from music_domain.mentions import tokenize
+
+    words = [t.text for t in tokenize(text)]
+    return bool(words) and all(w in REQUEST_WORDS for w in words)
+
+
 # The words of asking for music. An unresolved mention made only of these is the request itself
 # ("play me some", "something like"), never an artist or a title the catalogue lacks; a title made
 # of them that the catalogue has still resolves (that check comes first).
@@ -249,6 +256,8 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                     continue  # "something like Aphex Twin please": "Please" is a song, not asked for
                 if r.resolved and by is None and _a_purpose(text, x):
                     continue  # "something to wake me up" asks for music that does, not for "Wake Me Up"
+                if r.resolved and by is None and _only_request_words(x["text"]):
+                    continue  # "put on hotel california": "Put On" (Jeezy) is the asking, not a song asked for
                 if r.resolved:
                     work = {**base, "entity": "work", "value": r.value, "artist": r.artist,
                             "track_id": str(_catalog(self.config.get("catalog"))["track_id"].iloc[r.row]),
@@ -407,7 +416,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         from music_domain.mentions import common_words, tokenize
 
         words = [t.text for t in tokenize(mention["text"])]
-        if words and all(w.lower() in REQUEST_WORDS for w in words):
+        if _only_request_words(mention["text"]):
             return False
         if words and intent != "request_music" and all(w in common_words() or w in ordinary_words() for w in words):
             return False  # ... nor "yes that's good" ("thats" is no entry of the larger list)

@@ -167,6 +167,13 @@ def test_the_words_of_a_named_title_ask_for_no_attribute(parse):
     assert ents(r).get("energy") == "laid_back" and [e["value"] for e in kinds(r, "work")] == ["Sunflower"]
 
 
+def test_the_words_of_asking_are_no_song_title(parse):
+    """`make shell`: "put on hotel california please" played "Put On" by Jeezy (the tagger read the
+    asking as a title)."""
+    r = parse("put on hotel california please")
+    assert [e["artist"] for e in kinds(r, "work")] == ["Eagles"], r["entities"]
+
+
 @pytest.mark.parametrize("text", ["yesterday", "play some music", "sad songs", "play some rock"])
 def test_everyday_words_said_alone_are_no_song_title(parse, text):
     assert not kinds(parse(text), "work")
