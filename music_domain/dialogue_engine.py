@@ -301,6 +301,12 @@ class MusicDialogueEngine:
                 # "not nirvana though": the artist is what is wrong, and their tracks are excluded;
                 # the sound is not, so retrieval does not move away from it
                 state.liked_sample = None
+            elif last in state.directions.seeds and critiqued and not is_negative(meaning.sentiment) and \
+                    all(c in critique_rules.RELATIVE for c in critiqued):
+                # "play Hotel California" ... "something newer": the song the listener named is the
+                # reference the critique is relative to, not a sound to move away from (as a rejected
+                # sample is); "newer" played reggaeton. Simulated listeners name no songs.
+                state.liked_sample = None
             elif is_negative(meaning.sentiment) or elicited or critiqued:
                 state.rejected.append(last)
                 state.liked_sample = None

@@ -2,6 +2,7 @@
 is said honestly, with a sample in its vein when its genre family is known, or a question that
 says so when it is not (no trained Rasa model needed: the rule-based policy, the engine, the
 tracker replay and the action server's rendering)."""
+import numpy as np
 import pytest
 
 from music_domain.dialogue_engine import MusicDialogueEngine, UserMeaning
@@ -267,3 +268,24 @@ def test_an_option_picks_the_energy_after_the_energy_question(assets, engine):
     state = DialogueState()
     engine.execute("ask_open", state)  # an option after another question picks nothing
     assert engine.apply_user(state, UserMeaning("choose_option", {}, 0.0, choice=0)) == {}
+
+
+def test_a_critique_of_a_song_asked_for_by_name_keeps_it_as_the_reference(assets, engine):
+    """`make shell`: "put on hotel california please" ... "something newer" played reggaeton (KAROL G):
+    the named song was counted as a rejected sample, so retrieval moved away from its sound. It is
+    the reference of the critique; a sample the listener did not name is still turned down."""
+    cat = assets.catalog
+    v = assets.index.vectors
+    row = int(cat.index[cat["track_name"] == "Hotel California - 2013 Remaster"][0])
+    track_id = str(cat["track_id"].iloc[row])
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {}, 0.1, seeds=[track_id], play=[track_id]))
+    assert engine.execute("play_sample", state).row == row
+    engine.apply_user(state, UserMeaning("request_music", {}, 0.1, critiques=["newer"]))
+    assert row not in state.rejected and state.directions.relative["year"] == ("newer", row)
+    nxt = engine.execute("play_sample", state).row
+    assert float(v[nxt] @ v[row]) > float(np.quantile(v @ v[row], 0.9))  # near the named song
+    # a sample nobody named, critiqued the same way, is turned down as before
+    other = engine.execute("play_sample", state).row
+    engine.apply_user(state, UserMeaning("request_music", {}, 0.1, critiques=["newer"]))
+    assert other in state.rejected
