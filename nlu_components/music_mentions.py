@@ -259,9 +259,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                 if r.resolved and by is None and _only_request_words(x["text"]):
                     continue  # "put on hotel california": "Put On" (Jeezy) is the asking, not a song asked for
                 if r.resolved:
-                    work = {**base, "entity": "work", "value": r.value, "artist": r.artist,
-                            "track_id": str(_catalog(self.config.get("catalog"))["track_id"].iloc[r.row]),
-                            "mention_type": "work", "confidence_normalisation": round(r.score / 100.0, 3)}
+                    work = {**base, **self._work_entity(r)}
                     # "something like Creep" asks for music like it, "play Creep" for the song
                     new.append({**work, "like": True} if _asked_like(text, x) else work)
                 elif not overlaps and self._believable(x, intent):
@@ -391,22 +389,23 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
 
         r, start, end = title
         kept = [e for e in entities if e.get("entity") not in GUESSABLE + ("artist", "unknown_mention", "work")]
-        kept.append({"entity": "work", "value": r.value, "artist": r.artist, "start": start, "end": end,
-                     "confidence": 1.0, "extractor": EXTRACTOR, "raw_value": text[start:end],
-                     "track_id": str(_catalog(self.config.get("catalog"))["track_id"].iloc[r.row]),
-                     "mention_type": "work", "confidence_normalisation": 1.0})
+        kept.append({"start": start, "end": end, "confidence": 1.0, "extractor": EXTRACTOR,
+                     "raw_value": text[start:end], **self._work_entity(r)})
         message.set(ENTITIES, kept, add_to_output=True)
         relabel_intent(message, "request_music", self.config["min_confidence_ordinary"])
+
+    def _work_entity(self, r) -> Dict[str, Any]:
+        """The entity fields of a resolved catalogue track ``r`` (a ``Resolution``)."""
+        return {"entity": "work", "value": r.value, "artist": r.artist,
+                "track_id": str(_catalog(self.config.get("catalog"))["track_id"].iloc[r.row]),
+                "mention_type": "work", "confidence_normalisation": round(r.score / 100.0, 3)}
 
     @staticmethod
     def _guessed_artist_on_work(entity: Dict[str, Any], work_spans) -> bool:
         """An artist the attribute extractor matched only by resemblance (confidence below 1) on
         words the tagger reads as a song or album title: in "something like bohemian rhapsody"
         DIET's "bohemian" (matched to the artist Bohemia) is part of the title."""
-        if entity.get("entity") != "artist" or float(entity.get("confidence_normalisation", 1.0)) >= 1.0:
-            return False
-        a, b = entity.get("start", 0), entity.get("end", 0)
-        return any(s < b and a < e for s, e in work_spans)
+        return MusicMentionExtractor._guessed_on(entity, ("artist",), work_spans)
 
     def _believable(self, mention: Dict[str, Any], intent: Optional[str] = None) -> bool:
         """An unresolved mention made only of the words of a request ("play me some" in "play me
@@ -460,12 +459,16 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         no vocabulary phrase: normalised by similarity, confidence below 1) on words the tagger
         reads as an artist or a title: "Metallica" is an artist, not the genre metal by
         resemblance, and "Locked Out of Heaven" is a song, not sleep music."""
-        if entity.get("entity") not in GUESSABLE:
-            return False
-        if float(entity.get("confidence_normalisation", 1.0)) >= 1.0:
+        return MusicMentionExtractor._guessed_on(entity, GUESSABLE, mention_spans)
+
+    @staticmethod
+    def _guessed_on(entity: Dict[str, Any], kinds, spans) -> bool:
+        """An entity of one of ``kinds`` that the attribute extractor matched only by resemblance
+        (confidence below 1), overlapping one of ``spans``."""
+        if entity.get("entity") not in kinds or float(entity.get("confidence_normalisation", 1.0)) >= 1.0:
             return False
         a, b = entity.get("start", 0), entity.get("end", 0)
-        return any(s < b and a < e for s, e in mention_spans)
+        return any(s < b and a < e for s, e in spans)
 
     @staticmethod
     def _ambiguous_catalogue_word(entity: Dict[str, Any], text: str, artist_spans, greeting: bool = False) -> bool:
