@@ -132,7 +132,10 @@ def render(dispatcher: CollectingDispatcher, state, shown: Shown, channel: Optio
         return events
     if shown.row is not None:
         track = engine().assets.track(shown.row)
-        sample_message(dispatcher, track, "utter_sample", channel)
+        # the first sample of a conversation has its own wording: "Let's try something a bit
+        # different ... Better?" (a frustrated listener's next sample) presumes one was played
+        first = len(state.samples) <= 1
+        sample_message(dispatcher, track, "utter_first_sample" if first else "utter_sample", channel)
         return events + [SlotSet("last_sample", track["track_id"])]
     return events
 

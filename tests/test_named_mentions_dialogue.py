@@ -113,7 +113,36 @@ def test_the_action_says_the_unknown_name_before_its_question(monkeypatch, asset
     assert said[1]["response"] == "utter_suggest_genres"
     said = run(acts.ActionPlaySample, [{"entity": "unknown_mention", "value": "Aphex Twin",
                                         "mention_type": "artist", "vein": "ambient"}])
-    assert "same vein" in said[0]["text"] and said[1]["response"] == "utter_sample"
+    assert "same vein" in said[0]["text"] and said[1]["response"] == "utter_first_sample"
+
+
+def test_the_first_sample_is_never_worded_as_a_retry(monkeypatch, assets):
+    """`make shell`: "i don't know", "whatever" made the listener frustrated, and the first sample
+    of the conversation was "Let's try something a bit different. Here's ... Better?"."""
+    import yaml
+    from pathlib import Path
+
+    from rasa_sdk.executor import CollectingDispatcher
+
+    import actions.actions as acts
+    from music_domain.dialogue_engine import Shown
+
+    eng = MusicDialogueEngine(assets, use_history=False)
+    monkeypatch.setattr(acts, "engine", lambda use_history=True: eng)
+    state = DialogueState()
+    responses = []
+    for _ in range(2):
+        shown = eng.execute("play_sample", state)
+        d = CollectingDispatcher()
+        events = acts.render(d, state, shown)
+        responses.append(d.messages[0]["response"])
+        assert events[-1]["name"] == "last_sample"
+    assert responses == ["utter_first_sample", "utter_sample"]
+    domain = yaml.safe_load((Path(__file__).resolve().parents[1] / "domain.yml").read_text())
+    for variant in domain["responses"]["utter_first_sample"]:
+        text = variant["text"].lower()
+        assert "different" not in text and "better?" not in text and "another" not in text, text
+    assert any("better?" in v["text"].lower() for v in domain["responses"]["utter_sample"])
 
 
 @pytest.mark.parametrize("said", ["", "x" * 200, "🎸🎸", "'; DROP TABLE tracks; --", "<script>alert(1)</script>",

@@ -46,6 +46,7 @@ TRAIN = {
         "help me find something to listen to", "I'm looking for music", "music please", "put something on",
         "could you suggest some songs", "find me a playlist", "I want a new station", "surprise me with a song",
         "play something for me", "I'd like to hear some tunes", "got any music recommendations",
+        "I'm bored", "I'm bored, play something", "entertain me", "so bored, put some music on",
         "play [{energy}](energy) [{genre}](genre)", "play some [{energy}](energy) [{era}](era) [{genre}](genre)",
         "I want [{genre}](genre) from the [{era}](era)", "put on some [{subgenre}](genre)",
         "find me [{energy}](energy) music for [{activity}](activity)", "play [{genre}](genre) music",
