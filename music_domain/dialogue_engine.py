@@ -281,7 +281,11 @@ class MusicDialogueEngine:
         # tone: a sentiment model reads "start it" or "go ahead" as neutral or negative, and the
         # station the listener started must not be replayed as one they turned down
         taking = meaning.intent == "accept" or (meaning.intent == "affirm" and state.last_prompt == "offer_station")
-        liked = taking or (is_liked(meaning.sentiment) and not self.asks_for_other_music(state, meaning, elicited))
+        # a relative critique asks for a change, however cheerful its words ("more upbeat" read as
+        # liked offered a station that started with the track just critiqued, `make shell`)
+        relative = bool(critiqued) and all(c in critique_rules.RELATIVE for c in critiqued)
+        liked = taking or (is_liked(meaning.sentiment) and not relative
+                           and not self.asks_for_other_music(state, meaning, elicited))
         picked = self.picked_sample(state, meaning)
         if picked is not None:
             # "the second one" after two samples: that track is the one the listener likes, whatever
@@ -301,11 +305,13 @@ class MusicDialogueEngine:
                 # "not nirvana though": the artist is what is wrong, and their tracks are excluded;
                 # the sound is not, so retrieval does not move away from it
                 state.liked_sample = None
-            elif last in state.directions.seeds and critiqued and not is_negative(meaning.sentiment) and \
-                    all(c in critique_rules.RELATIVE for c in critiqued):
+            elif relative and not is_negative(meaning.sentiment) and \
+                    (last in state.directions.seeds or is_liked(meaning.sentiment)):
                 # "play Hotel California" ... "something newer": the song the listener named is the
                 # reference the critique is relative to, not a sound to move away from (as a rejected
-                # sample is); "newer" played reggaeton. Simulated listeners name no songs.
+                # sample is); "newer" played reggaeton. So is a sample critiqued in a liked tone
+                # ("ooh nice, but more upbeat"). Simulated listeners name no songs, and their
+                # critiques are never in a liked tone (`simulator/listener.py`).
                 state.liked_sample = None
             elif is_negative(meaning.sentiment) or elicited or critiqued:
                 state.rejected.append(last)

@@ -318,3 +318,35 @@ def test_a_critique_of_a_song_asked_for_by_name_keeps_it_as_the_reference(assets
     other = engine.execute("play_sample", state).row
     engine.apply_user(state, UserMeaning("request_music", {}, 0.1, critiques=["newer"]))
     assert other in state.rejected
+
+
+def test_a_cheerful_relative_critique_is_neither_a_like_nor_a_rejection(assets, engine):
+    """`make shell`: "more upbeat" after a Radiohead sample was read as liked (its words are
+    positive), and the station offered next started with the very track just critiqued. A
+    relative critique asks for a change: in a liked tone the sample is the reference, not a like
+    (no station of it) and not a sound to move away from (not rejected); in a flat or negative
+    tone it is turned down as before (the simulated listeners' critiques, sentiment at most 0.2)."""
+    from music_domain.reactions import LIKED_SENTIMENT
+
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"genre": "rock"}, 0.1))
+    first = engine.execute("play_sample", state).row
+    engine.apply_user(state, UserMeaning("request_music", {}, LIKED_SENTIMENT + 0.3, critiques=["faster"]))
+    assert state.liked_sample is None and first not in state.rejected
+    assert state.directions.relative["pace"] == ("faster", first)
+    station = engine.execute("offer_station", state).rows
+    assert station and station[0] != first and first not in station
+    energy = engine.arrays.columns["energy"]
+    assert energy[station[0]] > energy[first]  # the direction holds for the station too
+    # the same words in a flat tone turn the sample down
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"genre": "rock"}, 0.1))
+    first = engine.execute("play_sample", state).row
+    engine.apply_user(state, UserMeaning("request_music", {}, 0.1, critiques=["faster"]))
+    assert first in state.rejected and state.liked_sample is None
+    # a liked tone without a critique is still a like
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"genre": "rock"}, 0.1))
+    first = engine.execute("play_sample", state).row
+    engine.apply_user(state, UserMeaning("affirm", {}, LIKED_SENTIMENT + 0.3))
+    assert state.liked_sample == first
