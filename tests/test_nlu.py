@@ -130,10 +130,12 @@ def test_artist_names_that_are_also_words_never_give_a_wrong_silent_seed(parse, 
 
 @pytest.mark.parametrize("text, intent", [
     ("start over", "restart"), ("can we start again?", "restart"), ("let's start from scratch", "restart"),
-    ("start it", "accept"), ("yes start the station", "accept"), ("that's the one", "accept")])
+    ("start it", "accept"), ("yes start the station", "accept"), ("that's the one", "accept"),
+    ("i'm bored", "request_music"), ("i'm so bored, play me something", "request_music")])
 def test_starting_over_is_no_station(parse, text, intent):
     """`make shell`: "start over" was read as `accept` and started a station; "that's the one" was a
-    fallback. "start over" is Rasa's own `restart` (the RulePolicy runs action_restart)."""
+    fallback. "start over" is Rasa's own `restart` (the RulePolicy runs action_restart). "i'm
+    bored", a listener's first words, was a fallback too."""
     assert parse(text)["intent"]["name"] == intent
 
 
