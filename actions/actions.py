@@ -18,7 +18,7 @@ from music_domain.attributes import ATTRIBUTES, activity_phrase, display_genre
 from music_domain.dialogue_engine import MusicDialogueEngine, Shown
 from music_domain.mentions import unknown_reply
 from music_domain.prompts import PROMPT_BY_NAME
-from music_domain.samples import sample_line, sample_payload
+from music_domain.samples import sample_line, sample_payload, spoken_title
 from music_domain.tracker_replay import state_from_events
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def station_description(slots: Dict[str, Any], seed: Optional[Dict[str, Any]]) -
     earlier (the offer "like Flowers by Miley Cyrus" was confirmed as "music like Taylor Swift")."""
     if not seed:
         return describe(slots)
-    return describe({**slots, "artist": f"{seed['track_name']} by {seed['artist_name']}"})
+    return describe({**slots, "artist": f"{spoken_title(seed['track_name'])} by {seed['artist_name']}"})
 
 
 def say_unknown_mentions(dispatcher: CollectingDispatcher, tracker: Tracker, playing: bool = True) -> None:
@@ -85,7 +85,8 @@ def sample_message(dispatcher: CollectingDispatcher, track: Dict[str, Any], resp
                    channel: Optional[str] = None, **extra) -> None:
     """The sample's introduction (title and artist) and its payload (``music_domain.samples``):
     channels play ``audio_url`` when there is one; the shell shows one readable line."""
-    dispatcher.utter_message(response=response, track=track["track_name"], artist=track["artist_name"], **extra)
+    dispatcher.utter_message(response=response, track=spoken_title(track["track_name"]), artist=track["artist_name"],
+                             **extra)
     payload = sample_payload(track)
     if channel == SHELL_CHANNEL:
         dispatcher.utter_message(text=sample_line(payload))

@@ -13,6 +13,7 @@ title and artist and nothing is played.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Dict, Mapping, Optional
 
 DEFAULT_PREVIEW_SECONDS = 30.0  # Spotify-style previews, when a catalogue gives a URL but no length
@@ -23,6 +24,24 @@ def _text(value: Any) -> Optional[str]:
         return None
     value = str(value).strip()
     return value or None
+
+
+_REMASTER = re.compile(r"remaster", re.IGNORECASE)
+_BRACKETED = re.compile(r"\s*[\(\[][^\(\)\[\]]*[\)\]]")
+
+
+def spoken_title(title: Any) -> str:
+    """The title as the assistant says it: without the release's remaster note, which the
+    catalogue's titles carry ("Go Your Own Way - 2004 Remaster" was said aloud on a Twilio call;
+    "Something - Remastered 2009", "Fascination (Re-Recorded / Remastered)"). Everything else is
+    kept ("(feat. Kim Petras)", "- Live"); a title that is only such a note is kept whole."""
+    title = str(title).strip()
+    out = _BRACKETED.sub(lambda m: "" if _REMASTER.search(m.group(0)) else m.group(0), title)
+    head, sep, tail = out.rpartition(" - ")
+    if sep and _REMASTER.search(tail):
+        out = head
+    out = re.sub(r"\s{2,}", " ", out).strip(" -")
+    return out or title
 
 
 def sample_payload(track: Mapping[str, Any]) -> Dict[str, Any]:

@@ -196,3 +196,22 @@ def test_shell_shows_one_readable_line(tracks):
     line = sample_line(sample_payload(with_preview))
     assert line.startswith(f"▶ {with_preview['track_name']}, {with_preview['artist_name']} (30 s preview")
     assert with_preview["attribution"] in line
+
+
+@pytest.mark.parametrize("title, said", [
+    ("Go Your Own Way - 2004 Remaster", "Go Your Own Way"),
+    ("Something - Remastered 2009", "Something"),
+    ("Blister in the Sun - 2002 Remastered Version", "Blister in the Sun"),
+    ("Fascination (Re-Recorded / Remastered)", "Fascination"),
+    ("Nobody (feat. Athena Cage) - Single Version; 2007 Remaster", "Nobody (feat. Athena Cage)"),
+    ("Unholy (feat. Kim Petras)", "Unholy (feat. Kim Petras)"),  # anything but a remaster note stays
+    ("Live Forever - Live", "Live Forever - Live"),
+    ("Remastered", "Remastered"),  # a title that is only the word is the title
+])
+def test_a_sample_is_introduced_without_its_remaster_note(tracks, title, said):
+    """A Twilio call said "How about this? Go Your Own Way - 2004 Remaster by Fleetwood Mac."
+    The introduction (every channel) says the song's title; the payload keeps the release's."""
+    track = {**tracks[1], "track_name": title}
+    out = bot_messages(track, SHELL_CHANNEL)
+    assert f" {said} by {track['artist_name']}." in out[0]["text"]
+    assert out[1]["text"].startswith(f"▶ {title}, ")
