@@ -305,13 +305,15 @@ class MusicDialogueEngine:
                 # "not nirvana though": the artist is what is wrong, and their tracks are excluded;
                 # the sound is not, so retrieval does not move away from it
                 state.liked_sample = None
-            elif relative and not is_negative(meaning.sentiment) and \
-                    (last in state.directions.seeds or is_liked(meaning.sentiment)):
-                # "play Hotel California" ... "something newer": the song the listener named is the
-                # reference the critique is relative to, not a sound to move away from (as a rejected
-                # sample is); "newer" played reggaeton. So is a sample critiqued in a liked tone
-                # ("ooh nice, but more upbeat"). Simulated listeners name no songs, and their
-                # critiques are never in a liked tone (`simulator/listener.py`).
+            elif relative:
+                # "too slow", "something newer", in any tone: the listener said what is wrong, so the
+                # track is the reference the critique is relative to (the critiquing recommenders'
+                # "tweak"), not a sound to move away from as a rejected sample is. Counted as
+                # rejected, retrieval's novelty term left its sound altogether: "play hotel
+                # california" ... "something newer" played reggaeton, and "no not that, too
+                # intense" after My Sharona played Sam Smith (a Twilio call). It is not replayed
+                # (samples are excluded). In simulation the rules' success was unchanged
+                # (3,000 paired listeners: 0.681 -> 0.680 without history, 0.782 -> 0.783 with).
                 state.liked_sample = None
             elif is_negative(meaning.sentiment) or elicited or critiqued:
                 state.rejected.append(last)

@@ -314,18 +314,21 @@ def test_a_critique_of_a_song_asked_for_by_name_keeps_it_as_the_reference(assets
     assert row not in state.rejected and state.directions.relative["year"] == ("newer", row)
     nxt = engine.execute("play_sample", state).row
     assert float(v[nxt] @ v[row]) > float(np.quantile(v @ v[row], 0.9))  # near the named song
-    # a sample nobody named, critiqued the same way, is turned down as before
+    # a sample nobody named, critiqued the same way, is the reference too; one turned down
+    # without a critique is rejected
     other = engine.execute("play_sample", state).row
-    engine.apply_user(state, UserMeaning("request_music", {}, 0.1, critiques=["newer"]))
-    assert other in state.rejected
+    engine.apply_user(state, UserMeaning("request_music", {}, -0.4, critiques=["newer"]))
+    assert other not in state.rejected and state.directions.relative["year"] == ("newer", other)
+    third = engine.execute("play_sample", state).row
+    engine.apply_user(state, UserMeaning("deny", {}, -0.6))
+    assert third in state.rejected
 
 
-def test_a_cheerful_relative_critique_is_neither_a_like_nor_a_rejection(assets, engine):
+def test_a_relative_critique_is_neither_a_like_nor_a_rejection(assets, engine):
     """`make shell`: "more upbeat" after a Radiohead sample was read as liked (its words are
     positive), and the station offered next started with the very track just critiqued. A
-    relative critique asks for a change: in a liked tone the sample is the reference, not a like
-    (no station of it) and not a sound to move away from (not rejected); in a flat or negative
-    tone it is turned down as before (the simulated listeners' critiques, sentiment at most 0.2)."""
+    relative critique asks for a change: whatever its tone, the sample is the reference, not a like
+    (no station of it) and not a sound to move away from (not rejected)."""
     from music_domain.reactions import LIKED_SENTIMENT
 
     state = DialogueState()
@@ -338,12 +341,18 @@ def test_a_cheerful_relative_critique_is_neither_a_like_nor_a_rejection(assets, 
     assert station and station[0] != first and first not in station
     energy = engine.arrays.columns["energy"]
     assert energy[station[0]] > energy[first]  # the direction holds for the station too
-    # the same words in a flat tone turn the sample down
-    state = DialogueState()
-    engine.apply_user(state, UserMeaning("request_music", {"genre": "rock"}, 0.1))
-    first = engine.execute("play_sample", state).row
-    engine.apply_user(state, UserMeaning("request_music", {}, 0.1, critiques=["faster"]))
-    assert first in state.rejected and state.liked_sample is None
+    # in a flat or negative tone too ("no not that, too intense" after My Sharona played Sam Smith:
+    # the rejected sample's sound was left altogether); a plain no still rejects
+    for tone in (0.1, -0.5):
+        state = DialogueState()
+        engine.apply_user(state, UserMeaning("request_music", {"genre": "rock"}, 0.1))
+        first = engine.execute("play_sample", state).row
+        engine.apply_user(state, UserMeaning("request_music", {}, tone, critiques=["faster"]))
+        assert first not in state.rejected and state.liked_sample is None
+        nxt = engine.execute("play_sample", state).row
+        assert nxt != first and energy[nxt] > energy[first]
+        engine.apply_user(state, UserMeaning("deny", {}, -0.5))
+        assert nxt in state.rejected
     # a liked tone without a critique is still a like
     state = DialogueState()
     engine.apply_user(state, UserMeaning("request_music", {"genre": "rock"}, 0.1))
