@@ -135,7 +135,7 @@ def render(dispatcher: CollectingDispatcher, state, shown: Shown, channel: Optio
         track = engine().assets.track(shown.row)
         # the first sample of a conversation has its own wording: "Let's try something a bit
         # different ... Better?" (a frustrated listener's next sample) presumes one was played
-        first = len(state.samples) <= 1
+        first = len(state.samples) <= 1 and not state.stations_offered  # an offer plays a track too
         sample_message(dispatcher, track, "utter_first_sample" if first else "utter_sample", channel)
         return events + [SlotSet("last_sample", track["track_id"])]
     return events

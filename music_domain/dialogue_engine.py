@@ -77,7 +77,7 @@ class MusicDialogueEngine:
     # -- candidates ------------------------------------------------------------------
     def rank(self, state: DialogueState, k: int = 5, slots: Optional[dict] = None):
         return self.retriever.rank(slots if slots is not None else state.slots, user_id=state.user_id,
-                                   use_history=self.use_history, exclude=state.samples + state.known,
+                                   use_history=self.use_history, exclude=state.samples + state.known + state.references,
                                    rejected=state.rejected, k=k,
                                    allowed=critique_rules.mask(self.arrays, state.directions),
                                    seeds=state.directions.seeds)
@@ -204,6 +204,7 @@ class MusicDialogueEngine:
             if directed is not None and (mask & directed).sum() > 1:
                 mask &= directed
             mask[state.rejected] = False
+            mask[state.references] = False
             rows, _ = self.assets.index.search(seed, STATION_SIZE, allowed=mask if mask.any() else None)
             rows = [state.liked_sample] + [int(r) for r in rows if r != state.liked_sample]
             state.station = rows[:STATION_SIZE]
@@ -281,10 +282,14 @@ class MusicDialogueEngine:
         # tone: a sentiment model reads "start it" or "go ahead" as neutral or negative, and the
         # station the listener started must not be replayed as one they turned down
         taking = meaning.intent == "accept" or (meaning.intent == "affirm" and state.last_prompt == "offer_station")
-        # a relative critique asks for a change, however cheerful its words ("more upbeat" read as
-        # liked offered a station that started with the track just critiqued, `make shell`)
-        relative = bool(critiqued) and all(c in critique_rules.RELATIVE for c in critiqued)
-        liked = taking or (is_liked(meaning.sentiment) and not relative
+        # a critique asks for a change, however cheerful its words ("more upbeat" read as liked
+        # offered a station that started with the track just critiqued, `make shell`); only "more
+        # like that" does not
+        changes = [c for c in critiqued if c != "more_like"]
+        # "too slow", "more like that", "more like that but newer": said of the track, which stays
+        # their reference (below)
+        relative = bool(critiqued) and all(c in critique_rules.RELATIVE or c == "more_like" for c in critiqued)
+        liked = taking or (is_liked(meaning.sentiment) and not changes
                            and not self.asks_for_other_music(state, meaning, elicited))
         picked = self.picked_sample(state, meaning)
         if picked is not None:
@@ -311,17 +316,24 @@ class MusicDialogueEngine:
                 # "tweak"), not a sound to move away from as a rejected sample is. Counted as
                 # rejected, retrieval's novelty term left its sound altogether: "play hotel
                 # california" ... "something newer" played reggaeton, and "no not that, too
-                # intense" after My Sharona played Sam Smith (a Twilio call). It is not replayed
-                # (samples are excluded). In simulation the rules' success was unchanged
-                # (3,000 paired listeners: 0.681 -> 0.680 without history, 0.782 -> 0.783 with).
+                # intense" after My Sharona played Sam Smith (a Twilio call). It is never played
+                # again, in a sample or a station (`state.references`).
                 state.liked_sample = None
+                if last not in state.references:
+                    state.references.append(last)
             elif is_negative(meaning.sentiment) or elicited or critiqued:
                 state.rejected.append(last)
                 state.liked_sample = None
         if state.last_prompt == "offer_station" and state.station and not liked:
-            # A declined station: its seed tracks count as rejected, so the next station or
-            # sample moves away from it instead of offering the same one again.
-            state.rejected.extend(r for r in state.station[:DECLINED_STATION_SEEDS] if r not in state.rejected)
+            if relative:
+                # "something more upbeat" to a station: its first track is the reference of the
+                # direction (the sample the listener liked, often), not a sound to move away from
+                if state.station[0] not in state.references:
+                    state.references.append(state.station[0])
+            else:
+                # A declined station: its seed tracks count as rejected, so the next station or
+                # sample moves away from it instead of offering the same one again.
+                state.rejected.extend(r for r in state.station[:DECLINED_STATION_SEEDS] if r not in state.rejected)
             state.liked_sample = None
             state.station = []
         if state.last_prompt in ("play_sample", "offer_station"):

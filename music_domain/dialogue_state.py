@@ -52,6 +52,9 @@ class DialogueState:
     # songs named as a likeness ("something like it"), which they know, and which are no sample
     play_next: Optional[int] = None
     known: List[int] = field(default_factory=list)
+    # tracks critiqued relative to themselves ("too slow"): the reference of a direction, neither
+    # liked nor rejected; never played again, in a sample or a station
+    references: List[int] = field(default_factory=list)
 
     def named_seed(self) -> bool:
         """The latest message named something a sample can answer (an artist, a song, a vein)."""

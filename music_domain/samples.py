@@ -30,16 +30,33 @@ _REMASTER = re.compile(r"remaster", re.IGNORECASE)
 _BRACKETED = re.compile(r"\s*[\(\[][^\(\)\[\]]*[\)\]]")
 
 
+def _without_remaster(note: str) -> list:
+    """The parts of a release note ("Live; 2013 Remaster") that say something else than the remaster."""
+    return [p.strip() for p in re.split(r"[;/,]", note)
+            if p.strip() and not _REMASTER.search(p) and not re.fullmatch(r"\d{4}", p.strip())]
+
+
 def spoken_title(title: Any) -> str:
     """The title as the assistant says it: without the release's remaster note, which the
     catalogue's titles carry ("Go Your Own Way - 2004 Remaster" was said aloud on a Twilio call;
-    "Something - Remastered 2009", "Fascination (Re-Recorded / Remastered)"). Everything else is
-    kept ("(feat. Kim Petras)", "- Live"); a title that is only such a note is kept whole."""
+    "Something - Remastered 2009", "Move It - Live; 1998 Remaster" -> "Move It - Live").
+    Everything else is kept ("(feat. Kim Petras)", "- Live"); a title that is only such a note is
+    kept whole."""
     title = str(title).strip()
-    out = _BRACKETED.sub(lambda m: "" if _REMASTER.search(m.group(0)) else m.group(0), title)
+
+    def bracket(m: "re.Match") -> str:
+        text = m.group(0).strip()
+        if not _REMASTER.search(text):
+            return m.group(0)
+        keep = _without_remaster(text[1:-1])
+        return f" {text[0]}{' / '.join(keep)}{text[-1]}" if keep else ""
+
+    out = _BRACKETED.sub(bracket, title)
     head, sep, tail = out.rpartition(" - ")
     if sep and _REMASTER.search(tail):
-        out = head
+        brackets = [b.strip() for b in _BRACKETED.findall(tail)]
+        keep = _without_remaster(_BRACKETED.sub("", tail))
+        out = head + (" - " + "; ".join(keep) if keep else "") + "".join(" " + b for b in brackets)
     out = re.sub(r"\s{2,}", " ", out).strip(" -")
     return out or title
 

@@ -202,8 +202,11 @@ def test_shell_shows_one_readable_line(tracks):
     ("Go Your Own Way - 2004 Remaster", "Go Your Own Way"),
     ("Something - Remastered 2009", "Something"),
     ("Blister in the Sun - 2002 Remastered Version", "Blister in the Sun"),
-    ("Fascination (Re-Recorded / Remastered)", "Fascination"),
-    ("Nobody (feat. Athena Cage) - Single Version; 2007 Remaster", "Nobody (feat. Athena Cage)"),
+    ("Fascination (Re-Recorded / Remastered)", "Fascination (Re-Recorded)"),
+    ("Nobody (feat. Athena Cage) - Single Version; 2007 Remaster", "Nobody (feat. Athena Cage) - Single Version"),
+    ("Move It - Live; 1998 Remaster", "Move It - Live"),  # only the remaster goes
+    ("Carmela - Versión Remasterizada (Live)", "Carmela (Live)"),
+    ("One Way Or Another - Remastered/2001", "One Way Or Another"),
     ("Unholy (feat. Kim Petras)", "Unholy (feat. Kim Petras)"),  # anything but a remaster note stays
     ("Live Forever - Live", "Live Forever - Live"),
     ("Remastered", "Remastered"),  # a title that is only the word is the title

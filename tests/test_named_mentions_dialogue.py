@@ -302,7 +302,7 @@ def test_an_option_picks_the_energy_after_the_energy_question(assets, engine):
 def test_a_critique_of_a_song_asked_for_by_name_keeps_it_as_the_reference(assets, engine):
     """`make shell`: "put on hotel california please" ... "something newer" played reggaeton (KAROL G):
     the named song was counted as a rejected sample, so retrieval moved away from its sound. It is
-    the reference of the critique; a sample the listener did not name is still turned down."""
+    the reference of the critique, and so is a sample the listener did not name; a plain no rejects."""
     cat = assets.catalog
     v = assets.index.vectors
     row = int(cat.index[cat["track_name"] == "Hotel California - 2013 Remaster"][0])
@@ -359,3 +359,46 @@ def test_a_relative_critique_is_neither_a_like_nor_a_rejection(assets, engine):
     first = engine.execute("play_sample", state).row
     engine.apply_user(state, UserMeaning("affirm", {}, LIKED_SENTIMENT + 0.3))
     assert state.liked_sample == first
+
+
+def test_a_critique_of_an_offered_station_keeps_its_first_track_as_the_reference(assets, engine):
+    """A cheerful "something more upbeat" to a station offer is no acceptance, and its first track
+    (often the sample the listener liked) is the direction's reference, not a rejected sound; it is
+    played again neither as a sample nor in the next station. A plain no declines the station as
+    before (its first tracks are rejected)."""
+    from music_domain.reactions import LIKED_SENTIMENT
+
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"genre": "rock"}, 0.1))
+    first = engine.execute("play_sample", state).row
+    engine.apply_user(state, UserMeaning("affirm", {}, LIKED_SENTIMENT + 0.2))
+    station = engine.execute("offer_station", state).rows
+    assert station[0] == first
+    engine.apply_user(state, UserMeaning("request_music", {}, LIKED_SENTIMENT + 0.3, critiques=["faster"]))
+    assert not state.rejected and first in state.references and state.liked_sample is None
+    nxt = engine.execute("play_sample", state).row
+    energy = engine.arrays.columns["energy"]
+    assert nxt != first and energy[nxt] > energy[first]
+    engine.apply_user(state, UserMeaning("affirm", {}, LIKED_SENTIMENT + 0.2))
+    assert first not in engine.execute("offer_station", state).rows
+    # a plain no to the station declines it
+    engine.apply_user(state, UserMeaning("deny", {}, -0.5))
+    assert nxt in state.rejected
+
+
+def test_a_cheerful_critique_with_another_change_is_no_like_and_more_like_that_is_no_rejection(assets, engine):
+    """"something newer, not that genre!" is no like (it only counted as one when every critique
+    was relative); "more like that" said flatly made the sample a seed and a rejected sound at once."""
+    from music_domain.reactions import LIKED_SENTIMENT
+
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"genre": "rock"}, 0.1))
+    first = engine.execute("play_sample", state).row
+    engine.apply_user(state, UserMeaning("request_music", {}, LIKED_SENTIMENT + 0.3,
+                                         critiques=["newer", "exclude_current_genre"]))
+    assert state.liked_sample is None
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"genre": "rock"}, 0.1))
+    first = engine.execute("play_sample", state).row
+    engine.apply_user(state, UserMeaning("request_music", {}, 0.0, critiques=["more_like"]))
+    assert first not in state.rejected and first in state.directions.seeds
