@@ -26,7 +26,9 @@ def _text(value: Any) -> Optional[str]:
     return value or None
 
 
-_REMASTER = re.compile(r"remaster", re.IGNORECASE)
+# a release's own note: a remaster, or a dated re-mix of the same recording ("2011 Mix", "2009 Stereo
+# Mix"); a mix that names a version ("Radio Mix", "Club Mix") is part of the title
+_REMASTER = re.compile(r"remaster|^\s*(?:19|20)\d\d\s+(?:(?:stereo|mono)\s+)?mix\s*$", re.IGNORECASE)
 _BRACKETED = re.compile(r"\s*[\(\[][^\(\)\[\]]*[\)\]]")
 
 
@@ -44,16 +46,19 @@ def spoken_title(title: Any) -> str:
     kept whole."""
     title = str(title).strip()
 
+    def is_note(text: str) -> bool:
+        return any(_REMASTER.search(p) for p in re.split(r"[;/,]", text))
+
     def bracket(m: "re.Match") -> str:
         text = m.group(0).strip()
-        if not _REMASTER.search(text):
+        if not is_note(text[1:-1]):
             return m.group(0)
         keep = _without_remaster(text[1:-1])
         return f" {text[0]}{' / '.join(keep)}{text[-1]}" if keep else ""
 
     out = _BRACKETED.sub(bracket, title)
     head, sep, tail = out.rpartition(" - ")
-    if sep and _REMASTER.search(tail):
+    if sep and is_note(_BRACKETED.sub("", tail)):
         brackets = [b.strip() for b in _BRACKETED.findall(tail)]
         keep = _without_remaster(_BRACKETED.sub("", tail))
         out = head + (" - " + "; ".join(keep) if keep else "") + "".join(" " + b for b in brackets)

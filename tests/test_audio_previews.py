@@ -207,6 +207,9 @@ def test_shell_shows_one_readable_line(tracks):
     ("Move It - Live; 1998 Remaster", "Move It - Live"),  # only the remaster goes
     ("Carmela - Versión Remasterizada (Live)", "Carmela (Live)"),
     ("One Way Or Another - Remastered/2001", "One Way Or Another"),
+    ("Bohemian Rhapsody - 2011 Mix", "Bohemian Rhapsody"),  # a dated re-mix of the same recording
+    ("Something (2019 Mix)", "Something"),
+    ("Levels - Radio Mix", "Levels - Radio Mix"),  # a mix that names a version is part of the title
     ("Unholy (feat. Kim Petras)", "Unholy (feat. Kim Petras)"),  # anything but a remaster note stays
     ("Live Forever - Live", "Live Forever - Live"),
     ("Remastered", "Remastered"),  # a title that is only the word is the title
