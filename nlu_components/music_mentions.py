@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Sequence, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -71,21 +71,26 @@ MAX_BARE_TITLE_WORDS = 10  # a longer message says more than a title
 _PURPOSE_CUE = re.compile(r"\b(?:something|anything|music|songs?|tunes?|tracks?|stuff)\s+to\s*$", re.I)
 
 
+def _words(text: str) -> List[str]:
+    """The tagger's tokens of ``text`` (lower case, apostrophes dropped)."""
+    from music_domain.mentions import tokenize
+
+    return [t.text for t in tokenize(text)]
+
+
 def _a_purpose(text: str, mention: Dict[str, Any]) -> bool:
     """A title of everyday words right after "something to" ("something to wake me up", "something
     to make me happy") says what the music is for: the tagger read both as songs ("Wake Me Up",
     "Make Me Happy"), and "something to make me happy" played a song by that name."""
-    from music_domain.mentions import common_words, tokenize
+    from music_domain.mentions import common_words
 
-    words = [t.text.lower() for t in tokenize(mention["text"])]
+    words = _words(mention["text"])
     return bool(words) and all(w in common_words() for w in words) \
         and bool(_PURPOSE_CUE.search(text[:int(mention.get("start", 0))]))
 
 
-def _only_request_words(text: str) -> bool:
-    from music_domain.mentions import tokenize
-
-    words = [t.text for t in tokenize(text)]
+def _only_request_words(words: Sequence[str]) -> bool:
+    """Are the (tokenized) words only the words of asking for music?"""
     return bool(words) and all(w in REQUEST_WORDS for w in words)
 
 
@@ -132,9 +137,7 @@ def ordinary_words() -> frozenset:
 def only_ordinary_words(text: str) -> bool:
     """Is ``text`` made only of ordinary words (``ordinary_words``, tokenised as the tagger's
     corpus)? "Love" or "no rush" name nobody by themselves; "Swans" or "Nirvana" may."""
-    from music_domain.mentions import tokenize
-
-    words = [t.text for t in tokenize(text)]
+    words = _words(text)
     return bool(words) and all(w in ordinary_words() for w in words)
 
 
@@ -256,7 +259,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                     continue  # "something like Aphex Twin please": "Please" is a song, not asked for
                 if r.resolved and by is None and _a_purpose(text, x):
                     continue  # "something to wake me up" asks for music that does, not for "Wake Me Up"
-                if r.resolved and by is None and _only_request_words(x["text"]):
+                if r.resolved and by is None and _only_request_words(_words(x["text"])):
                     continue  # "put on hotel california": "Put On" (Jeezy) is the asking, not a song asked for
                 if r.resolved:
                     work = {**base, **self._work_entity(r)}
@@ -412,10 +415,10 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         some Taylor Swift") is the request, not a name; one made only of ordinary words needs a
         confident tagger, and one made only of English words (a larger list) counts only in a
         request: in a reply, "yes start the station" names nothing."""
-        from music_domain.mentions import common_words, tokenize
+        from music_domain.mentions import common_words
 
-        words = [t.text for t in tokenize(mention["text"])]
-        if _only_request_words(mention["text"]):
+        words = _words(mention["text"])
+        if _only_request_words(words):
             return False
         if words and intent != "request_music" and all(w in common_words() or w in ordinary_words() for w in words):
             return False  # ... nor "yes that's good" ("thats" is no entry of the larger list)
