@@ -32,10 +32,19 @@ _REMASTER = re.compile(r"remaster|^\s*(?:19|20)\d\d\s+(?:(?:stereo|mono)\s+)?mix
 _BRACKETED = re.compile(r"\s*[\(\[][^\(\)\[\]]*[\)\]]")
 
 
+def _note_parts(note: str) -> list:
+    """The parts of a release note: "Live; 2013 Remaster" -> ["Live", "2013 Remaster"]."""
+    return [p.strip() for p in re.split(r"[;/,]", note) if p.strip()]
+
+
+def _is_note(text: str) -> bool:
+    """Does ``text`` say the release is a remaster (or a dated re-mix)?"""
+    return any(_REMASTER.search(p) for p in _note_parts(text))
+
+
 def _without_remaster(note: str) -> list:
-    """The parts of a release note ("Live; 2013 Remaster") that say something else than the remaster."""
-    return [p.strip() for p in re.split(r"[;/,]", note)
-            if p.strip() and not _REMASTER.search(p) and not re.fullmatch(r"\d{4}", p.strip())]
+    """The parts of a release note that say something else than the remaster (or a bare year)."""
+    return [p for p in _note_parts(note) if not _REMASTER.search(p) and not re.fullmatch(r"\d{4}", p)]
 
 
 def spoken_title(title: Any) -> str:
@@ -46,19 +55,16 @@ def spoken_title(title: Any) -> str:
     kept whole."""
     title = str(title).strip()
 
-    def is_note(text: str) -> bool:
-        return any(_REMASTER.search(p) for p in re.split(r"[;/,]", text))
-
     def bracket(m: "re.Match") -> str:
         text = m.group(0).strip()
-        if not is_note(text[1:-1]):
+        if not _is_note(text[1:-1]):
             return m.group(0)
         keep = _without_remaster(text[1:-1])
         return f" {text[0]}{' / '.join(keep)}{text[-1]}" if keep else ""
 
     out = _BRACKETED.sub(bracket, title)
     head, sep, tail = out.rpartition(" - ")
-    if sep and is_note(_BRACKETED.sub("", tail)):
+    if sep and _is_note(_BRACKETED.sub("", tail)):
         brackets = [b.strip() for b in _BRACKETED.findall(tail)]
         keep = _without_remaster(_BRACKETED.sub("", tail))
         out = head + (" - " + "; ".join(keep) if keep else "") + "".join(" " + b for b in brackets)
