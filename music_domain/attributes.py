@@ -81,7 +81,10 @@ ACTIVITY_RANGES: Dict[str, Dict[str, Tuple[float, float]]] = {
     "workout": {"energy": (0.7, 1.0), "tempo": (110.0, 250.0)},
     "study": {"energy": (0.0, 0.55), "speechiness": (0.0, 0.12)},
     "party": {"danceability": (0.65, 1.0), "energy": (0.6, 1.0)},
-    "relax": {"energy": (0.0, 0.5)},
+    # not dance music either: by energy alone the most popular "relaxing" tracks were Unholy
+    # (energy 0.47, danceability 0.71), Memories, Falling and reggaeton hits (`make shell`,
+    # "something for a rainy sunday"); 0.7 is about where party music starts (0.65 above)
+    "relax": {"energy": (0.0, 0.5), "danceability": (0.0, 0.7)},
     "sleep": {"energy": (0.0, 0.35), "acousticness": (0.4, 1.0)},
     "driving": {"energy": (0.5, 0.9), "valence": (0.35, 1.0)},
     "dinner": {"energy": (0.15, 0.6), "acousticness": (0.2, 1.0)},
@@ -193,6 +196,19 @@ def era_of_year(year: int) -> str:
 def era_year_range(era: str) -> Tuple[int, int]:
     start = int(era[:4])
     return start, start + 9
+
+
+def activity_energy(activity: Optional[str]) -> Optional[str]:
+    """The energy level an activity implies: its energy range lies on one side of
+    ``ENERGY_SPLIT`` (workout and party are upbeat; relax, sleep, study and dinner laid back), or
+    None when it spans both (driving). Asking "Something laid back? Or more upbeat?" after "music
+    for a workout" asked what the listener had just said (`make shell`)."""
+    lo, hi = ACTIVITY_RANGES.get(str(activity), {}).get("energy", (0.0, 1.0))
+    if lo >= ENERGY_SPLIT:
+        return "upbeat"
+    if hi <= ENERGY_SPLIT:
+        return "laid_back"
+    return None
 
 
 def energy_of(value: float) -> str:

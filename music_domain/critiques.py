@@ -436,6 +436,21 @@ def implied_energy(kind: str) -> Optional[str]:
     return None
 
 
+def stepped_era(kind: str, era: Optional[str]) -> Optional[str]:
+    """The era slot after a year critique of a track played within it: "something from the 80s"
+    ... "too old" asks for the next decade, not a 1986 track after a 1985 one (the direction
+    alone, "after X's year", kept the 80s slot, and the assistant answered "too old" twice with
+    more 80s). "older" steps back a decade. At the ends of ``ERA_VALUES`` the slot stays, and the
+    direction still holds; any other critique, or no era, leaves it as it was."""
+    from music_domain.attributes import ERA_VALUES
+
+    step = {"newer": 1, "older": -1}.get(kind)
+    if step is None or era not in ERA_VALUES:
+        return era
+    i = ERA_VALUES.index(era) + step
+    return ERA_VALUES[i] if 0 <= i < len(ERA_VALUES) else era
+
+
 def reference_value(values: np.ndarray, genres: np.ndarray, row: Optional[int]) -> float:
     """The value of a feature for the track at ``row``, or, when the catalogue does not know it
     (most tracks of the Spotify 114k file have no release year), the median known value of that

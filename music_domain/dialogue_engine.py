@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from music_domain import critiques as critique_rules
-from music_domain.attributes import ENERGY_VALUES, SUBGENRE_TO_FAMILY
+from music_domain.attributes import ENERGY_VALUES, SUBGENRE_TO_FAMILY, activity_energy
 from music_domain.catalog import best_known_track
 from music_domain.dialogue_state import DialogueState
 from music_domain.reactions import LIKED_SENTIMENT, is_liked, is_negative
@@ -262,6 +262,9 @@ class MusicDialogueEngine:
             state.named += [f"work:{t}" for t in meaning.seeds] + [f"vein:{v}" for v in veins]
             state.named += [f"unknown:{u.get('name')}" for u in meaning.unknown if not u.get("vein")]
         critiqued = self.apply_critiques(state, meaning, elicited)
+        if elicited.get("activity") and not elicited.get("energy") and activity_energy(elicited["activity"]):
+            # "something for a workout" says upbeat (a critique or an energy said with it wins)
+            elicited["energy"] = activity_energy(elicited["activity"])
         if elicited.get("subgenre") and elicited.get("genre") and \
                 SUBGENRE_TO_FAMILY.get(elicited["subgenre"], elicited["subgenre"]) != elicited["genre"]:
             # "pop or jazz, I don't mind": two families in one breath, and the slots hold one; the
@@ -426,6 +429,9 @@ class MusicDialogueEngine:
         if reference is not None:
             if "exclude_current_genre" in done and state.slots.get("genre") == self._families[reference]:
                 state.slots["genre"] = state.slots["subgenre"] = None
+            if "era" not in elicited:  # "the 80s" ... "too old": the 90s
+                for c in done:
+                    state.slots["era"] = critique_rules.stepped_era(c, state.slots.get("era"))
         for g in state.directions.excluded:
             if state.slots.get("genre") == g or state.slots.get("subgenre") == g:
                 state.slots["genre"] = state.slots["subgenre"] = None

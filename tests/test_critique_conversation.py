@@ -114,6 +114,33 @@ def test_the_assistant_says_an_activity_in_words():
     assert _say("activity", "study") == "music for studying"
 
 
+@pytest.mark.parametrize("activity, energy", [("workout", "upbeat"), ("party", "upbeat"), ("relax", "laid_back"),
+                                              ("sleep", "laid_back"), ("study", "laid_back"), ("driving", None)])
+def test_an_activity_says_the_energy_so_it_is_not_asked(assets, activity, energy):
+    """Found in `make shell`: "something for a rainy sunday" (relax) was answered "Something laid
+    back? Or more upbeat?", as was "music for a workout" by the rules every time. An activity whose
+    energy range lies on one side of the energy split fills the energy slot; one that spans both
+    (driving) still leaves the question; an energy said with it, or a critique, wins."""
+    from music_domain.dialogue_engine import MusicDialogueEngine, UserMeaning
+    from music_domain.dialogue_state import DialogueState
+    from prompt_policies import RuleBasedPromptPolicy
+
+    engine = MusicDialogueEngine(assets, use_history=False)
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"activity": activity}, 0.0))
+    assert state.slots.get("energy") == energy
+    assert (RuleBasedPromptPolicy().choose_prompt(state) == "ask_energy") == (energy is None)
+    if energy:  # the samples keep to both
+        row = engine.pick_sample(state)
+        assert assets.arrays.mask({"activity": activity, "energy": energy})[row]
+    said = DialogueState()
+    engine.apply_user(said, UserMeaning("request_music", {"activity": activity, "energy": "upbeat"}, 0.0))
+    assert said.slots["energy"] == "upbeat"
+    critiqued = DialogueState()
+    engine.apply_user(critiqued, UserMeaning("request_music", {"activity": activity}, 0.0, critiques=["slower"]))
+    assert critiqued.slots["energy"] == "laid_back"
+
+
 def test_a_started_station_is_described_as_the_track_it_was_offered_as():
     """Found in `make shell`: the offer "a station of music like Flowers by Miley Cyrus" was
     confirmed as "starting your station of music like Taylor Swift" (an artist named earlier)."""

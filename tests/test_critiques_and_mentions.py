@@ -678,3 +678,39 @@ def test_an_excluded_artist_asked_for_again_comes_back(assets):
 ])
 def test_no_genre_exclusion_after_why_or_dont(vocabulary, text, excluded):
     assert [f.critique for f in parse(text, vocabulary) if f.critique.startswith("exclude_genre")] == excluded
+
+
+@pytest.mark.parametrize("kind, step", [("newer", +1), ("older", -1)])
+def test_a_year_critique_within_a_chosen_era_moves_to_the_next_decade(assets, kind, step):
+    """`make shell`: "something from the 80s, rock", a 1985 station offer, "no not that, too old"
+    played a 1986 track and "something newer" a 1988 one: the direction ("after 1985") held, but
+    so did the 80s slot. A year critique of a track played within the listener's era now moves the
+    era a decade that way, and the samples come from it; other critiques leave the era alone."""
+    from music_domain.attributes import ERA_VALUES, era_year_range
+
+    engine = MusicDialogueEngine(assets, use_history=False)
+    year = assets.arrays.columns["year"]
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"genre": "rock", "era": "1980s"}))
+    row = engine.pick_sample(state)
+    assert 1980 <= year[row] <= 1989
+    state.samples.append(row)
+    state.record_prompt("play_sample")
+    engine.apply_user(state, UserMeaning("deny", {}, -0.4, critiques=[kind]))
+    expected = ERA_VALUES[ERA_VALUES.index("1980s") + step]
+    assert state.slots["era"] == expected and state.critiqued == [kind]
+    lo, hi = era_year_range(expected)
+    for _ in range(3):
+        nxt = engine.pick_sample(state)
+        assert nxt is not None and lo <= year[nxt] <= hi
+        state.samples.append(nxt)
+        state.record_prompt("play_sample")
+    # a pace critique keeps the era; "the 90s" said with the critique is the era
+    engine.apply_user(state, UserMeaning("deny", {}, -0.4, critiques=["faster"]))
+    assert state.slots["era"] == expected
+    engine.apply_user(state, UserMeaning("deny", {"era": "1990s"}, -0.4, critiques=[kind]))
+    assert state.slots["era"] == "1990s"
+    # at the ends of the eras the slot stays and the direction holds
+    assert critiques.stepped_era("newer", ERA_VALUES[-1]) == ERA_VALUES[-1]
+    assert critiques.stepped_era("older", ERA_VALUES[0]) == ERA_VALUES[0]
+    assert critiques.stepped_era("older", None) is None and critiques.stepped_era("faster", "1990s") == "1990s"

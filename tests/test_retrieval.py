@@ -16,6 +16,20 @@ def test_constrained_search_never_breaks_a_constraint(assets):
             assert mask[ranked.rows].all()
 
 
+def test_relaxing_music_is_calm_and_not_dance_music(assets):
+    """`make shell`: "something for a rainy sunday" (the activity relax) played "Unholy", energy
+    0.47 and danceability 0.71, then "Memories": relax asked only for energy under 0.5, so the
+    most popular danceable pop and reggaeton came first. Every relaxing sample is now both calm
+    and under party music's danceability, for a new listener and one with a history."""
+    cols = assets.arrays.columns
+    for user in (None, sorted(assets.goals)[0]):
+        rows = assets.retriever.rank({"activity": "relax"}, user_id=user, k=20).rows
+        assert len(rows) == 20
+        assert (cols["energy"][rows] <= 0.5).all() and (cols["danceability"][rows] <= 0.7).all()
+    unholy = np.flatnonzero(assets.catalog["track_name"].str.startswith("Unholy").to_numpy())
+    assert len(unholy) and not assets.arrays.mask({"activity": "relax"})[unholy].any()
+
+
 def test_new_listener_falls_back_to_popularity(assets):
     ranked = assets.retriever.rank({"genre": "rock"}, user_id="someone-unknown", k=5)
     pop = assets.arrays.columns["popularity"][assets.arrays.mask({"genre": "rock"})]
