@@ -107,7 +107,8 @@ def test_an_energy_critique_before_anything_was_played_still_says_the_energy(ass
 
     engine = MusicDialogueEngine(assets, use_history=False)
     state = DialogueState()
-    engine.apply_user(state, UserMeaning("request_music", {"activity": "relax"}))
+    # driving: an activity that leaves the energy open (relax now says laid back itself)
+    engine.apply_user(state, UserMeaning("request_music", {"activity": "driving"}))
     state.record_prompt("ask_energy")
     new = engine.apply_user(state, UserMeaning("request_music", {}, 0.4, critiques=[critique]))
     assert state.slots["energy"] == energy and new == {"energy": energy}
