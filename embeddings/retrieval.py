@@ -77,7 +77,9 @@ class HistoryAwareRetriever:
         mask = self.arrays.mask(slots)
         if allowed is not None and (mask & allowed).any():
             mask = mask & allowed
-        exclude = np.fromiter(exclude, dtype=int)
+        # a track played, named or critiqued is excluded with its other releases (Blinding
+        # Lights was offered as "like Blinding Lights", the same song under another track id)
+        exclude = self.arrays.same_songs(np.fromiter(exclude, dtype=int))
         if len(exclude):
             mask = mask.copy()
             mask[exclude] = False
@@ -108,7 +110,9 @@ class HistoryAwareRetriever:
         rejected = np.fromiter(rejected, dtype=int)
         if len(rejected):
             score = score - W_NOVELTY * np.clip((vecs @ self.vectors[rejected].T).max(axis=1), 0, None)
-        order = np.argsort(-score, kind="stable")[:k]
+        order = np.argsort(-score, kind="stable")
+        # one release of each song: the next best is never the same song again
+        order = order[self.arrays.first_of_each_song(pool[order])][:k]
         rows = pool[order]
         return Ranked(rows, score[order], n_matching,
                       candidate_features(self.vectors[rows], match[order], affinity[order], n_matching,

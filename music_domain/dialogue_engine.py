@@ -203,11 +203,13 @@ class MusicDialogueEngine:
             directed = critique_rules.mask(self.arrays, state.directions)
             if directed is not None and (mask & directed).sum() > 1:
                 mask &= directed
-            mask[state.rejected] = False
-            mask[state.references] = False
-            rows, _ = self.assets.index.search(seed, STATION_SIZE, allowed=mask if mask.any() else None)
+            mask[self.arrays.same_songs(state.rejected + state.references)] = False
+            # its nearest neighbour is often the liked song's other release: a station plays
+            # each song once, so it looks a little further
+            rows, _ = self.assets.index.search(seed, 2 * STATION_SIZE, allowed=mask if mask.any() else None)
             rows = [state.liked_sample] + [int(r) for r in rows if r != state.liked_sample]
-            state.station = rows[:STATION_SIZE]
+            rows = np.asarray(rows, dtype=int)[self.arrays.first_of_each_song(rows)]
+            state.station = [int(r) for r in rows[:STATION_SIZE]]
         else:
             state.station = [int(r) for r in self.rank(state, k=STATION_SIZE).rows]
         return list(state.station)

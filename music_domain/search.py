@@ -35,6 +35,34 @@ class CatalogArrays:
         self.music = content == "music"
         self.columns["content"] = content
         self._cache: Dict[tuple, np.ndarray] = {}
+        self._song_ids: Optional[np.ndarray] = None
+
+    @property
+    def song_ids(self) -> np.ndarray:
+        """One id per song: tracks that are the same song by the same artist under other track
+        ids (a remaster, the single and its album: ``real_catalog.song_key``) share it; every
+        other track (a live recording too) has its own. Computed on first use."""
+        if self._song_ids is None:
+            from music_domain.real_catalog import song_key
+
+            keys = [song_key(a, t) for a, t in zip(self.catalog["artist_name"], self.catalog["track_name"])]
+            keys = [k if k is not None else f"#{i}" for i, k in enumerate(keys)]
+            self._song_ids = pd.factorize(pd.Series(keys))[0].astype(np.int64)
+        return self._song_ids
+
+    def same_songs(self, rows) -> np.ndarray:
+        """The rows of every track that is the same song as one of ``rows`` (``rows`` included)."""
+        rows = np.asarray(list(rows), dtype=int)
+        if len(rows) == 0:
+            return rows
+        return np.flatnonzero(np.isin(self.song_ids, self.song_ids[rows]))
+
+    def first_of_each_song(self, rows) -> np.ndarray:
+        """The positions in ``rows`` of each song's first release there: ``rows`` without a second
+        release of a song already in them is ``rows[first_of_each_song(rows)]``."""
+        rows = np.asarray(list(rows), dtype=int)
+        _, first = np.unique(self.song_ids[rows], return_index=True)
+        return np.sort(first)
 
     def non_music_asked(self, slots: Mapping[str, Optional[str]]) -> bool:
         """Did the listener name non-music: a non-music subgenre, or an artist of non-music tracks?"""

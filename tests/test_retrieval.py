@@ -160,3 +160,36 @@ def test_build_command_offers_each_index_type(capsys):
     with pytest.raises(SystemExit) as done:
         main(["--index-type", "hnsw"])  # the old type is refused before anything is built
     assert done.value.code == 2
+
+
+def test_one_release_of_a_song_is_offered_once(assets):
+    """`make shell` prototype: "something like Blinding Lights" offered Blinding Lights (its 2020
+    release, another track id) and then "Heartless" twice (2019 and 2020). A track played, named or
+    critiqued is excluded with its other releases, a ranking holds each song once, and so does a
+    station built from a liked sample whose nearest neighbour is its own other release."""
+    from music_domain.dialogue_engine import MusicDialogueEngine
+    from music_domain.dialogue_state import DialogueState
+
+    arrays, c = assets.arrays, assets.catalog
+    ids = arrays.song_ids
+    counts = np.bincount(ids)
+    pop = arrays.columns["popularity"]
+    multi = np.flatnonzero(counts[ids] > 1)
+    row = int(multi[np.argmax(pop[multi])])  # the most popular song with several releases
+    releases = np.flatnonzero(ids == ids[row])
+    assert len(set(c["track_id"].iloc[releases])) == len(releases) >= 2
+    assert set(arrays.same_songs([row])) == set(releases)
+    ranked = assets.retriever.rank({}, k=30, seeds=[row], exclude=[row]).rows
+    assert not set(ranked) & set(releases)
+    assert len(set(ids[ranked])) == len(ranked) == 30
+    for slots in ({}, {"genre": c["genre"].iloc[row]}, {"energy": "upbeat"}):
+        rows = assets.retriever.rank(slots, k=20).rows
+        assert len(set(ids[rows])) == len(rows)
+    engine = MusicDialogueEngine(assets, use_history=False)
+    state = DialogueState()
+    state.samples.append(row)
+    state.liked_sample = row
+    station = engine.station(state)
+    assert station[0] == row and len(station) == 10 and len(set(ids[station])) == 10
+    # the first-of-each helper keeps the order of the rows it is given
+    assert list(arrays.first_of_each_song([releases[1], 5, releases[0]])) == [0, 1]
