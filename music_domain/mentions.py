@@ -505,8 +505,12 @@ class MentionResolver:
     "Crush").
     """
 
-    def __init__(self, artists: Sequence[str], tracks: Sequence[Tuple[str, str]] = (), threshold: float = 85.0):
+    def __init__(self, artists: Sequence[str], tracks: Sequence[Tuple[str, str]] = (), threshold: float = 85.0,
+                 popularity: Optional[Sequence[float]] = None):
         self.threshold = threshold
+        # each track's popularity (aligned with ``tracks``): a title several artists recorded is
+        # the most popular artist's song ("blinding lights" is The Weeknd's, not All Time Low's)
+        self._popularity = None if popularity is None else [float(p) if p == p else 0.0 for p in popularity]
         self._artists: Dict[str, str] = {}
         for a in artists:
             k = resolve_key(str(a))
@@ -522,7 +526,8 @@ class MentionResolver:
 
     @classmethod
     def from_catalog(cls, catalog) -> "MentionResolver":
-        return cls(list(catalog["artist_name"]), list(zip(catalog["track_name"], catalog["artist_name"])))
+        return cls(list(catalog["artist_name"]), list(zip(catalog["track_name"], catalog["artist_name"])),
+                   popularity=list(catalog["popularity"]) if "popularity" in catalog else None)
 
     def _lookup(self, key: str, table: Dict[str, object], keys: List[str]):
         if not key:
@@ -553,7 +558,7 @@ class MentionResolver:
         hits = self._tracks.get(resolve_key(_clean_title(name))) if name and len(name) <= MAX_MENTION else None
         if not hits:
             return Resolution("work", name or "", None, None, None, 0.0)
-        return Resolution("work", name, *_plainest(hits), 100.0)
+        return Resolution("work", name, *self._best(hits), 100.0)
 
     def artist(self, mention: str) -> Resolution:
         if not mention or len(mention) > MAX_MENTION:
@@ -569,7 +574,15 @@ class MentionResolver:
         hits = [h for h in (hits or []) if by is None or h[1] == by]
         if not hits:
             return Resolution("work", mention, None, None, None, 0.0)
-        return Resolution("work", mention, *_plainest(hits), score)
+        return Resolution("work", mention, *self._best(hits), score)
+
+    def _best(self, hits: Sequence[Tuple[str, str, int]]) -> Tuple[str, str, int]:
+        """Of the tracks with one title, the one meant: the most popular artist's (when
+        popularity is known), and of theirs the plain title before a remix, live take or remaster."""
+        if self._popularity is not None:
+            top = max(hits, key=lambda h: self._popularity[h[2]])
+            hits = [h for h in hits if h[1] == top[1]]
+        return _plainest(hits)
 
 
 def _plainest(hits: Sequence[Tuple[str, str, int]]) -> Tuple[str, str, int]:

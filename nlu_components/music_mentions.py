@@ -39,7 +39,7 @@ from music_domain.mentions import NER_DATA_DIR, MAX_TEXT, MentionResolver, Menti
 from nlu_components.persistence import load_object, save_object
 
 EXTRACTOR = "MusicMentionExtractor"
-NOT_ABOUT_MUSIC = ("greet", "goodbye", "bot_challenge", "out_of_scope")
+NOT_ABOUT_MUSIC = ("greet", "goodbye", "bot_challenge", "help", "out_of_scope")
 GUESSABLE = ("genre", "subgenre", "energy", "mood", "activity")  # attributes the extractor can guess by resemblance
 
 
@@ -144,7 +144,8 @@ def only_ordinary_words(text: str) -> bool:
 @lru_cache(maxsize=4)
 def _resolver(path: Optional[str], threshold: float) -> MentionResolver:
     cat = _catalog(path)
-    return MentionResolver(list(cat["artist_name"]), list(zip(cat["track_name"], cat["artist_name"])), threshold)
+    return MentionResolver(list(cat["artist_name"]), list(zip(cat["track_name"], cat["artist_name"])), threshold,
+                           popularity=list(cat["popularity"]) if "popularity" in cat else None)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
