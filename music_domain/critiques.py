@@ -451,6 +451,15 @@ def stepped_era(kind: str, era: Optional[str]) -> Optional[str]:
     return ERA_VALUES[i] if 0 <= i < len(ERA_VALUES) else era
 
 
+def stepped_mood(kind: str, mood: Optional[str]) -> Optional[str]:
+    """The mood slot after a valence critique: "too depressing" (happier) about melancholic music
+    leaves the mood open, and so does "too cheerful" (sadder) about happy music; the direction
+    ("happier than X") says the rest. Any other critique or mood leaves it as it was."""
+    if (kind, mood) in (("happier", "melancholic"), ("sadder", "happy")):
+        return None
+    return mood
+
+
 def reference_value(values: np.ndarray, genres: np.ndarray, row: Optional[int]) -> float:
     """The value of a feature for the track at ``row``, or, when the catalogue does not know it
     (most tracks of the Spotify 114k file have no release year), the median known value of that

@@ -21,7 +21,7 @@ from music_domain import critiques as critique_rules
 from music_domain.attributes import ENERGY_VALUES, SUBGENRE_TO_FAMILY, activity_energy
 from music_domain.catalog import best_known_track
 from music_domain.dialogue_state import DialogueState
-from music_domain.reactions import LIKED_SENTIMENT, is_liked, is_negative
+from music_domain.reactions import LIKED_SENTIMENT, NOT_REACTIONS, is_liked, is_negative
 
 DECLINED_STATION_SEEDS = 3  # a declined station's first tracks count as rejected samples
 STATION_SIZE = 10
@@ -225,6 +225,10 @@ class MusicDialogueEngine:
     def apply_user(self, state: DialogueState, meaning: UserMeaning) -> Dict[str, str]:
         """Update the state with a reply; returns the attribute values it changed (a value the
         listener repeats is not new information, so it earns its prompt no usefulness)."""
+        if meaning.intent in NOT_REACTIONS:
+            # "who is this?" during a sample was read as a yes (its words are positive) and started
+            # a station; after a station offer any such question declined it (`make shell`)
+            return {}
         state.sentiments.append(float(meaning.sentiment))
         state.nlu_confidence = float(meaning.confidence)
         if state.pending_relax:
@@ -434,6 +438,11 @@ class MusicDialogueEngine:
             if "era" not in elicited:  # "the 80s" ... "too old": the 90s
                 for c in done:
                     state.slots["era"] = critique_rules.stepped_era(c, state.slots.get("era"))
+        if "mood" not in elicited and state.slots.get("mood"):
+            # "something sad" ... "too depressing": no longer melancholic, whether or not a track
+            # was played (the station was still described as "melancholic music")
+            for c in done:
+                state.slots["mood"] = critique_rules.stepped_mood(c, state.slots.get("mood"))
         for g in state.directions.excluded:
             if state.slots.get("genre") == g or state.slots.get("subgenre") == g:
                 state.slots["genre"] = state.slots["subgenre"] = None

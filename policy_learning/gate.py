@@ -57,17 +57,19 @@ def paired_improvement_bound(cand, current, delta: float = 0.05, estimator: str 
             "n_used": int(len(d)), "delta": float(delta), "method": "paired"}
 
 
-def decide(cand, current, bound: str = "paired"):
+def decide(cand, current, bound: str = "paired", delta: float = 0.05):
     """(promote, reason, the bound used) from the candidate's and the current policy's
     ``SequentialReport``s on the same held-out conversations. ``paired``: promote only if the
     one-sided 95% lower bound on the candidate's improvement is above 0; ``hcope`` /
     ``bootstrap``: only if the candidate's one-sided lower bound is above the current policy's
-    estimate. Never when the candidate's overlap diagnostics say the estimate is unreliable."""
+    estimate. Never when the candidate's overlap diagnostics say the estimate is unreliable.
+    ``delta``: the paired bound's error level (``policy_learning.improve`` spends part of 0.05 on a
+    pre-chosen fallback candidate); the other bounds are computed at 0.05 by the OPE report."""
     if bound not in BOUNDS:
         raise ValueError(f"unknown bound {bound!r}; one of {BOUNDS}")
     if bound == "paired":
         try:
-            lb = paired_improvement_bound(cand, current)
+            lb = paired_improvement_bound(cand, current, delta=delta)
         except ValueError as e:
             return False, str(e), None
         threshold = 0.0

@@ -26,6 +26,14 @@ def write_markdown(report: dict, cand, current, cand_pd, current_pd, path) -> No
         lines += ["", f"Gate bound ({lb['method']}): one-sided {1 - lb['delta']:.0%} lower bound on the candidate's "
                   f"success {lb['lower_bound']:.4f}" + (f" (clip c = {lb['clip']:.2f}, {lb['n_used']} conversations)"
                                                         if "clip" in lb else "")]
+    fb = report.get("fallback")
+    if fb and fb.get("tested"):
+        lines += ["", f"Fallback (chosen on the selection split with the candidate): alpha {fb['alpha']:g} at "
+                  f"{1 - fb['delta']:.0%}, certified because the chosen alpha {fb['primary_alpha']:g} (at "
+                  f"{1 - fb['primary_delta']:.0%}) was refused: {fb['primary_reason']}"]
+    elif fb:
+        lines += ["", f"Fallback chosen on the selection split (not needed): alpha {fb['alpha']:g} at "
+                  f"{1 - fb['delta']:.0%}; the candidate was certified at {1 - fb['primary_delta']:.0%}"]
     d = cand.diagnostics or {}
     if d:
         w = d["weights"]

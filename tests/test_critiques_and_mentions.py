@@ -740,3 +740,45 @@ def test_a_year_critique_within_a_chosen_era_moves_to_the_next_decade(assets, ki
     assert critiques.stepped_era("newer", ERA_VALUES[-1]) == ERA_VALUES[-1]
     assert critiques.stepped_era("older", ERA_VALUES[0]) == ERA_VALUES[0]
     assert critiques.stepped_era("older", None) is None and critiques.stepped_era("faster", "1990s") == "1990s"
+
+
+@pytest.mark.parametrize("played", [False, True])
+def test_too_depressing_about_sad_music_leaves_the_mood_open(assets, played):
+    """`make shell`: "something sad", then "too depressing", and the station offered was still
+    "melancholic music". A valence critique against the mood slot opens it; the direction holds."""
+    engine = MusicDialogueEngine(assets, use_history=False)
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"mood": "melancholic"}))
+    if played:
+        state.samples.append(engine.pick_sample(state))
+        state.record_prompt("play_sample")
+    engine.apply_user(state, UserMeaning("request_music", {}, -0.5, critiques=["happier"]))
+    assert state.slots["mood"] is None and state.directions.relative["valence"][0] == "happier"
+    assert critiques.stepped_mood("sadder", "happy") is None
+    assert critiques.stepped_mood("happier", "happy") == "happy" and critiques.stepped_mood("faster", "melancholic") == "melancholic"
+
+
+@pytest.mark.parametrize("intent", ["ask_track", "help", "bot_challenge", "greet"])
+def test_a_question_during_a_sample_or_offer_is_no_reaction(assets, intent):
+    """`make shell`: "what song is this?" during a sample was read as a yes (positive words) and
+    started a station; after a station offer, any such question declined the station. A question
+    or a greeting neither likes nor turns down what is playing, and the features do not move."""
+    from music_domain.dialogue_state import state_features
+
+    engine = MusicDialogueEngine(assets, use_history=False)
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"genre": "rock"}))
+    row = engine.pick_sample(state)
+    state.record_prompt("play_sample")
+    before = state_features(state, with_history=False)
+    assert engine.apply_user(state, UserMeaning(intent, {}, 0.4)) == {}
+    assert state.liked_sample is None and row not in state.rejected
+    assert (state_features(state, with_history=False) == before).all()
+    state.liked_sample = row
+    engine.station(state)
+    state.record_prompt("offer_station")
+    offered = list(state.station)
+    engine.apply_user(state, UserMeaning(intent, {}, -0.2))
+    assert state.station == offered and not set(offered) & set(state.rejected)
+    engine.apply_user(state, UserMeaning("affirm", {}, 0.5))  # the yes that follows still takes it
+    assert state.liked_sample == row

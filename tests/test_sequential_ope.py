@@ -279,3 +279,56 @@ def test_paired_improvement_bound_detects_a_better_policy_and_never_the_same_one
     short = type(better)(**{**better.__dict__, "episode_values": {"SeqDR": better.episode_values["SeqDR"][:5]}})
     promote, reason, _ = decide(short, current)
     assert not promote and "same conversations" in reason
+
+
+def test_a_fallback_is_certified_only_when_the_chosen_step_is_refused_and_the_error_stays_at_delta():
+    """``improve.certify_with_fallback``: the chosen candidate is certified at DELTA - FALLBACK_DELTA
+    and, only when it is refused (unreliable or its bound at or below 0), the fallback chosen with
+    it at FALLBACK_DELTA. Under the null (neither is better), over 4,000 replications, one of the two
+    is promoted in at most DELTA of them; the chosen one alone at its 4%."""
+    from policy_learning.improve import DELTA, FALLBACK_DELTA, certify_with_fallback
+
+    rng = np.random.default_rng(11)
+    ep, step, reward, action, pscore = simulate(600, rng)
+    base = evaluate_sequential(ep, step, reward, action, pscore, np.tile([0.5, 0.5], (len(ep), 1)),
+                               np.full((len(ep), 2), 0.5), n_bootstrap=10, bounds=(0.0, 1.0))
+
+    def mk(values, reliable=True):
+        return type(base)(**{**base.__dict__, "episode_values": {"SeqDR": np.asarray(values, float)},
+                             "diagnostics": {**base.diagnostics, "reliable": reliable}})
+
+    n = 300
+    current = mk(np.full(n, 0.5))
+    calls = []
+
+    def evaluator(reports):
+        def evaluate(alpha):
+            calls.append(alpha)
+            return reports[alpha]
+        return evaluate
+
+    better = 0.5 + 0.2 + rng.normal(0, 0.3, n)
+    # the chosen step unreliable: the fallback is certified at 99% and promoted
+    cert = certify_with_fallback(evaluator({0.75: mk(better, reliable=False), 0.25: mk(better)}), current, 0.75, 0.25)
+    assert cert.promote and cert.alpha == 0.25 and calls == [0.75, 0.25]
+    assert cert.delta == pytest.approx(DELTA - FALLBACK_DELTA) and cert.bound["delta"] == pytest.approx(FALLBACK_DELTA)
+    assert cert.fallback["tested"] and "fallback" in cert.reason and "unreliable" in cert.reason
+    # the chosen step certified: the fallback is never evaluated
+    calls.clear()
+    cert = certify_with_fallback(evaluator({0.75: mk(better), 0.25: mk(better)}), current, 0.75, 0.25)
+    assert cert.promote and cert.alpha == 0.75 and calls == [0.75] and not cert.fallback["tested"]
+    assert cert.bound["delta"] == pytest.approx(DELTA - FALLBACK_DELTA)
+    # no fallback: the whole DELTA on the chosen one; refused stays refused
+    cert = certify_with_fallback(evaluator({0.5: mk(np.full(n, 0.5))}), current, 0.5)
+    assert not cert.promote and cert.fallback is None and cert.bound["delta"] == pytest.approx(DELTA)
+    # the error rate under the null
+    reps, promoted, primary = 4000, 0, 0
+    for _ in range(reps):
+        chosen = mk(0.5 + rng.normal(0, 0.3, n), reliable=bool(rng.random() < 0.5))
+        fallback = mk(0.5 + rng.normal(0, 0.3, n))
+        cert = certify_with_fallback(lambda a: chosen if a == 1.0 else fallback, current, 1.0, 0.5)
+        promoted += cert.promote
+        primary += cert.promote and cert.alpha == 1.0
+    se = np.sqrt(DELTA * (1 - DELTA) / reps)
+    assert promoted / reps <= DELTA + 3 * se
+    assert primary / reps <= 0.5 * (DELTA - FALLBACK_DELTA) + 3 * se
