@@ -216,6 +216,33 @@ class ActionAbandon(Action):
         return [SlotSet("outcome", "abandoned")]
 
 
+class ActionNameTrack(Action):
+    """"who is this?", "what song is this?": the name of what is playing (the sample, or the first
+    track of the station offered or started) and the question that was pending, asked again. It
+    changes nothing: a question is no reaction (``music_domain.reactions.NOT_REACTIONS``). Before
+    this, "what song is this?" was read as a yes and started a station."""
+
+    def name(self) -> Text:
+        return "action_name_track"
+
+    def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        state = current_state(tracker)
+        if state.station and (state.last_prompt == "offer_station" or tracker.get_slot("outcome") == "accepted"):
+            row, response = state.station[0], ("utter_name_station_track" if tracker.get_slot("outcome") != "accepted"
+                                              else "utter_name_playing_track")
+        elif state.samples:
+            row, response = state.samples[-1], "utter_name_sample"
+        else:
+            dispatcher.utter_message(response="utter_nothing_playing")
+            return []
+        track = tracker_engine(tracker).assets.track(row)
+        year = track.get("year")
+        known_year = isinstance(year, (int, float)) and year == year
+        dispatcher.utter_message(response=response, track=spoken_title(track["track_name"]), artist=track["artist_name"],
+                                 year=f", from {int(year)}" if known_year else "")
+        return []
+
+
 HEARD_ATTRIBUTES = ATTRIBUTES
 
 

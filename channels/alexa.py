@@ -21,7 +21,8 @@ Webhook: ``POST /webhooks/alexa/webhook``.
 
 - ``LaunchRequest`` opens the conversation as if the listener said ``launch_text``.
 - ``IntentRequest``: the spoken text comes from the catch-all slot (``utterance``) of any
-  intent; ``AMAZON.StopIntent``/``AMAZON.CancelIntent`` end it like "stop"; with no text the
+  intent; ``AMAZON.StopIntent``/``AMAZON.CancelIntent`` end it like "stop", ``AMAZON.HelpIntent``
+  is "help" (what the assistant can do); with no text the
   listener hears a reprompt and the session stays open.
 - ``SessionEndedRequest`` is acknowledged with an empty response.
 - Replies are SSML: text is escaped, a sample with a preview becomes ``<audio src="…"/>`` (the
@@ -54,6 +55,9 @@ from music_domain.samples import attribution_sentence
 logger = logging.getLogger(__name__)
 
 STOP_INTENTS = {"AMAZON.StopIntent": "stop", "AMAZON.CancelIntent": "stop"}
+# Amazon's built-in intents said as the words the assistant understands: stop, and help (a skill
+# must answer AMAZON.HelpIntent with what it can do)
+BUILT_IN_INTENTS = {**STOP_INTENTS, "AMAZON.HelpIntent": "help"}
 REPROMPT = "Sorry, I didn't catch that. You can say a genre, a mood or an artist."
 
 
@@ -98,8 +102,8 @@ def _timestamp(value: Any) -> float:
 
 def spoken_text(req: Dict[str, Any], slot_name: str) -> Optional[str]:
     intent = req.get("intent") if isinstance(req.get("intent"), dict) else {}
-    if intent.get("name") in STOP_INTENTS:
-        return STOP_INTENTS[intent["name"]]
+    if intent.get("name") in BUILT_IN_INTENTS:
+        return BUILT_IN_INTENTS[intent["name"]]
     slots = intent.get("slots") if isinstance(intent.get("slots"), dict) else {}
     slot = slots.get(slot_name) if isinstance(slots.get(slot_name), dict) else {}
     value = slot.get("value")

@@ -39,7 +39,7 @@ from music_domain.mentions import NER_DATA_DIR, MAX_TEXT, MentionResolver, Menti
 from nlu_components.persistence import load_object, save_object
 
 EXTRACTOR = "MusicMentionExtractor"
-NOT_ABOUT_MUSIC = ("greet", "goodbye", "bot_challenge", "help", "out_of_scope")
+NOT_ABOUT_MUSIC = ("greet", "goodbye", "bot_challenge", "help", "ask_track", "out_of_scope")
 GUESSABLE = ("genre", "subgenre", "energy", "mood", "activity")  # attributes the extractor can guess by resemblance
 
 

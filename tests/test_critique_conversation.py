@@ -330,3 +330,42 @@ def test_when_every_matching_track_was_played_a_yes_drops_the_constraint_offered
     eng.apply_user(state, UserMeaning("affirm", {}, 0.3))
     after = eng.relax(state, shown.relax)
     assert after.row is not None and after.row not in rows and state.slots[shown.relax] is None
+
+
+@pytest.mark.slow  # a trained model, an agent and the action server
+def test_who_is_this_during_a_sample_names_it_and_starts_nothing(action_server, assets, tmp_path):
+    """`make shell`: "what song is this?" during a sample was read as a yes (its words are
+    positive) and started a station. It names the track and asks again; nothing changes, and the
+    yes that follows is still a yes to that sample. Before anything played, it says so."""
+    from rasa.core.agent import load_agent
+    from rasa.core.utils import AvailableEndpoints
+    from rasa.utils.endpoints import EndpointConfig
+
+    from actions.server import action_endpoint
+
+    artist = str(assets.catalog["artist_name"].value_counts().index[0])
+
+    async def main():
+        endpoints = AvailableEndpoints(action=action_endpoint(action_server),
+                                       tracker_store=EndpointConfig(type="SQL", dialect="sqlite",
+                                                                    db=str(tmp_path / "w.db")))
+        agent = await load_agent(str(trained_model()), endpoints=endpoints)
+        said = {}
+        for text in ("who is this?", f"play something by {artist}", "what song is this?", "who sings this"):
+            replies = await agent.handle_text(text, sender_id="asker")
+            tracker = await agent.tracker_store.retrieve("asker")
+            said[text] = (" ".join(r.get("text") or "" for r in replies), tracker.get_slot("last_sample"),
+                          tracker.get_slot("outcome"), tracker.latest_message.intent.get("name"))
+        return said
+
+    said = asyncio.run(main())
+    text, sample, outcome, intent = said["who is this?"]
+    assert intent == "ask_track" and "Nothing is playing yet" in text and not sample
+    _, sample, _, _ = said[f"play something by {artist}"]
+    assert sample, "a named artist gets a sample at once"
+    title = assets.catalog.set_index("track_id").loc[sample, "track_name"]
+    for question in ("what song is this?", "who sings this"):
+        text, now, outcome, intent = said[question]
+        assert intent == "ask_track" and outcome is None and now == sample
+        assert text.startswith("That's ") and f"by {artist}" in text and "Do you like it?" in text, text
+        assert title.split(" - ")[0].split(" (")[0] in text

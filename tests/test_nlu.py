@@ -139,6 +139,15 @@ def test_starting_over_is_no_station(parse, text, intent):
     assert parse(text)["intent"]["name"] == intent
 
 
+@pytest.mark.parametrize("text", ["what can you do", "how does this work", "what can i ask you", "help"])
+def test_asking_for_help_is_help_with_no_music_read_into_it(parse, text):
+    """`make shell`: "what can you do" was "surprise me" and was answered "Something laid back? Or
+    more upbeat?"; "how does this work" was a yes to laid-back music for studying ("work")."""
+    r = parse(text)
+    assert r["intent"]["name"] == "help"
+    assert not {"genre", "subgenre", "energy", "mood", "era", "activity", "artist", "work"} & set(ents(r))
+
+
 @pytest.mark.parametrize("text", ["something like bohemian rhapsody", "bohemian rhapsody",
                                   "play bohemian rhapsody by queen", "put on bohemian rhapsody please"])
 def test_a_song_title_is_no_artist_found_by_resemblance_on_its_words(parse, text):

@@ -156,6 +156,17 @@ def test_alexa_stop_intent_ends_the_session(server):
     assert code == 200 and reply["response"]["shouldEndSession"] is True
 
 
+def test_alexa_help_intent_says_what_the_assistant_can_do(server):
+    """Amazon's built-in help intent is the listener asking "what can you do": the assistant says
+    how to talk to it and keeps the session open."""
+    user = "amzn1.ask.account." + uuid.uuid4().hex
+    alexa(server, envelope("LaunchRequest", user))
+    code, reply = alexa(server, envelope("IntentRequest", user, intent="AMAZON.HelpIntent"))
+    assert code == 200 and reply["response"]["shouldEndSession"] is False
+    words = "".join(ssml_of(reply).itertext())
+    assert "samples" in words and "station" in words, words
+
+
 def _unknown_type():
     body = envelope("LaunchRequest")
     body["request"]["type"] = "Dance"

@@ -151,6 +151,21 @@ TRAIN = {
     "goodbye": ["bye", "goodbye", "see you", "see you later", "bye bye", "cheers, bye", "talk later"],
     "bot_challenge": ["are you a bot?", "are you human?", "am I talking to a robot?", "who are you?",
                       "what are you"],
+    # `make shell`: "what can you do" was read as "surprise me" and answered "Something laid back?
+    # Or more upbeat?", and "how does this work" as a yes to music for studying
+    "help": ["help", "what can you do", "what can you do?", "how does this work", "how does this work?",
+             "how do i use this", "what do you do", "what can i say", "what can i ask you",
+             "what are my options", "i need help", "how do you work", "what should i say", "can you help?",
+             "how do i talk to you", "instructions please", "what can you help me with",
+             "what do i do now"],
+    # `make shell`: "what song is this?" and "who is this?" during a sample were read as a yes and
+    # started a station
+    "ask_track": ["who is this", "who is this?", "what song is this", "what song is this?", "what is this song",
+                  "what's this song", "what's this song called", "who sings this", "who's singing",
+                  "what's the name of this song", "who is this by", "what's playing", "what was that song",
+                  "who was that", "what's the title", "name of this track?", "who's the artist",
+                  "which band is this", "what's this track", "what is this track called", "who made this",
+                  "what song was that"],
     "out_of_scope": [
         "what's the weather like", "order me a pizza", "what is the capital of France", "tell me a joke",
         "book a flight", "how tall is mount everest", "set an alarm for 7am", "what's 2 plus 2",
