@@ -185,6 +185,12 @@ class ActionStartStation(Action):
         return "action_start_station"
 
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        asks_anew = any(e.get("entity") in ATTRIBUTES + ("work",) for e in tracker.latest_message.get("entities") or [])
+        if tracker.get_slot("outcome") == "accepted" and tracker.get_slot("station") and not asks_anew:
+            # "start it" once more after the station started: `make shell` said "Great, starting
+            # your station ..." a second time; a new request ("start a jazz station") starts anew
+            dispatcher.utter_message(response="utter_station_playing")
+            return []
         state = current_state(tracker)
         eng = tracker_engine(tracker)
         source, rows = eng.accepted_station(state)

@@ -212,6 +212,24 @@ def test_start_it_before_anything_was_played_asks_or_starts_what_was_asked_for(a
     assert slots["outcome"] == "accepted" and slots["station"] == offered
     first = assets.track(assets.row_of(offered[0]))
     assert said[0]["description"] == f"rock like {first['track_name']} by {first['artist_name']}"
+    # `make shell`: "start it" again once it started said "Great, starting your station" again;
+    # a request naming what to play is not answered "already playing"
+    started = offer + [{"event": "slot", "name": "outcome", "value": "accepted"},
+                       {"event": "slot", "name": "station", "value": offered}]
+
+    def again(text, entities):
+        latest = {"intent": {"name": "accept", "confidence": 0.9}, "entities": entities, "text": text}
+        slots_now = {"outcome": "accepted", "station": offered}
+        d = CollectingDispatcher()
+        returned = acts.ActionStartStation().run(
+            d, Tracker("s", slots_now, latest, [*started, {"event": "user", "text": text, "parse_data": latest}],
+                       False, None, {}, "action_listen"), {})
+        return d.messages, {e["name"]: e["value"] for e in returned if e["event"] == "slot"}
+
+    said, slots = again("start it", [])
+    assert [m["response"] for m in said] == ["utter_station_playing"] and slots == {}
+    said, slots = again("start a jazz station", [{"entity": "genre", "value": "soul and jazz"}])
+    assert said[0]["response"] == "utter_station_started" and slots["outcome"] == "accepted"
 
 
 def test_a_no_to_dropping_a_constraint_keeps_it_and_the_next_offer_names_another(assets, monkeypatch):

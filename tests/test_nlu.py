@@ -175,7 +175,8 @@ def test_the_words_of_a_named_title_ask_for_no_attribute(parse):
     r = parse("something similar to wake me up")
     assert [e["value"] for e in kinds(r, "work")] == ["Wake Me Up"] and not kinds(r, "energy"), r["entities"]
     r = parse("chill songs like sunflower")  # a word outside the title still counts
-    assert ents(r).get("energy") == "laid_back" and [e["value"] for e in kinds(r, "work")] == ["Sunflower"]
+    # the most popular "Sunflower" is Post Malone's, titled with its soundtrack note
+    assert ents(r).get("energy") == "laid_back" and [e["value"].split(" - ")[0] for e in kinds(r, "work")] == ["Sunflower"]
 
 
 def test_the_words_of_asking_are_no_song_title(parse):
