@@ -41,6 +41,20 @@ def trained_model() -> Path:
     return model
 
 
+async def agent_with_actions(action_url, db):
+    """An agent on the test model that calls the action server at ``action_url`` and keeps its
+    conversations in a SQLite tracker store at ``db``."""
+    from rasa.core.agent import load_agent
+    from rasa.core.utils import AvailableEndpoints
+    from rasa.utils.endpoints import EndpointConfig
+
+    from actions.server import action_endpoint
+
+    endpoints = AvailableEndpoints(action=action_endpoint(action_url),
+                                   tracker_store=EndpointConfig(type="SQL", dialect="sqlite", db=str(db)))
+    return await load_agent(str(trained_model()), endpoints=endpoints)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

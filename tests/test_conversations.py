@@ -3,7 +3,7 @@ import asyncio
 
 import pytest
 
-from conftest import free_port, trained_model
+from conftest import agent_with_actions, free_port
 from embeddings.assets import load_assets
 from music_domain.dialogue_state import ALL_FEATURES
 
@@ -12,18 +12,6 @@ pytestmark = pytest.mark.slow  # a trained model, an agent or a running server
 
 def run(coro):
     return asyncio.run(coro)
-
-
-async def _agent(action_url, db):
-    from rasa.core.agent import load_agent
-    from rasa.core.utils import AvailableEndpoints
-    from rasa.utils.endpoints import EndpointConfig
-
-    from actions.server import action_endpoint
-
-    endpoints = AvailableEndpoints(action=action_endpoint(action_url),
-                                   tracker_store=EndpointConfig(type="SQL", dialect="sqlite", db=str(db)))
-    return await load_agent(str(trained_model()), endpoints=endpoints)
 
 
 async def _talk(agent, sender, messages):
@@ -59,7 +47,7 @@ CONVERSATIONS = {
 
 def test_three_conversations_reach_an_accepted_station(action_server, db):
     async def main():
-        agent = await _agent(action_server, db)
+        agent = await agent_with_actions(action_server, db)
         results = {}
         for name, messages in CONVERSATIONS.items():
             replies = await _talk(agent, name, messages)
@@ -80,7 +68,7 @@ def test_three_conversations_reach_an_accepted_station(action_server, db):
 
 def test_abandonment(action_server, db):
     async def main():
-        agent = await _agent(action_server, db)
+        agent = await agent_with_actions(action_server, db)
         replies = await _talk(agent, "quitter", ["help me find music", "no idea", "forget it"])
         outcome, _ = await _slot(agent, "quitter", "outcome")
         return replies, outcome
@@ -96,12 +84,12 @@ def _decisions(tracker):
 
 def test_restart_keeps_every_event(action_server, db):
     async def main():
-        agent = await _agent(action_server, db)
+        agent = await agent_with_actions(action_server, db)
         await _talk(agent, "restarter", ["help me find music", "jazz"])
         before_tracker = await agent.tracker_store.retrieve("restarter")
         before = len(before_tracker.events)
         del agent
-        agent2 = await _agent(action_server, db)  # a fresh server process on the same store
+        agent2 = await agent_with_actions(action_server, db)  # a fresh server process on the same store
         tracker = await agent2.tracker_store.retrieve("restarter")
         after = len(tracker.events)
         replies = await _talk(agent2, "restarter", ["upbeat"])
@@ -122,7 +110,7 @@ def test_restart_keeps_every_event(action_server, db):
 
 def test_empty_and_very_long_messages_get_a_graceful_reply(action_server, db):
     async def main():
-        agent = await _agent(action_server, db)
+        agent = await agent_with_actions(action_server, db)
         return await _talk(agent, "odd", ["", "x" * 10000, "🎵🎶", "¿Dónde está la biblioteca?"])
 
     for reply in run(main()):
@@ -133,9 +121,9 @@ def test_dead_action_server_gets_a_graceful_reply_and_resumes(action_server, db)
     dead = f"http://127.0.0.1:{free_port()}/webhook"
 
     async def main():
-        agent = await _agent(dead, db)
+        agent = await agent_with_actions(dead, db)
         replies = await _talk(agent, "unlucky", ["play some upbeat rock from the 2010s", "2010s"])
-        agent2 = await _agent(action_server, db)  # the action server is back
+        agent2 = await agent_with_actions(action_server, db)  # the action server is back
         replies += await _talk(agent2, "unlucky", ["rock please"])
         return replies, await agent2.tracker_store.retrieve("unlucky")
 

@@ -3,24 +3,16 @@ import asyncio
 
 import pytest
 
-from conftest import ROOT, trained_model
+from conftest import ROOT, agent_with_actions, trained_model
 
 
 @pytest.mark.slow  # a trained model, an agent and the action server
 def test_too_slow_after_a_sample_is_kept_relative_to_it_and_honoured(action_server, assets, tmp_path):
-    from rasa.core.agent import load_agent
-    from rasa.core.utils import AvailableEndpoints
-    from rasa.utils.endpoints import EndpointConfig
-
-    from actions.server import action_endpoint
     from music_domain.tracker_replay import state_from_events
     from music_domain.dialogue_engine import MusicDialogueEngine
 
     async def main():
-        endpoints = AvailableEndpoints(action=action_endpoint(action_server),
-                                       tracker_store=EndpointConfig(type="SQL", dialect="sqlite",
-                                                                    db=str(tmp_path / "c.db")))
-        agent = await load_agent(str(trained_model()), endpoints=endpoints)
+        agent = await agent_with_actions(action_server, tmp_path / "c.db")
         sender = "critic"
         samples = []
         for text in ("play some laid back pop from the 2010s", "yes", "hmm", "too slow", "still too slow"):
@@ -56,12 +48,6 @@ def test_too_slow_after_a_sample_is_kept_relative_to_it_and_honoured(action_serv
 @pytest.mark.slow  # a trained model, an agent and the action server
 def test_a_named_artist_gets_a_sample_by_them_and_an_unknown_one_a_sample_in_their_vein(action_server, assets,
                                                                                       tmp_path):
-    from rasa.core.agent import load_agent
-    from rasa.core.utils import AvailableEndpoints
-    from rasa.utils.endpoints import EndpointConfig
-
-    from actions.server import action_endpoint
-
     artists = set(assets.catalog["artist_name"])
     known = next(a for a in ("Radiohead", "Bruno Mars", "Coldplay", "Drake", "Taylor Swift") if a in artists)
     # an artist the real catalogue lacks (accents folded: "Olafur Arnalds" is its "Ólafur Arnalds");
@@ -80,10 +66,7 @@ def test_a_named_artist_gets_a_sample_by_them_and_an_unknown_one_a_sample_in_the
     vein = veins.get(unknown.lower())
 
     async def main():
-        endpoints = AvailableEndpoints(action=action_endpoint(action_server),
-                                       tracker_store=EndpointConfig(type="SQL", dialect="sqlite",
-                                                                    db=str(tmp_path / "n.db")))
-        agent = await load_agent(str(trained_model()), endpoints=endpoints)
+        agent = await agent_with_actions(action_server, tmp_path / "n.db")
         out = {}
         for sender, text in (("known", f"play something like {known}"), ("unknown", f"something like {unknown}")):
             replies = await agent.handle_text(text, sender_id=sender)
@@ -355,19 +338,10 @@ def test_who_is_this_during_a_sample_names_it_and_starts_nothing(action_server, 
     """`make shell`: "what song is this?" during a sample was read as a yes (its words are
     positive) and started a station. It names the track and asks again; nothing changes, and the
     yes that follows is still a yes to that sample. Before anything played, it says so."""
-    from rasa.core.agent import load_agent
-    from rasa.core.utils import AvailableEndpoints
-    from rasa.utils.endpoints import EndpointConfig
-
-    from actions.server import action_endpoint
-
     artist = str(assets.catalog["artist_name"].value_counts().index[0])
 
     async def main():
-        endpoints = AvailableEndpoints(action=action_endpoint(action_server),
-                                       tracker_store=EndpointConfig(type="SQL", dialect="sqlite",
-                                                                    db=str(tmp_path / "w.db")))
-        agent = await load_agent(str(trained_model()), endpoints=endpoints)
+        agent = await agent_with_actions(action_server, tmp_path / "w.db")
         said = {}
         for text in ("who is this?", f"play something by {artist}", "what song is this?", "who sings this"):
             replies = await agent.handle_text(text, sender_id="asker")
