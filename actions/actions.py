@@ -233,9 +233,9 @@ class ActionNameTrack(Action):
 
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         state = current_state(tracker)
-        if state.station and (state.last_prompt == "offer_station" or tracker.get_slot("outcome") == "accepted"):
-            row, response = state.station[0], ("utter_name_station_track" if tracker.get_slot("outcome") != "accepted"
-                                              else "utter_name_playing_track")
+        started = tracker.get_slot("outcome") == "accepted"
+        if state.station and (started or state.last_prompt == "offer_station"):
+            row, response = state.station[0], "utter_name_playing_track" if started else "utter_name_station_track"
         elif state.samples:
             row, response = state.samples[-1], "utter_name_sample"
         else:

@@ -268,9 +268,10 @@ class MusicDialogueEngine:
             state.named += [f"work:{t}" for t in meaning.seeds] + [f"vein:{v}" for v in veins]
             state.named += [f"unknown:{u.get('name')}" for u in meaning.unknown if not u.get("vein")]
         critiqued = self.apply_critiques(state, meaning, elicited)
-        if elicited.get("activity") and not elicited.get("energy") and activity_energy(elicited["activity"]):
+        implied = activity_energy(elicited.get("activity"))
+        if implied and not elicited.get("energy"):
             # "something for a workout" says upbeat (a critique or an energy said with it wins)
-            elicited["energy"] = activity_energy(elicited["activity"])
+            elicited["energy"] = implied
         if elicited.get("subgenre") and elicited.get("genre") and \
                 SUBGENRE_TO_FAMILY.get(elicited["subgenre"], elicited["subgenre"]) != elicited["genre"]:
             # "pop or jazz, I don't mind": two families in one breath, and the slots hold one; the

@@ -29,8 +29,9 @@ def write_markdown(report: dict, cand, current, cand_pd, current_pd, path) -> No
     fb = report.get("fallback")
     if fb and fb.get("tested"):
         lines += ["", f"Fallback (chosen on the selection split with the candidate): alpha {fb['alpha']:g} at "
-                  f"{1 - fb['delta']:.0%}, certified because the chosen alpha {fb['primary_alpha']:g} (at "
-                  f"{1 - fb['primary_delta']:.0%}) was refused: {fb['primary_reason']}"]
+                  f"{1 - fb['delta']:.0%}, {'promoted' if fb.get('promoted') else 'refused too'}; it was tested "
+                  f"because the chosen alpha {fb['primary_alpha']:g} (at {1 - fb['primary_delta']:.0%}) was "
+                  f"refused: {fb['primary_reason']}"]
     elif fb:
         lines += ["", f"Fallback chosen on the selection split (not needed): alpha {fb['alpha']:g} at "
                   f"{1 - fb['delta']:.0%}; the candidate was certified at {1 - fb['primary_delta']:.0%}"]
