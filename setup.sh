@@ -21,9 +21,31 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv with $PY"
   "$PY" -m venv .venv
 fi
+# The install is about 8 GB (PyTorch's CUDA libraries from PyPI, which sentence-transformers needs,
+# and Rasa's TensorFlow). pip keeps every downloaded wheel until it exits, so one call peaked at
+# 12.7 GB above the start. Hence: no pip cache, its temporary files beside .venv rather than in
+# /tmp (which may be a small tmpfs), and PyTorch first, in its own call, so that its wheels are
+# gone before the rest are downloaded: 9.6 GB at the peak, 8.2 GB after (bash
+# benchmarks/install_disk.sh, 2026-11-27). A failure says how much disk was free.
+PIP_TMP="$PWD/.pip-tmp"
+pip_install() {
+  mkdir -p "$PIP_TMP"
+  if ! TMPDIR="$PIP_TMP" .venv/bin/pip install -q --disable-pip-version-check --no-cache-dir "$@"; then
+    echo "error: 'pip install $*' failed. Free disk where .venv is: $(df -h --output=avail . | tail -1 | tr -d ' ')" \
+         "(the set-up needs about 10 GB free at its peak, 8 GB after). Free some space and re-run ./setup.sh." >&2
+    rm -rf "$PIP_TMP"
+    exit 1
+  fi
+  rm -rf "$PIP_TMP"
+}
+free_gb=$(df -k --output=avail . | tail -1 | awk '{print int($1 / 1048576)}')
+if [ "$free_gb" -lt 10 ] && ! .venv/bin/python -c 'import rasa, torch' 2>/dev/null; then
+  echo "warning: ${free_gb} GB free where .venv is; the install needs about 10 GB at its peak." >&2
+fi
 echo "==> installing pinned requirements (constraints.txt keeps Rasa's pins)"
-.venv/bin/pip install -q --disable-pip-version-check -r requirements.txt -c constraints.txt
-.venv/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+pip_install torch -c constraints.txt
+pip_install -r requirements.txt -c constraints.txt
+pip_install --no-deps --no-build-isolation -e .
 # The catalogue is rebuilt from ../shared/data (MUSIC_DATA=...) when the public data are there;
 # otherwise the shipped one is kept, with a note naming the missing folder. The set-up's own
 # round of the loop (first-policy) promotes a learned policy or says why the rule-based one serves.
