@@ -472,6 +472,12 @@ def load_training_sentences(directory: Path = NER_DATA_DIR, parts: Sequence[str]
 
 # -- resolution against the catalogue ------------------------------------------------------
 _LEADING = re.compile(r"^(the|a|an)\s+")
+# popularity points (0-100) by which a title must outdo an artist of the same name to be meant,
+# and the popularity of an artist's best-known track from which their name always means them
+# (about the catalogue's best-known third of artists: "something like Kenny G" is Kenny G, 55,
+# not Matuê's song "Kenny G", 79)
+TITLE_OVER_ARTIST = 15.0
+KNOWN_ARTIST = 50.0
 
 
 def resolve_key(name: str) -> str:
@@ -523,6 +529,12 @@ class MentionResolver:
                 self._tracks.setdefault(k, []).append((str(name), str(artist), row))
         self._artist_keys = list(self._artists)
         self._track_keys = list(self._tracks)
+        # each artist's best-known track's popularity (``title_over_artist``)
+        self._artist_popularity: Dict[str, float] = {}
+        if self._popularity is not None:
+            for (_, artist), pop in zip(tracks, self._popularity):
+                a = str(artist)
+                self._artist_popularity[a] = max(self._artist_popularity.get(a, 0.0), pop)
 
     @classmethod
     def from_catalog(cls, catalog) -> "MentionResolver":
@@ -559,6 +571,25 @@ class MentionResolver:
         if not hits:
             return Resolution("work", name or "", None, None, None, 0.0)
         return Resolution("work", name, *self._best(hits), 100.0)
+
+    def title_over_artist(self, name: str) -> Optional[Resolution]:
+        """The song meant when ``name`` is exactly both a catalogue artist's name and a title, and
+        the title's best-known track is far better known (by ``TITLE_OVER_ARTIST`` popularity
+        points) than anything of that little-known artist (under ``KNOWN_ARTIST``): "something like
+        take five" is Dave Brubeck's Take Five (popularity 66), not the hip-hop act Take/Five (44);
+        "Genesis", "Boston", "Blondie" and "Kenny G" stay the artists. None otherwise, and when
+        popularity is unknown."""
+        if not name or len(name) > MAX_MENTION or self._popularity is None:
+            return None
+        artist = self._artists.get(resolve_key(name))
+        hits = self._tracks.get(resolve_key(_clean_title(name)))
+        if artist is None or not hits:
+            return None
+        title, by, row = self._best(hits)
+        known = self._artist_popularity.get(artist, 0.0)
+        if by == artist or known >= KNOWN_ARTIST or self._popularity[row] - known < TITLE_OVER_ARTIST:
+            return None
+        return Resolution("work", name, title, by, row, 100.0)
 
     def artist(self, mention: str) -> Resolution:
         if not mention or len(mention) > MAX_MENTION:

@@ -66,6 +66,18 @@ def _asked_like(text: str, entity: Dict[str, Any]) -> bool:
     return bool(cue) and not _NEGATED.search(before[:cue.start()])
 
 
+# what a song is asked for with: "like", "similar to", "play", "put on", "hear" right before it
+_SONG_CUE = re.compile(r"(?:\blike|\bsimilar to|\bsimilar|\bin the vein of|\bplay|\bput on|\bhear)\s*$", re.I)
+
+
+def _asked_as_a_song(text: str, entity: Dict[str, Any]) -> bool:
+    """A name said right after a cue a song is asked for with, not negated: "something like take
+    five", "play take five"; not "music from Kenny G" or "anything by X" (an artist's cues)."""
+    before = text[:int(entity.get("start", 0))]
+    cue = _SONG_CUE.search(before)
+    return bool(cue) and not _NEGATED.search(before[:cue.start()])
+
+
 MAX_BARE_TITLE_WORDS = 10  # a longer message says more than a title
 # "something to ..." / "music to ...": what the music is for, not what it is called
 _PURPOSE_CUE = re.compile(r"\b(?:something|anything|music|songs?|tunes?|tracks?|stuff)\s+to\s*$", re.I)
@@ -210,7 +222,12 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
     def _process_one(self, message: Message, states) -> None:
         text = message.get(TEXT) or ""
         entities = list(message.get(ENTITIES) or [])
-        mentions = self.mentions(text, states)
+        # a name that is both, and far better known as a song, asked for as a song is the song
+        # ("something like take five"); "music from Kenny G" still names the artist
+        mentions = [{**x, "type": "WoA", "title_over_artist": True}
+                    if x["type"] == "Artist" and _asked_as_a_song(text, x) and self.resolver.title_over_artist(x["text"])
+                    else x for x in self.mentions(text, states)]
+        songs = []  # (start, end, the song's artist) of titles that are surely songs, not the artist
         artist_spans = [(x["start"], x["end"]) for x in mentions if x["type"] == "Artist"]
         mention_spans = [(x["start"], x["end"]) for x in mentions]
         work_spans = [(x["start"], x["end"]) for x in mentions if x["type"] != "Artist"]
@@ -263,11 +280,22 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                 if r.resolved and by is None and _only_request_words(_words(x["text"])):
                     continue  # "put on hotel california": "Put On" (Jeezy) is the asking, not a song asked for
                 if r.resolved:
+                    if x.get("title_over_artist") or by is not None:
+                        songs.append((x["start"], x["end"], r.artist))
                     work = {**base, **self._work_entity(r)}
                     # "something like Creep" asks for music like it, "play Creep" for the song
                     new.append({**work, "like": True} if _asked_like(text, x) else work)
                 elif not overlaps and self._believable(x, intent):
                     new.append({**base, "entity": "unknown_mention", "value": x["text"], "mention_type": "work"})
+        # the attribute extractor's exact match of an artist of the same name on a title that is
+        # surely a song ("redbone by childish gambino", "like take five") goes
+        entities = [e for e in entities if not (e.get("entity") == "artist" and any(
+            a < e.get("end", 0) and e.get("start", 0) < b and e.get("value") != by for a, b, by in songs))]
+        if songs and not any(e.get("entity") == "artist" and not e.get("role") for e in entities + new):
+            # the artist that took the slot was that title: the first further artist fills it
+            i = next((i for i, e in enumerate(new) if e["entity"] == "artist"), None)
+            if i is not None:
+                new[i] = {k: v for k, v in new[i].items() if k not in ("role", "track_id")}
         titles = [(e["start"], e["end"]) for e in new if e["entity"] == "work"]
         # words of a catalogue title the listener named are the title, not a request for what they
         # say: "something similar to wake me up" asks for no energy
@@ -296,7 +324,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         named = [e for e in entities + new if e.get("entity") in ("artist", "work", "unknown_mention")]
         artist_named = any(e.get("entity") == "artist" for e in entities + new)
         said_yes = (text.lower().split() or [""])[0].strip(",.!") in YES_WORDS
-        if intent in ("accept", "surprise_me") and named or intent == "affirm" and artist_named and not said_yes \
+        if intent in ("accept", "surprise_me", "choose_option") and named or intent == "affirm" and artist_named and not said_yes \
                 or intent == "out_of_scope" and artist_named \
                 or intent == "deny" and any(_asked_like(text, e) for e in named) \
                 or intent == "deny" and artist_named and _SUGGESTS.match(text):
@@ -307,6 +335,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
             # what to play; a yes counts only with a catalogue artist, since "i like it" is also
             # the title of a song, and one that starts with "yes" stays a yes ("yes, love
             # Radiohead" takes the Radiohead station offered, or agrees to drop a constraint).
+            # "something like take five" was read as choosing an option (the fifth?).
             from nlu_components.input_guard import relabel_intent
 
             # out of scope is the intent model's guess against a name the tagger is sure of
@@ -324,7 +353,10 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         from music_domain.mentions import tokenize
 
         # the name itself, not a plural or possessive of it: "classics" is no request for "Classic"
-        artist = self.resolver.exact_artist(" ".join(t.text for t in tokenize(text)))
+        name = " ".join(t.text for t in tokenize(text))
+        if self.resolver.title_over_artist(name) is not None:
+            return None  # far better known as a song: `_bare_title`'s
+        artist = self.resolver.exact_artist(name)
         return artist if artist is not None and self._may_name_alone(text, entities, intent) else None
 
     def _may_name_alone(self, text: str, entities, intent: Dict[str, Any]) -> bool:

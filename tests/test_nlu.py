@@ -128,6 +128,27 @@ def test_artist_names_that_are_also_words_never_give_a_wrong_silent_seed(parse, 
     assert not [e for e in kinds(r, "artist") if e["value"] in ("Crush", "Boris", "Genesis Owusu")]
 
 
+@pytest.mark.parametrize("text, title, artist, like", [
+    ("something like take five", "Take Five", None, True),
+    ("take five", "Take Five", None, False),
+    ("something like redbone by childish gambino", "Redbone", "Childish Gambino", True),
+])
+def test_a_name_far_better_known_as_a_song_is_asked_for_as_the_song(parse, text, title, artist, like):
+    """`make shell`: "something like take five" was `choose_option` with the artist Take/Five, and
+    the assistant asked "laid back or upbeat?", then offered Take/Five's "Magic Flute". The band
+    Redbone took the artist slot from "redbone by childish gambino". Now it is a request for music
+    like Dave Brubeck's song, and the artist named after a title fills the slot."""
+    r = parse(text)
+    assert r["intent"]["name"] == "request_music", r["intent"]
+    works = kinds(r, "work")
+    assert [w["value"] for w in works] == [title] and bool(works[0].get("like")) == like
+    assert [e["value"] for e in kinds(r, "artist") if not e.get("role")] == ([artist] if artist else [])
+    assert ents(parse("i want some genesis")).get("artist") == "Genesis"  # the band stays a band
+    # a well-known artist, and an artist's cue, keep the artist (the song "Kenny G" is Matuê's)
+    for said in ("something like kenny g", "Could you add some music from Kenny G?"):
+        assert ents(parse(said)).get("artist") == "Kenny G" and not kinds(parse(said), "work"), said
+
+
 @pytest.mark.parametrize("text, intent", [
     ("start over", "restart"), ("can we start again?", "restart"), ("let's start from scratch", "restart"),
     ("start it", "accept"), ("yes start the station", "accept"), ("that's the one", "accept"),

@@ -1,5 +1,6 @@
 """Track index and history-aware retrieval."""
 import numpy as np
+import pandas as pd
 import pytest
 
 from embeddings.track_index import IndexError_, TrackIndex
@@ -193,3 +194,30 @@ def test_one_release_of_a_song_is_offered_once(assets):
     assert station[0] == row and len(station) == 10 and len(set(ids[station])) == 10
     # the first-of-each helper keeps the order of the rows it is given
     assert list(arrays.first_of_each_song([releases[1], 5, releases[0]])) == [0, 1]
+
+
+def test_music_like_a_named_song_keeps_its_style_before_popularity(assets):
+    """`make shell`: "something like Take Five" offered Joji, BLACKPINK and Justin Bieber right after
+    Miles Davis: the raw cosine of the track vectors barely told the pool apart (0.6-0.97), so
+    popularity outweighed it, and no other jazz was even a candidate (the vectors' neighbours of
+    Take Five are Carnatic and Mozart). Seeded with the most popular track of each of the 40
+    largest subgenres, the next five now share its subgenre 94% of the time and its genre family
+    99% (before: 55% and 76%, and for one seed none of the five was of its family)."""
+    arrays, c = assets.arrays, assets.catalog
+    sub, fam, pop = arrays.columns["subgenre"], arrays.columns["genre"], arrays.columns["popularity"]
+    same_sub, same_fam = [], []
+    for s in pd.Series(sub).value_counts().index[:40]:
+        rows = np.flatnonzero(sub == s)
+        if len(rows) < 200:
+            continue
+        seed = int(rows[np.argmax(pop[rows])])
+        ranked = assets.retriever.rank({}, k=5, seeds=[seed], exclude=[seed]).rows
+        assert len(ranked) == 5 and seed not in ranked
+        same_sub.append(np.mean(sub[ranked] == s))
+        same_fam.append(np.mean(fam[ranked] == fam[seed]))
+        assert same_fam[-1] >= 0.6, (c["track_name"].iloc[seed], s, list(fam[ranked]))
+    assert len(same_sub) >= 10
+    assert np.mean(same_sub) >= 0.8 and np.mean(same_fam) >= 0.9, (np.mean(same_sub), np.mean(same_fam))
+    take_five = int(c.index[(c["track_name"] == "Take Five") & (c["artist_name"] == "The Dave Brubeck Quartet")][0])
+    ranked = assets.retriever.rank({}, k=5, seeds=[take_five], exclude=[take_five]).rows
+    assert set(fam[ranked]) == {fam[take_five]}, list(c["artist_name"].iloc[ranked])
