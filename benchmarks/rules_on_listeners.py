@@ -2,7 +2,10 @@
 (with a 95% half-width) and mean turns, without and with listening history. Run it at two commits
 to see what a change to the dialogue engine does to the simulation, on the same listeners:
 
-    python benchmarks/rules_on_listeners.py [--listeners 3000] [--seed 424242]
+    python benchmarks/rules_on_listeners.py [--listeners 3000] [--seed 424242] [--version current]
+
+``--version`` runs a registry version's policy instead (``current``: the one `make shell` serves),
+also without exploration.
 
 (e.g. ``git stash; python benchmarks/rules_on_listeners.py; git stash pop;
 python benchmarks/rules_on_listeners.py``). The listeners, their goals and every random draw
@@ -29,13 +32,21 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--listeners", type=int, default=3000)
     p.add_argument("--seed", type=int, default=424242)
+    p.add_argument("--version", default=None, help="a policy-registry version (e.g. current) instead of the rules")
     a = p.parse_args(argv)
     if a.listeners < 1:
         p.error("--listeners must be at least 1")
     assets = load_assets()
+    policy = RuleBasedPromptPolicy()
+    if a.version:
+        from policy_learning.registry import PolicyRegistry
+
+        deployed = PolicyRegistry().load(a.version)
+        policy = deployed.policy
+        print(f"policy: {deployed.version}: {policy.name}")
     for history in (False, True):
         t0 = time.time()
-        convs = simulate(assets, RuleBasedPromptPolicy(), a.listeners, seed=a.seed, use_history=history)
+        convs = simulate(assets, policy, a.listeners, seed=a.seed, use_history=history)
         success = np.array([c.success for c in convs], float)
         turns = np.array([c.turns for c in convs], float)
         half = 1.96 * success.std() / np.sqrt(len(success))

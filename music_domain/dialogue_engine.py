@@ -252,6 +252,11 @@ class MusicDialogueEngine:
             # (domain.yml, utter_ask_energy) offers them in this order
             if 0 <= meaning.choice < len(ENERGY_VALUES):
                 elicited["energy"] = ENERGY_VALUES[meaning.choice]
+        elif meaning.intent == "affirm" and state.last_prompt == "suggest_genres" and state.offered_genres \
+                and not meaning.attributes.get("genre") and not meaning.attributes.get("subgenre"):
+            # "Pop? Or soul and jazz?" "sure": either will do, so the first, the likelier one for
+            # them (suggest_genres' order); it was ignored and two more genres were offered
+            elicited["genre"] = state.offered_genres[-2:][0]
         for attr, value in meaning.attributes.items():
             if value:
                 elicited[attr] = value

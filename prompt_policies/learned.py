@@ -16,6 +16,11 @@ from music_domain.dialogue_state import DialogueState, feature_names, state_feat
 # not do. The rule-based policy never does (it asks each of them once); a genre suggestion may
 # follow another (it names other genres), and samples and stations follow each other by design.
 NOT_TWICE_IN_A_ROW = ("ask_open", "ask_energy", "ask_era", "ask_activity", "ask_artist")
+# Questions a learned policy never asks right after the listener named a catalogue artist or song
+# (or an unknown artist's vein): the answer to "Could you add some music from Kenny G?" is music,
+# not "Anything in mind?", which a promoted policy asked (`make shell`). The rule-based policy
+# plays a sample at once; a learned one may also offer a station.
+NOT_AFTER_A_NAME = ("ask_open", "ask_energy", "suggest_genres", "ask_era", "ask_activity", "ask_artist")
 
 
 class _ArgmaxPolicy(PromptPolicy):
@@ -30,12 +35,16 @@ class _ArgmaxPolicy(PromptPolicy):
 
     def probabilities_batch(self, X: np.ndarray) -> np.ndarray:
         """Target action probabilities for many states at once (live, one row; OPE, logged rows):
-        all mass on the best-scored prompt that is not the question just asked."""
+        all mass on the best-scored prompt that is not the question just asked, nor a question
+        right after a named artist or song."""
         X = np.asarray(X)
         s = np.asarray(self.model.predict(X), dtype=np.float64).copy()
         names = feature_names(self.uses_history)
         for prompt in NOT_TWICE_IN_A_ROW:
             s[X[:, names.index(f"last_{prompt}")] > 0, PROMPT_INDEX[prompt]] = -np.inf
+        named = X[:, names.index("named_seed")] > 0
+        for prompt in NOT_AFTER_A_NAME:
+            s[named, PROMPT_INDEX[prompt]] = -np.inf
         p = np.zeros_like(s)
         p[np.arange(len(s)), np.argmax(s, axis=1)] = 1.0
         return p

@@ -299,6 +299,24 @@ def test_an_option_picks_the_energy_after_the_energy_question(assets, engine):
     assert engine.apply_user(state, UserMeaning("choose_option", {}, 0.0, choice=0)) == {}
 
 
+def test_a_yes_to_two_genres_takes_the_first(assets, engine):
+    """`make shell`: "Pop? Or Soul and jazz?" "sure" was ignored, and "Latin? Or Rock?" came next. A
+    yes takes the first genre offered (the likelier one for the listener); a genre said with it
+    wins, and a yes to another question picks no genre."""
+    state = DialogueState()
+    engine.execute("suggest_genres", state)
+    first, second = state.offered_genres[-2:]
+    assert engine.apply_user(state, UserMeaning("affirm", {}, 0.4)) == {"genre": first}
+    assert state.slots["genre"] == first
+    state = DialogueState()
+    engine.execute("suggest_genres", state)
+    said = engine.apply_user(state, UserMeaning("affirm", {"genre": state.offered_genres[-1]}, 0.4))
+    assert said == {"genre": state.offered_genres[-1]}
+    state = DialogueState()
+    engine.execute("ask_energy", state)
+    assert "genre" not in engine.apply_user(state, UserMeaning("affirm", {}, 0.4))
+
+
 def test_a_critique_of_a_song_asked_for_by_name_keeps_it_as_the_reference(assets, engine):
     """`make shell`: "put on hotel california please" ... "something newer" played reggaeton (KAROL G):
     the named song was counted as a rejected sample, so retrieval moved away from its sound. It is

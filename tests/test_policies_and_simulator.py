@@ -92,6 +92,34 @@ def test_a_learned_policy_never_asks_the_same_question_twice_in_a_row(with_histo
         PROMPT_NAMES.index("suggest_genres")] == 1.0
 
 
+@pytest.mark.parametrize("with_history", [False, True])
+def test_a_learned_policy_answers_a_named_artist_or_song_with_music(with_history):
+    """`make shell`: "Could you add some music from Kenny G?" was answered "Anything in mind?" by the
+    promoted policy (its learned part). Right after a name a sample can answer, a learned policy
+    asks nothing, live and on logged features; without one its best question stands."""
+    from prompt_policies import LearnedPromptPolicy
+    from prompt_policies.learned import NOT_AFTER_A_NAME
+
+    scores = np.arange(N_PROMPTS, dtype=np.float64)[::-1].copy()  # ask_open best, offer_station last
+    policy = LearnedPromptPolicy(_Scores(scores), with_history)
+    state = DialogueState()
+    assert PROMPT_NAMES[int(np.argmax(policy.probabilities(state)))] == "ask_open"
+    for named, best in ((["artist:Kenny G"], "play_sample"), (["work:123"], "play_sample"),
+                        (["vein:electronic"], "play_sample"), (["unknown:Zorblat"], "ask_open")):
+        state.named = named
+        probs = policy.probabilities(state)
+        assert PROMPT_NAMES[int(np.argmax(probs))] == best, named
+        if best == "play_sample":
+            assert all(probs[PROMPT_NAMES.index(p)] == 0 for p in NOT_AFTER_A_NAME)
+        X = state_features(state, with_history)[None, :]
+        assert np.array_equal(policy.probabilities_batch(X), probs[None, :])
+    state.named = ["artist:Kenny G"]
+    offer_first = np.zeros(N_PROMPTS)
+    offer_first[PROMPT_NAMES.index("offer_station")] = 1.0
+    assert LearnedPromptPolicy(_Scores(offer_first), with_history).probabilities(state)[
+        PROMPT_NAMES.index("offer_station")] == 1.0
+
+
 def test_surprise_me_as_the_first_words_answers_the_open_question(assets):
     """`make shell`: "surprise me" was answered with "Anything in mind?"."""
     engine, rules = MusicDialogueEngine(assets, use_history=False), RuleBasedPromptPolicy()
