@@ -5,9 +5,8 @@ from typing import Optional
 
 import numpy as np
 
-from music_domain.dialogue_state import DialogueState
-from music_domain.prompts import N_PROMPTS
-from prompt_policies.base import PromptPolicy
+from music_domain.dialogue_state import DialogueState, state_features
+from prompt_policies.base import PromptPolicy, never_asked
 
 MODES = ("epsilon_greedy", "softmax", "directed")
 GUIDE_SHARE = 0.5  # directed: the share of the exploration that follows the guide
@@ -17,14 +16,15 @@ class ExplorationPolicy(PromptPolicy):
     """Epsilon-greedy, softmax or directed exploration around any prompt policy.
 
     epsilon-greedy: p = (1 - epsilon) * base + epsilon / N, so every prompt keeps
-    propensity >= epsilon / N. softmax: p = softmax(log(base + 1e-3) / temperature).
+    propensity >= epsilon / N. N counts the prompts a policy may ask in the state
+    (``base.never_asked``: not the question just answered, no question right after a name). softmax: p = softmax(log(base + 1e-3) / temperature).
     directed: p = (1 - epsilon) * base + epsilon * (GUIDE_SHARE * guide + (1 - GUIDE_SHARE) / N),
     where ``guide`` is the newest learned component of ``base`` (``guide_of``): the same
     exploration budget as epsilon-greedy, half of it spent on what the newest learned model would
     ask. Uniform exploration gives a prompt the deployed policy does not choose only epsilon / N,
     so the next candidate, which moves toward the learned model, has little support in the logs;
-    directed exploration logs those choices more often, and every prompt keeps propensity
-    >= epsilon * (1 - GUIDE_SHARE) / N. With no learned component (the rule-based policy) it is
+    directed exploration logs those choices more often, and every allowed prompt keeps
+    propensity >= epsilon * (1 - GUIDE_SHARE) / N. With no learned component (the rule-based policy) it is
     epsilon-greedy.
     """
 
@@ -44,19 +44,21 @@ class ExplorationPolicy(PromptPolicy):
         self.uses_history = base.uses_history
 
     def probabilities(self, state: DialogueState) -> np.ndarray:
+        allowed = ~never_asked(state_features(state, with_history=self.uses_history)[None, :])[0]
         if self.guide is None:
-            return self._explore(self.base.probabilities(state))
+            return self._explore(self.base.probabilities(state), allowed)
         guide = self.guide.probabilities(state)
-        return self._explore(self._base_reusing(guide, lambda p: p.probabilities(state)), guide)
+        return self._explore(self._base_reusing(guide, lambda p: p.probabilities(state)), allowed, guide)
 
     def probabilities_batch(self, X: np.ndarray) -> np.ndarray:
         """On logged states (when the base policy is known there)."""
         from prompt_policies.mixture import _batch
 
+        allowed = ~never_asked(X)
         if self.guide is None:
-            return self._explore(_batch(self.base, X))
+            return self._explore(_batch(self.base, X), allowed)
         guide = _batch(self.guide, X)
-        return self._explore(self._base_reusing(guide, lambda p: _batch(p, X)), guide)
+        return self._explore(self._base_reusing(guide, lambda p: _batch(p, X)), allowed, guide)
 
     def _base_reusing(self, guide: np.ndarray, probs) -> np.ndarray:
         """The base policy's probabilities, with the guide's (one of its components) computed
@@ -69,15 +71,20 @@ class ExplorationPolicy(PromptPolicy):
             return self.base.combine(lambda p: guide if p is self.guide else probs(p))
         return probs(self.base)
 
-    def _explore(self, base: np.ndarray, guide: Optional[np.ndarray] = None) -> np.ndarray:
+    def _explore(self, base: np.ndarray, allowed: np.ndarray, guide: Optional[np.ndarray] = None) -> np.ndarray:
+        """``allowed``: the prompts exploration may try (``never_asked``'s complement, same shape
+        as ``base``); the uniform part is spread over them only, so exploring never repeats the
+        question just answered nor asks one after a name (which a listener heard in `make shell`
+        as the same question twice in a row). The base and the guide never choose those either."""
+        uniform = allowed / np.maximum(allowed.sum(axis=-1, keepdims=True), 1)
         if self.mode == "softmax":
             z = np.log(base + 1e-3) / max(self.temperature, 1e-6)
-            z = np.exp(z - z.max(axis=-1, keepdims=True))
+            z = np.exp(z - z.max(axis=-1, keepdims=True)) * np.where(allowed | (base > 0), 1.0, 0.0)
             return z / z.sum(axis=-1, keepdims=True)
         if guide is None:  # epsilon-greedy, or directed with nothing learned to follow
-            return (1.0 - self.epsilon) * base + self.epsilon / N_PROMPTS
+            return (1.0 - self.epsilon) * base + self.epsilon * uniform
         return ((1.0 - self.epsilon) * base + self.epsilon * GUIDE_SHARE * guide
-                + self.epsilon * (1.0 - GUIDE_SHARE) / N_PROMPTS)
+                + self.epsilon * (1.0 - GUIDE_SHARE) * uniform)
 
 
 def guide_of(policy: PromptPolicy) -> Optional[PromptPolicy]:

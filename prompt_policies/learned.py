@@ -8,19 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from prompt_policies.base import PROMPT_INDEX, PromptPolicy
-from music_domain.dialogue_state import DialogueState, feature_names, state_features
+from prompt_policies.base import NOT_AFTER_A_NAME, NOT_TWICE_IN_A_ROW, PromptPolicy, never_asked
+from music_domain.dialogue_state import DialogueState, state_features
 
-# Questions a learned policy never asks twice in a row: the listener has just answered that very
-# question ("Anything in mind?" - "nah"), and asking it again word for word is what a person would
-# not do. The rule-based policy never does (it asks each of them once); a genre suggestion may
-# follow another (it names other genres), and samples and stations follow each other by design.
-NOT_TWICE_IN_A_ROW = ("ask_open", "ask_energy", "ask_era", "ask_activity", "ask_artist")
-# Questions a learned policy never asks right after the listener named a catalogue artist or song
-# (or an unknown artist's vein): the answer to "Could you add some music from Kenny G?" is music,
-# not "Anything in mind?", which a promoted policy asked (`make shell`). The rule-based policy
-# plays a sample at once; a learned one may also offer a station.
-NOT_AFTER_A_NAME = ("ask_open", "ask_energy", "suggest_genres", "ask_era", "ask_activity", "ask_artist")
+# the questions a learned policy never asks (just answered, or right after a name): base.py
+__all__ = ["LearnedPromptPolicy", "FittedQPolicy", "NOT_TWICE_IN_A_ROW", "NOT_AFTER_A_NAME"]
 
 
 class _ArgmaxPolicy(PromptPolicy):
@@ -39,12 +31,7 @@ class _ArgmaxPolicy(PromptPolicy):
         right after a named artist or song."""
         X = np.asarray(X)
         s = np.asarray(self.model.predict(X), dtype=np.float64).copy()
-        names = feature_names(self.uses_history)
-        for prompt in NOT_TWICE_IN_A_ROW:
-            s[X[:, names.index(f"last_{prompt}")] > 0, PROMPT_INDEX[prompt]] = -np.inf
-        named = X[:, names.index("named_seed")] > 0
-        for prompt in NOT_AFTER_A_NAME:
-            s[named, PROMPT_INDEX[prompt]] = -np.inf
+        s[never_asked(X)] = -np.inf
         p = np.zeros_like(s)
         p[np.arange(len(s)), np.argmax(s, axis=1)] = 1.0
         return p

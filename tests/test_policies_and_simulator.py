@@ -120,6 +120,29 @@ def test_a_learned_policy_answers_a_named_artist_or_song_with_music(with_history
         PROMPT_NAMES.index("offer_station")] == 1.0
 
 
+@pytest.mark.parametrize("mode", ["epsilon_greedy", "softmax", "directed"])
+def test_exploring_never_repeats_the_question_just_answered(mode):
+    """`make shell`: "surprise me" - "Something laid back? Or more upbeat?" - "nope" - "Something laid
+    back? Or more upbeat?": the uniform part of the exploration (0.6% a prompt) asked it again. It is
+    spread over the prompts a policy may ask there; after a name no question is explored either."""
+    from prompt_policies import ExplorationPolicy, RuleBasedPromptPolicy
+    from prompt_policies.base import NOT_AFTER_A_NAME
+
+    policy = ExplorationPolicy(RuleBasedPromptPolicy(), 0.3, mode)
+    state = DialogueState()
+    state.asked["ask_open"] = 1
+    state.record_prompt("ask_energy")
+    p = policy.probabilities(state)
+    assert p[PROMPT_NAMES.index("ask_energy")] == 0 and np.isclose(p.sum(), 1.0)
+    if mode != "softmax":
+        others = [i for i, n in enumerate(PROMPT_NAMES) if n != "ask_energy" and p[i] < 0.5]
+        assert np.allclose(p[others], 0.3 / 7)
+    state.named = ["artist:Kenny G"]
+    p = policy.probabilities(state)
+    assert all(p[PROMPT_NAMES.index(q)] == 0 for q in NOT_AFTER_A_NAME) and np.isclose(p.sum(), 1.0)
+    assert np.allclose(policy.probabilities_batch(state_features(state, False)[None, :])[0], p)
+
+
 def test_surprise_me_as_the_first_words_answers_the_open_question(assets):
     """`make shell`: "surprise me" was answered with "Anything in mind?"."""
     engine, rules = MusicDialogueEngine(assets, use_history=False), RuleBasedPromptPolicy()

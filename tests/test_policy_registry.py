@@ -21,6 +21,7 @@ from policy_learning.improve import _spec, candidate
 from policy_learning.registry import ArtefactError, PolicyRegistry, RegistryBusy, describe
 from policy_learning.training import train_reward_model
 from prompt_policies import PROMPT_INDEX, ExplorationPolicy, LearnedPromptPolicy, RuleBasedPromptPolicy
+from prompt_policies.base import never_asked
 from prompt_policies.mixture import MixturePolicy
 from simulator.fast_path import conversations_to_frame, simulate
 
@@ -288,8 +289,9 @@ def _probs(policy, X):
 def test_directed_exploration_spends_half_its_budget_on_the_newest_learned_choice(tmp_path, assets, model):
     """Directed exploration: (1 - eps) * deployed + eps * (0.5 * newest learned + 0.5 / N). The
     logged propensities are the ones rebuilt from the artefact on the logged states (what OPE
-    and the logger mixture use), every prompt keeps eps / (2N), and around the rules (nothing
-    learned) it is epsilon-greedy."""
+    and the logger mixture use), every prompt a policy may ask there keeps at least eps / (2N)
+    (`never_asked`: none is the question just answered or a question after a name), and around
+    the rules (nothing learned) it is epsilon-greedy."""
     from policy_learning.loggers import rebuild_logger
     from prompt_policies.exploration import guide_of
 
@@ -316,8 +318,11 @@ def test_directed_exploration_spends_half_its_budget_on_the_newest_learned_choic
     rebuilt = _probs(rebuild_logger(explored.name, version, registry=reg), Xl)
     assert np.abs(rebuilt - logged).max() < 1e-5
     base, guide = _probs(deployed.policy, Xl), _probs(learned, Xl)
-    assert np.allclose(logged, (1 - eps) * base + eps * 0.5 * guide + eps * 0.5 / n, atol=1e-5)
-    assert logged.min() >= eps * 0.5 / n - 1e-7
+    allowed = ~never_asked(Xl)  # no repeat of the question just answered, no question after a name
+    assert (~allowed).any() and (logged[~allowed] == 0).all()
+    k = allowed.sum(axis=1, keepdims=True)
+    assert np.allclose(logged, (1 - eps) * base + eps * 0.5 * guide + eps * 0.5 * allowed / k, atol=1e-5)
+    assert np.where(allowed, logged, 1.0).min() >= eps * 0.5 / n - 1e-7
     # the learned choice gets more than uniform exploration would give it
     uniform = (1 - eps) * base + eps / n
     rows = np.arange(len(Xl))
@@ -343,7 +348,9 @@ def test_the_rule_based_v0_explores_more_and_hands_the_default_on(tmp_path, logs
     assert v0.exploration["epsilon"] == COLD_START_EPSILON > DEFAULT_EXPLORATION["epsilon"]
     X = np.stack(logs["features"].to_numpy())[:40].astype(np.float32)
     served = v0.with_exploration().probabilities_batch(X)
-    assert np.allclose(served.min(axis=1), COLD_START_EPSILON / len(PROMPT_NAMES))
+    allowed = ~never_asked(X)  # the uniform part covers the prompts a policy may ask there
+    assert (served[~allowed] == 0).all() and (~allowed).any()
+    assert np.allclose(np.where(allowed, served, 1.0).min(axis=1), COLD_START_EPSILON / allowed.sum(axis=1))
     first = successor_exploration(v0.exploration)
     assert first == DEFAULT_EXPLORATION and successor_exploration(first) == first
     assert "v0" in describe(reg) and f"{COLD_START_EPSILON} (then {DEFAULT_EXPLORATION['epsilon']})" in describe(reg)
