@@ -148,9 +148,10 @@ class HistoryAwareRetriever:
     def _seed_match(self, pool, vecs, track_seed, seed_rows) -> np.ndarray:
         """How like the tracks the listener pointed at each candidate is (0-1): the cosine to their
         direction rescaled over the pool (the pool's median 0, identical 1), their style (the same
-        subgenre 1, only the same genre family 0.5), their decade and their artists. The raw cosine told the pool apart too little (0.6-0.97), so popularity
-        outweighed it: "something like Take Five" offered Joji and Justin Bieber next to Miles
-        Davis, "like Bohemian Rhapsody" The Weeknd."""
+        subgenre 1, only the same genre family 0.5), their decade and their artists. The raw
+        cosine told the pool apart too little (0.6-0.97), so popularity outweighed it: "something
+        like Take Five" offered Joji and Justin Bieber next to Miles Davis, "like Bohemian
+        Rhapsody" The Weeknd."""
         cos = vecs @ track_seed
         floor = float(np.median(cos))
         sim = np.clip((cos - floor) / max(1.0 - floor, 1e-6), 0.0, 1.0)
