@@ -17,15 +17,16 @@ class ExplorationPolicy(PromptPolicy):
 
     epsilon-greedy: p = (1 - epsilon) * base + epsilon / N, so every prompt keeps
     propensity >= epsilon / N. N counts the prompts a policy may ask in the state
-    (``base.never_asked``: not the question just answered, no question right after a name). softmax: p = softmax(log(base + 1e-3) / temperature).
+    (``base.never_asked``: not the question just answered, no question right after a name).
+    softmax: p = softmax(log(base + 1e-3) / temperature), over the same prompts.
     directed: p = (1 - epsilon) * base + epsilon * (GUIDE_SHARE * guide + (1 - GUIDE_SHARE) / N),
     where ``guide`` is the newest learned component of ``base`` (``guide_of``): the same
     exploration budget as epsilon-greedy, half of it spent on what the newest learned model would
     ask. Uniform exploration gives a prompt the deployed policy does not choose only epsilon / N,
     so the next candidate, which moves toward the learned model, has little support in the logs;
     directed exploration logs those choices more often, and every allowed prompt keeps
-    propensity >= epsilon * (1 - GUIDE_SHARE) / N. With no learned component (the rule-based policy) it is
-    epsilon-greedy.
+    propensity >= epsilon * (1 - GUIDE_SHARE) / N. With no learned component (the rule-based
+    policy) it is epsilon-greedy.
     """
 
     def __init__(self, base: PromptPolicy, epsilon: float = 0.2, mode: str = "epsilon_greedy",
