@@ -102,13 +102,15 @@ class HistoryAwareRetriever:
         else:
             seed_query = seed
         pool = self._pool(mask, profile, seed_query)
-        if seed is not None:  # a named artist's own matching tracks are always candidates
-            own = self.artist_rows(slots["artist"])
+        # a named artist's and the seeds' artists' own matching tracks are always candidates, and
+        # so are the best-known of the seeds' styles
+        artists = set(self.arrays.columns["artist_name"][seed_rows])
+        if seed is not None:
+            artists.add(slots["artist"])
+        for a in artists:
+            own = self.artist_rows(a)
             pool = np.union1d(pool, own[mask[own]])
-        if seed_rows:  # and so are the seeds' artists' and the best-known of the seeds' styles
-            for a in set(self.arrays.columns["artist_name"][seed_rows]):
-                own = self.artist_rows(a)
-                pool = np.union1d(pool, own[mask[own]])
+        if seed_rows:
             pool = np.union1d(pool, self._same_style(mask, seed_rows))
         vecs = self.vectors[pool]
         affinity = vecs @ profile if profile is not None else np.zeros(len(pool), np.float32)

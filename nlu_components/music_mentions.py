@@ -58,12 +58,17 @@ _NEGATED = re.compile(r"(?:\bnot|n't|\bdont|\bnever|\bhate|\bnothing|\bno)\s+(?:
 _SUGGESTS = re.compile(r"\s*(?:why not|how about|what about)\b", re.I)
 
 
+def _after_cue(text: str, entity: Dict[str, Any], cues: "re.Pattern") -> bool:
+    """One of ``cues`` right before the mention, with no negation right before the cue."""
+    before = text[:int(entity.get("start", 0))]
+    cue = cues.search(before)
+    return bool(cue) and not _NEGATED.search(before[:cue.start()])
+
+
 def _asked_like(text: str, entity: Dict[str, Any]) -> bool:
     """The mention is asked for ("something like Boris", "more of Radiohead"), not refused: a cue
     of likeness right before it, with no negation right before the cue."""
-    before = text[:int(entity.get("start", 0))]
-    cue = _LIKE_CUE.search(before)
-    return bool(cue) and not _NEGATED.search(before[:cue.start()])
+    return _after_cue(text, entity, _LIKE_CUE)
 
 
 # what a song is asked for with: "like", "similar to", "play", "put on", "hear" right before it
@@ -73,9 +78,18 @@ _SONG_CUE = re.compile(r"(?:\blike|\bsimilar to|\bsimilar|\bin the vein of|\bpla
 def _asked_as_a_song(text: str, entity: Dict[str, Any]) -> bool:
     """A name said right after a cue a song is asked for with, not negated: "something like take
     five", "play take five"; not "music from Kenny G" or "anything by X" (an artist's cues)."""
-    before = text[:int(entity.get("start", 0))]
-    cue = _SONG_CUE.search(before)
-    return bool(cue) and not _NEGATED.search(before[:cue.start()])
+    return _after_cue(text, entity, _SONG_CUE)
+
+
+def _first_artist_fills_the_slot(kept: List[Dict[str, Any]], new: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """``new``, where no artist without a role is left among ``kept + new`` and the slot's artist was
+    dropped, with its first artist filling the slot (its role and seed track dropped)."""
+    if any(e.get("entity") == "artist" and not e.get("role") for e in kept + new):
+        return new
+    i = next((i for i, e in enumerate(new) if e["entity"] == "artist"), None)
+    if i is None:
+        return new
+    return new[:i] + [{k: v for k, v in new[i].items() if k not in ("role", "track_id")}] + new[i + 1:]
 
 
 MAX_BARE_TITLE_WORDS = 10  # a longer message says more than a title
@@ -291,11 +305,8 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         # surely a song ("redbone by childish gambino", "like take five") goes
         entities = [e for e in entities if not (e.get("entity") == "artist" and any(
             a < e.get("end", 0) and e.get("start", 0) < b and e.get("value") != by for a, b, by in songs))]
-        if songs and not any(e.get("entity") == "artist" and not e.get("role") for e in entities + new):
-            # the artist that took the slot was that title: the first further artist fills it
-            i = next((i for i, e in enumerate(new) if e["entity"] == "artist"), None)
-            if i is not None:
-                new[i] = {k: v for k, v in new[i].items() if k not in ("role", "track_id")}
+        if songs:  # the artist that took the slot was that title: the first further artist fills it
+            new = _first_artist_fills_the_slot(entities, new)
         titles = [(e["start"], e["end"]) for e in new if e["entity"] == "work"]
         # words of a catalogue title the listener named are the title, not a request for what they
         # say: "something similar to wake me up" asks for no energy
@@ -307,9 +318,8 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
             new = [e for e in new if e["entity"] == "artist"
                    and e["confidence"] >= self.config["min_confidence_ordinary"]
                    and not only_ordinary_words(e["raw_value"])]
-            if new and not any(e.get("entity") == "artist" and not e.get("role") for e in entities + new):
-                # the artist that took the slot was dropped: the first one kept fills it
-                new[0] = {k: v for k, v in new[0].items() if k not in ("role", "track_id")}
+            # the artist that took the slot was dropped: the first one kept fills it
+            new = _first_artist_fills_the_slot(entities, new)
         elif intent in NOT_ABOUT_MUSIC:  # "Hi wizard", "Good Morning" name no artist
             new = []
         bare = self._bare_artist(text, entities + new, message.get(INTENT) or {})
