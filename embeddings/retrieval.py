@@ -22,12 +22,15 @@ from typing import Dict, Iterable, Mapping, Optional
 
 import numpy as np
 
+from music_domain.attributes import ACTIVITY_GENRES
+
 W_MATCH, W_AFFINITY, W_POPULARITY, W_NOVELTY = 1.0, 1.5, 0.4, 0.8
 FEATURE_TOP = 5
 # a track seed's likeness: rescaled cosine, same style (subgenre, family), closeness in years (scale
 # 10 years), the same artist
 SEED_WEIGHTS = (0.35, 0.35, 0.15, 0.15)
 SEED_DECADE = 10.0
+ACTIVITY_WEIGHT = 1.0  # the weight of how like music for an activity a track is, in its match part
 
 
 @dataclass
@@ -51,6 +54,7 @@ class HistoryAwareRetriever:
         self.pool = pool
         self._artist_centroids: Dict[str, np.ndarray] = {}
         self._artist_rows: Dict[str, np.ndarray] = {}
+        self._activity_centroids: Dict[str, Optional[np.ndarray]] = {}
         self._popularity = arrays.columns["popularity"] / 100.0
 
     def artist_rows(self, artist: str) -> np.ndarray:
@@ -67,6 +71,18 @@ class HistoryAwareRetriever:
             v = self.vectors[rows].mean(axis=0)
             self._artist_centroids[artist] = v / max(np.linalg.norm(v), 1e-9)
         return self._artist_centroids[artist]
+
+    def activity_centroid(self, activity: Optional[str]) -> Optional[np.ndarray]:
+        """The direction of music for ``activity``: the mean vector of the catalogue's tracks of
+        Spotify's genre of that name (``ACTIVITY_GENRES``), or None (no such genre, none in the
+        catalogue)."""
+        if not activity or activity not in ACTIVITY_GENRES:
+            return None
+        if activity not in self._activity_centroids:
+            rows = np.flatnonzero(self.arrays.columns["subgenre"] == ACTIVITY_GENRES[activity])
+            v = self.vectors[rows].mean(axis=0) if len(rows) else None
+            self._activity_centroids[activity] = None if v is None else v / max(np.linalg.norm(v), 1e-9)
+        return self._activity_centroids[activity]
 
     def profile(self, user_id: Optional[str]) -> Optional[np.ndarray]:
         return self.profiles.profile(user_id) if (self.profiles is not None and user_id is not None) else None
@@ -112,9 +128,22 @@ class HistoryAwareRetriever:
             pool = np.union1d(pool, own[mask[own]])
         if seed_rows:
             pool = np.union1d(pool, self._same_style(mask, seed_rows))
+        activity = self.activity_centroid(slots.get("activity"))
+        if activity is not None and n_matching > self.pool:
+            # music for the activity is rarely among the most popular matching tracks, nor among
+            # those nearest a listener's taste: the candidates nearest to it, and to it and that
+            # taste together
+            for query in ([activity] if profile is None else [activity, activity + profile]):
+                near, _ = self.index.search(query / max(np.linalg.norm(query), 1e-9), self.pool, allowed=mask)
+                pool = np.union1d(pool, near)
+        if activity is not None and profile is not None:
+            # their taste, for the activity: a listener's own favourites fit the study ranges
+            # often enough to fill a study station, whatever they sound like
+            both = profile / max(np.linalg.norm(profile), 1e-9) + activity
+            profile = both / max(np.linalg.norm(both), 1e-9)
         vecs = self.vectors[pool]
         affinity = vecs @ profile if profile is not None else np.zeros(len(pool), np.float32)
-        match = self._match(pool, vecs, slots, seed)
+        match = self._match(pool, vecs, slots, seed, activity)
         if track_seed is not None:
             match = 0.5 * match + 0.5 * self._seed_match(pool, vecs, track_seed, seed_rows)
         score = W_MATCH * match + W_AFFINITY * affinity + W_POPULARITY * self._popularity[pool]
@@ -154,9 +183,7 @@ class HistoryAwareRetriever:
         cosine told the pool apart too little (0.6-0.97), so popularity outweighed it: "something
         like Take Five" offered Joji and Justin Bieber next to Miles Davis, "like Bohemian
         Rhapsody" The Weeknd."""
-        cos = vecs @ track_seed
-        floor = float(np.median(cos))
-        sim = np.clip((cos - floor) / max(1.0 - floor, 1e-6), 0.0, 1.0)
+        sim = _rescaled(vecs @ track_seed)
         genre, sub = self.arrays.columns["genre"], self.arrays.columns["subgenre"]
         same_style = np.where(np.isin(sub[pool], sub[seed_rows]), 1.0,
                               np.where(np.isin(genre[pool], genre[seed_rows]), 0.5, 0.0))
@@ -182,16 +209,25 @@ class HistoryAwareRetriever:
             rows = rows[np.argpartition(-self._popularity[rows], n - 1)[:n]]
         return rows
 
-    def _match(self, pool, vecs, slots, seed) -> np.ndarray:
+    def _match(self, pool, vecs, slots, seed, activity=None) -> np.ndarray:
         parts = []
         if slots.get("mood"):
             parts.append(self.arrays._one("mood", slots["mood"])[pool].astype(np.float32))
+        if activity is not None:  # how like music for the activity (``activity_centroid``)
+            parts.append(ACTIVITY_WEIGHT * _rescaled(vecs @ activity))
         if seed is not None:
             same = (self.arrays.columns["artist_name"][pool] == slots["artist"]).astype(np.float32)
             parts.append(np.clip(0.5 * (vecs @ seed) + 0.5 * same, 0, 1))
         if not parts:
             return np.ones(len(pool), np.float32)
         return np.mean(parts, axis=0)
+
+
+def _rescaled(cos: np.ndarray) -> np.ndarray:
+    """Cosines rescaled over a pool: its median 0, identical 1. Within a pool the raw cosine
+    varies little (0.6-0.97), so popularity would outweigh it."""
+    floor = float(np.median(cos))
+    return np.clip((cos - floor) / max(1.0 - floor, 1e-6), 0.0, 1.0).astype(np.float32)
 
 
 def empty_features() -> Dict[str, float]:

@@ -31,6 +31,42 @@ def test_relaxing_music_is_calm_and_not_dance_music(assets):
     assert len(unholy) and not assets.arrays.mask({"activity": "relax"})[unholy].any()
 
 
+def test_music_to_study_or_sleep_to_sounds_like_it_and_keeps_the_other_constraints(assets):
+    """`make shell`: "i need something to study to" offered a station like "Unholy", then
+    Memories and Bad Bunny: the study ranges (calm, little speech) hold for a third of the
+    catalogue, and popularity ranked within them. Music near Spotify's own "study" and "sleep"
+    tracks (mostly instrumental) now comes first for a new listener; for one with a history their
+    taste orders that music (their profile and its direction together). Genre, energy and the
+    ranges still filter, and an activity without such a genre ranks as before."""
+    from embeddings import retrieval
+
+    cols = assets.arrays.columns
+    instrumental = cols["instrumentalness"] > 0.5
+    user = sorted(assets.goals)[0]
+    for activity in ("study", "sleep"):
+        slots = {"activity": activity, "energy": "laid_back"}
+        mask = assets.arrays.mask(slots)
+        rows = assets.retriever.rank(slots, k=10).rows
+        assert len(rows) == 10 and mask[rows].all()
+        assert instrumental[rows].mean() >= 0.8 > instrumental[mask & assets.arrays.mask({})].mean()
+        assert (cols["subgenre"][rows] == activity).mean() >= 0.5
+        with_pref = assets.retriever.rank(slots, user_id=user, k=20).rows
+        assert mask[with_pref].all()
+        fresh = retrieval.HistoryAwareRetriever(assets.arrays, assets.index, assets.profiles)
+        fresh._activity_centroids[activity] = None  # the same ranking without the preference
+        without = fresh.rank(slots, user_id=user, k=20).rows
+        near = assets.retriever.activity_centroid(activity)
+        assert (assets.index.vectors[with_pref] @ near).mean() > (assets.index.vectors[without] @ near).mean()
+        # a preference, not a filter: with a genre the genre holds
+        rows = assets.retriever.rank({**slots, "genre": "classical"}, k=10).rows
+        assert len(rows) == 10 and (cols["genre"][rows] == "classical").all()
+    assert assets.retriever.activity_centroid("workout") is None
+    assert assets.retriever.activity_centroid(None) is None
+    before = assets.retriever.rank({"activity": "workout"}, k=5).rows
+    pop = cols["popularity"][assets.arrays.mask({"activity": "workout"})]
+    assert cols["popularity"][before].min() >= np.sort(pop)[-8]
+
+
 def test_new_listener_falls_back_to_popularity(assets):
     ranked = assets.retriever.rank({"genre": "rock"}, user_id="someone-unknown", k=5)
     pop = assets.arrays.columns["popularity"][assets.arrays.mask({"genre": "rock"})]
