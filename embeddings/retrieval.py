@@ -30,7 +30,6 @@ FEATURE_TOP = 5
 # 10 years), the same artist
 SEED_WEIGHTS = (0.35, 0.35, 0.15, 0.15)
 SEED_DECADE = 10.0
-ACTIVITY_WEIGHT = 1.0  # the weight of how like music for an activity a track is, in its match part
 
 
 @dataclass
@@ -129,18 +128,17 @@ class HistoryAwareRetriever:
         if seed_rows:
             pool = np.union1d(pool, self._same_style(mask, seed_rows))
         activity = self.activity_centroid(slots.get("activity"))
-        if activity is not None and n_matching > self.pool:
-            # music for the activity is rarely among the most popular matching tracks, nor among
-            # those nearest a listener's taste: the candidates nearest to it, and to it and that
-            # taste together
-            for query in ([activity] if profile is None else [activity, activity + profile]):
-                near, _ = self.index.search(query / max(np.linalg.norm(query), 1e-9), self.pool, allowed=mask)
-                pool = np.union1d(pool, near)
         if activity is not None and profile is not None:
-            # their taste, for the activity: a listener's own favourites fit the study ranges
-            # often enough to fill a study station, whatever they sound like
+            # their taste, for the activity: by their profile alone a listener's own favourites
+            # that fit the study ranges came first, whatever they sound like
             both = profile / max(np.linalg.norm(profile), 1e-9) + activity
             profile = both / max(np.linalg.norm(both), 1e-9)
+        if activity is not None and n_matching > self.pool:
+            # music for the activity is rarely among the most popular matching tracks, nor among
+            # those nearest a listener's taste: the candidates nearest to it (and to both)
+            for query in ([activity] if profile is None else [activity, profile]):
+                near, _ = self.index.search(query, self.pool, allowed=mask)
+                pool = np.union1d(pool, near)
         vecs = self.vectors[pool]
         affinity = vecs @ profile if profile is not None else np.zeros(len(pool), np.float32)
         match = self._match(pool, vecs, slots, seed, activity)
@@ -214,7 +212,7 @@ class HistoryAwareRetriever:
         if slots.get("mood"):
             parts.append(self.arrays._one("mood", slots["mood"])[pool].astype(np.float32))
         if activity is not None:  # how like music for the activity (``activity_centroid``)
-            parts.append(ACTIVITY_WEIGHT * _rescaled(vecs @ activity))
+            parts.append(_rescaled(vecs @ activity))
         if seed is not None:
             same = (self.arrays.columns["artist_name"][pool] == slots["artist"]).astype(np.float32)
             parts.append(np.clip(0.5 * (vecs @ seed) + 0.5 * same, 0, 1))
