@@ -31,7 +31,7 @@ def test_relaxing_music_is_calm_and_not_dance_music(assets):
     assert len(unholy) and not assets.arrays.mask({"activity": "relax"})[unholy].any()
 
 
-def test_music_to_study_or_sleep_to_sounds_like_it_and_keeps_the_other_constraints(assets):
+def test_music_to_study_or_sleep_to_sounds_like_it_and_keeps_the_other_constraints(assets, monkeypatch):
     """`make shell`: "i need something to study to" offered a station like "Unholy", then
     Memories and Bad Bunny: the study ranges (calm, little speech) hold for a third of the
     catalogue, and popularity ranked within them. Music near Spotify's own "study" and "sleep"
@@ -62,6 +62,14 @@ def test_music_to_study_or_sleep_to_sounds_like_it_and_keeps_the_other_constrain
         assert len(rows) == 10 and (cols["genre"][rows] == "classical").all()
     assert assets.retriever.activity_centroid("workout") is None
     assert assets.retriever.activity_centroid(None) is None
+    # a catalogue without that genre: no direction, and the ranking is the ranges' alone
+    bare = retrieval.HistoryAwareRetriever(assets.arrays, assets.index, assets.profiles)
+    monkeypatch.setitem(retrieval.ACTIVITY_GENRES, "study", "no-such-genre")
+    assert bare.activity_centroid("study") is None
+    slots = {"activity": "study", "energy": "laid_back"}
+    plain = bare.rank(slots, k=5).rows
+    pop = cols["popularity"][assets.arrays.mask(slots)]
+    assert len(plain) == 5 and cols["popularity"][plain].min() >= np.sort(pop)[-8]
     before = assets.retriever.rank({"activity": "workout"}, k=5).rows
     pop = cols["popularity"][assets.arrays.mask({"activity": "workout"})]
     assert cols["popularity"][before].min() >= np.sort(pop)[-8]
