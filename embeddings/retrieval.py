@@ -67,8 +67,7 @@ class HistoryAwareRetriever:
             rows = self.artist_rows(artist)
             if len(rows) == 0:
                 return None
-            v = self.vectors[rows].mean(axis=0)
-            self._artist_centroids[artist] = v / max(np.linalg.norm(v), 1e-9)
+            self._artist_centroids[artist] = _unit(self.vectors[rows].mean(axis=0))
         return self._artist_centroids[artist]
 
     def activity_centroid(self, activity: Optional[str]) -> Optional[np.ndarray]:
@@ -79,8 +78,7 @@ class HistoryAwareRetriever:
             return None
         if activity not in self._activity_centroids:
             rows = np.flatnonzero(self.arrays.columns["subgenre"] == ACTIVITY_GENRES[activity])
-            v = self.vectors[rows].mean(axis=0) if len(rows) else None
-            self._activity_centroids[activity] = None if v is None else v / max(np.linalg.norm(v), 1e-9)
+            self._activity_centroids[activity] = _unit(self.vectors[rows].mean(axis=0)) if len(rows) else None
         return self._activity_centroids[activity]
 
     def profile(self, user_id: Optional[str]) -> Optional[np.ndarray]:
@@ -110,10 +108,8 @@ class HistoryAwareRetriever:
         seed_rows = [int(r) for r in seeds if 0 <= int(r) < len(self.vectors)]
         track_seed = None
         if seed_rows:
-            v = self.vectors[seed_rows].mean(axis=0)
-            track_seed = v / max(np.linalg.norm(v), 1e-9)
-            both = track_seed if seed is None else seed + track_seed
-            seed_query = both / max(np.linalg.norm(both), 1e-9)
+            track_seed = _unit(self.vectors[seed_rows].mean(axis=0))
+            seed_query = track_seed if seed is None else _unit(seed + track_seed)
         else:
             seed_query = seed
         pool = self._pool(mask, profile, seed_query)
@@ -131,8 +127,7 @@ class HistoryAwareRetriever:
         if activity is not None and profile is not None:
             # their taste, for the activity: by their profile alone a listener's own favourites
             # that fit the study ranges came first, whatever they sound like
-            both = profile / max(np.linalg.norm(profile), 1e-9) + activity
-            profile = both / max(np.linalg.norm(both), 1e-9)
+            profile = _unit(_unit(profile) + activity)
         if activity is not None and n_matching > self.pool:
             # music for the activity is rarely among the most popular matching tracks, nor among
             # those nearest a listener's taste: the candidates nearest to it (and to both)
@@ -171,7 +166,7 @@ class HistoryAwareRetriever:
             query = profile if profile is not None else seed
         if query is None or len(rows) <= self.pool:
             return rows_pop
-        near, _ = self.index.search(query / max(np.linalg.norm(query), 1e-9), self.pool, allowed=mask)
+        near, _ = self.index.search(_unit(query), self.pool, allowed=mask)
         return np.union1d(rows_pop, near)
 
     def _seed_match(self, pool, vecs, track_seed, seed_rows) -> np.ndarray:
@@ -219,6 +214,11 @@ class HistoryAwareRetriever:
         if not parts:
             return np.ones(len(pool), np.float32)
         return np.mean(parts, axis=0)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    """``v`` scaled to length 1 (a zero vector stays zero)."""
+    return v / max(np.linalg.norm(v), 1e-9)
 
 
 def _rescaled(cos: np.ndarray) -> np.ndarray:
