@@ -127,6 +127,20 @@ def song_key(artist, title) -> Optional[str]:
     return f"{a}|{t}" if a and t else None
 
 
+def work_key(artist, title) -> Optional[str]:
+    """The song as a listener hears it, whatever the recording: normalised artist and the title
+    without what follows " - " or stands in brackets, so "Give Me Light - Piano Solo", "Give Me
+    Light" and "Hotel California - Live" are one work each. Looser than ``song_key`` (which keeps
+    arrangements and live recordings apart, for their own dates): it is what a listener who
+    turned one version down or critiqued it must not be offered again as the next sample."""
+    if not isinstance(title, str) or not isinstance(artist, str):
+        return None  # a missing name (None, NaN) is no work
+    base = re.split(r"\s*(?:^|\s)-\s+", title, maxsplit=1)[0]
+    base = re.sub(r"\s*[\(\[][^\)\]]*[\)\]]", " ", base)
+    a, t = name_key(artist), name_key(base)
+    return f"{a}|{t}" if a and t else None
+
+
 def same_song_years(cat: pd.DataFrame, counts: Optional[Dict[str, int]] = None) -> pd.Series:
     """Years, a missing one borrowed from the earliest known release of the same song by the
     same artist (``song_key``): "Nothing Else Matters" under three track ids, one dated 1991."""

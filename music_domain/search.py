@@ -40,12 +40,14 @@ class CatalogArrays:
     @property
     def song_ids(self) -> np.ndarray:
         """One id per song: tracks that are the same song by the same artist under other track
-        ids (a remaster, the single and its album: ``real_catalog.song_key``) share it; every
-        other track (a live recording too) has its own. Computed on first use."""
+        ids (a remaster, the single and its album, a live recording, another arrangement:
+        ``real_catalog.work_key``) share it; every other track has its own. Computed on first use.
+        A "too fast" after "Give Me Light - Piano Solo" played "Give Me Light" (`make shell`):
+        the same song, which the listener had just critiqued."""
         if self._song_ids is None:
-            from music_domain.real_catalog import song_key
+            from music_domain.real_catalog import work_key
 
-            keys = [song_key(a, t) for a, t in zip(self.catalog["artist_name"], self.catalog["track_name"])]
+            keys = [work_key(a, t) for a, t in zip(self.catalog["artist_name"], self.catalog["track_name"])]
             keys = [k if k is not None else f"#{i}" for i, k in enumerate(keys)]
             self._song_ids = pd.factorize(pd.Series(keys))[0].astype(np.int64)
         return self._song_ids

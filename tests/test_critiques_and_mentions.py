@@ -178,6 +178,32 @@ def test_too_slow_after_a_sample_gets_a_faster_next_sample(assets):
     assert all(e[r] > e[row] for r in engine.station(state)[1:])
 
 
+def test_a_critiqued_sample_is_not_offered_again_in_another_version(assets):
+    """`make shell`: "too fast" after "Give Me Light - Piano Solo" played "Give Me Light", the song
+    the listener had just critiqued. No version of a critiqued sample is the next one, and a
+    station does not repeat a song in two versions."""
+    engine = MusicDialogueEngine(assets, use_history=False)
+    arrays = assets.arrays
+    ids = arrays.song_ids
+    names = arrays.catalog["track_name"].astype(str)
+    versions = np.flatnonzero(names.str.contains(r" - (?:Live|Acoustic|Piano)", regex=True).to_numpy())
+    multi = [int(r) for r in versions if (ids == ids[r]).sum() > 1]
+    assert multi, "the catalogue has songs in several versions"
+    row = max(multi, key=lambda r: arrays.columns["popularity"][r])
+    others = set(np.flatnonzero(ids == ids[row])) - {row}
+    assert {names.iloc[r].split(" - ")[0] for r in others} & {names.iloc[row].split(" - ")[0]}
+    for critique in ("faster", "slower", "more_like"):
+        state = DialogueState()
+        state.samples.append(row)
+        state.record_prompt("play_sample")
+        engine.apply_user(state, UserMeaning("request_music", {}, -0.2, critiques=[critique]))
+        nxt = engine.pick_sample(state)
+        assert nxt not in others and nxt != row, (critique, names.iloc[nxt])
+        state.liked_sample = nxt
+        station = engine.station(state)
+        assert len(set(ids[station])) == len(station) and not set(station) & (others | {row})
+
+
 @pytest.mark.parametrize("level, critique, energy", [("upbeat", "more_intense", "upbeat"),
                                                      ("laid_back", "faster", "upbeat"),
                                                      ("laid_back", "calmer", "laid_back"),

@@ -204,3 +204,21 @@ def test_a_missing_year_is_borrowed_from_the_same_song_by_the_same_artist():
     assert pd.isna(years[4])  # another artist's song of the same title is not the same song
     assert pd.isna(years[5]) and counts["years borrowed from the same song"] == 1
     assert song_key("", "Intro") is None and song_key("Björk", "Jóga") == song_key("bjork", "Joga")
+
+
+def test_another_version_of_a_song_is_the_same_work_for_a_listener():
+    """`make shell`: "too fast" after "Give Me Light - Piano Solo" played "Give Me Light". For what
+    a listener is offered next, a live recording or another arrangement is the same song
+    (``work_key``); for dates it is not (``song_key``)."""
+    from music_domain.real_catalog import song_key, work_key
+
+    assert work_key("Hillsong", "Give Me Light - Piano Solo") == work_key("Hillsong", "Give Me Light")
+    assert work_key("Eagles", "Hotel California - Live 1976") == work_key("Eagles", "Hotel California (Live)")
+    assert song_key("Eagles", "Hotel California - Live 1976") is None  # its own date
+    assert work_key("The Rolling Stones", "(I Can't Get No) Satisfaction") == work_key("the rolling stones",
+                                                                                     "Satisfaction")
+    assert work_key("A Cover Band", "Hotel California") != work_key("Eagles", "Hotel California")
+    assert work_key("Eagles", "Hotel California") != work_key("Eagles", "New Kid in Town")
+    for title in ("", "- Intro", "(Interlude)", None):
+        assert work_key("Eagles", title) is None
+    assert work_key("", "Hotel California") is None
