@@ -63,8 +63,8 @@ def decide(cand, current, bound: str = "paired", delta: float = 0.05):
     one-sided 95% lower bound on the candidate's improvement is above 0; ``hcope`` /
     ``bootstrap``: only if the candidate's one-sided lower bound is above the current policy's
     estimate. Never when the candidate's overlap diagnostics say the estimate is unreliable.
-    ``delta``: the paired bound's error level (``policy_learning.improve`` spends part of 0.05 on a
-    pre-chosen fallback candidate); the other bounds are computed at 0.05 by the OPE report."""
+    ``delta``: the paired bound's error level; the other bounds are computed at 0.05 by the OPE
+    report."""
     if bound not in BOUNDS:
         raise ValueError(f"unknown bound {bound!r}; one of {BOUNDS}")
     if bound == "paired":

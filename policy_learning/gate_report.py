@@ -26,15 +26,16 @@ def write_markdown(report: dict, cand, current, cand_pd, current_pd, path) -> No
         lines += ["", f"Gate bound ({lb['method']}): one-sided {1 - lb['delta']:.0%} lower bound on the candidate's "
                   f"success {lb['lower_bound']:.4f}" + (f" (clip c = {lb['clip']:.2f}, {lb['n_used']} conversations)"
                                                         if "clip" in lb else "")]
-    fb = report.get("fallback")
-    if fb and fb.get("tested"):
-        lines += ["", f"Fallback (chosen on the selection split with the candidate): alpha {fb['alpha']:g} at "
-                  f"{1 - fb['delta']:.0%}, {'promoted' if fb.get('promoted') else 'refused too'}; it was tested "
-                  f"because the chosen alpha {fb['primary_alpha']:g} (at {1 - fb['primary_delta']:.0%}) was "
-                  f"refused: {fb['primary_reason']}"]
-    elif fb:
-        lines += ["", f"Fallback chosen on the selection split (not needed): alpha {fb['alpha']:g} at "
-                  f"{1 - fb['delta']:.0%}; the candidate was certified at {1 - fb['primary_delta']:.0%}"]
+    ladder = report.get("ladder") or []
+    if len(ladder) > 1 or (ladder and report.get("chosen_alpha") not in (None, ladder[-1]["alpha"])):
+        lines += ["", f"Ladder (fixed on the selection split; chosen alpha {report.get('chosen_alpha', 0):g}): "
+                  "each step certified at 95% in ascending order, the first refusal stops it, the largest "
+                  "step certified is promoted (fixed-sequence testing)", "",
+                  "| alpha | certified | paired lower bound | why |", "|---|---|---|---|"]
+        for step in ladder:
+            lb = "" if step.get("lower_bound") is None else f"{step['lower_bound']:+.4f}"
+            lines.append(f"| {step['alpha']:g} | {'yes' if step['promoted'] else 'no'} | {lb} | "
+                         f"{step['reason'].replace('|', '/')} |")
     d = cand.diagnostics or {}
     if d:
         w = d["weights"]

@@ -17,15 +17,15 @@
    alphas whose overlap on ``select`` is ample (ESS twice the diagnostics' threshold), the one
    with the highest *predicted* certificate is the candidate: the gate's own bound computed on
    ``select``, its width doubled and scaled to the size of ``certify`` (HCPI's conservative
-   prediction). A **fallback** is chosen there too: the smaller supported alpha with the best
-   bound predicted at ``FALLBACK_DELTA``. Both are fixed before ``certify`` is looked at.
-4. **The gate** (``policy_learning.gate.decide``, ``--bound paired`` by default): promote only
-   if the one-sided 95% lower bound on the candidate's improvement over the current policy
+   prediction). The **ladder** is fixed there too: the smaller supported alphas whose predicted
+   bound is positive, then the chosen one. Both are fixed before ``certify`` is looked at.
+4. **The gate** (``policy_learning.gate.decide``, ``--bound paired`` by default): a step is
+   certified only if the one-sided 95% lower bound on its improvement over the current policy
    (paired sequential doubly robust values on the same ``certify`` conversations) is above 0
-   and the overlap diagnostics call the estimate reliable. With a fallback, the chosen
-   candidate is certified at ``DELTA - FALLBACK_DELTA`` (96%) and, only if it is refused, the
-   fallback at ``FALLBACK_DELTA`` (99%): by the union bound the chance of promoting a policy that
-   is not better stays at most ``DELTA``. The report (JSON, Markdown, plot) says why.
+   and the overlap diagnostics call the estimate reliable. The ladder's steps are certified in
+   ascending order, each at 95%, and the first refusal stops it (fixed-sequence testing,
+   ``certify_ladder``): the largest step certified is promoted, and the chance of promoting a
+   policy that is not better stays at most ``DELTA``. The report (JSON, Markdown, plot) says why.
 5. **Promote** into the policy registry (``policy_learning.registry``): a new version with the
    model, feature schema, logs digest, this report, its parent and its exploration; ``current``
    moves atomically. **Deploy** (``--deploy``): ``rasa train`` (only the prompt policy retrains:
@@ -56,9 +56,6 @@ from policy_learning.registry import ArtefactError, Deployed, PolicyRegistry, Re
 
 DEFAULT_ALPHAS = (0.1, 0.25, 0.5, 0.75, 1.0)
 DELTA = 0.05  # the gate's error level: P(promoting a policy that is not better) <= DELTA
-# the part of DELTA a fallback candidate is certified at, when the chosen one is refused; the
-# chosen one is then certified at DELTA - FALLBACK_DELTA (a union bound: at most DELTA in all)
-FALLBACK_DELTA = 0.01
 SHARES = {"train": 0.5, "select": 0.2, "certify": 0.3}
 MIN_CONVERSATIONS = 200
 
@@ -195,45 +192,56 @@ def predicted_certificate(paired_bound: Dict[str, Any], select: pd.DataFrame, ce
 
 @dataclass
 class Certificate:
-    """What ``certify_with_fallback`` decided: promote or not, why, the bound used, the alpha and
-    the report of the candidate it is about, the primary's error level, and the fallback's record."""
+    """What ``certify_ladder`` decided: promote or not, why, the bound used, the alpha and the
+    report of the candidate it is about (the promoted step, else the first refused), the error
+    level, and each step's record."""
     promote: bool
     reason: str
     bound: Optional[Dict[str, Any]]
     alpha: float
     report: Any
     delta: float
-    fallback: Optional[Dict[str, Any]] = None
+    ladder: List[Dict[str, Any]] = field(default_factory=list)
 
 
-def certify_with_fallback(evaluate, current_report, alpha: float, fallback_alpha: Optional[float] = None,
-                          bound: str = "paired") -> Certificate:
-    """The gate on ``certify`` for the chosen ``alpha`` and, if it is refused, the pre-chosen
-    ``fallback_alpha`` (``evaluate(alpha)`` gives a candidate's report on the certification
-    conversations). Without a fallback the chosen candidate is certified at ``DELTA``; with one,
-    at ``DELTA - FALLBACK_DELTA``, and the fallback at ``FALLBACK_DELTA``: the chance that either
-    certificate passes a policy that is not better is at most their sum (``tests`` measure it)."""
+def certify_ladder(evaluate, current_report, alphas: Sequence[float], bound: str = "paired") -> Certificate:
+    """The gate on ``certify`` for a ladder of steps fixed on ``select`` (``evaluate(alpha)`` gives a
+    candidate's report on the certification conversations): **fixed-sequence testing**, the steps
+    in ascending order, each at the whole ``DELTA``; the first refusal stops the ladder, and the
+    largest step certified before it is promoted. A policy that is not better is promoted only if
+    the first such step of the ladder passes its own test, so the chance is at most ``DELTA``
+    whatever the steps (Maurer, Hothorn & Lehmacher 1995; ``tests`` measure it). Smaller steps
+    carry smaller importance weights, so the ladder climbs in the order of its support: when the
+    bold step is unreliable (one heavy-weight conversation ``select`` never held) the round still
+    deploys the largest step the logs certify, instead of nothing."""
     from policy_learning.gate import decide
 
-    delta = DELTA - FALLBACK_DELTA if fallback_alpha is not None else DELTA
-    report = evaluate(alpha)
-    promote, reason, lb = decide(report, current_report, bound, delta)
-    cert = Certificate(bool(promote), reason, lb, float(alpha), report, delta)
-    if fallback_alpha is None:
-        return cert
-    cert.fallback = {"alpha": float(fallback_alpha), "delta": FALLBACK_DELTA, "primary_delta": delta,
-                     "tested": not promote}
-    if promote:
-        return cert
-    fb = evaluate(fallback_alpha)
-    fb_promote, fb_reason, fb_lb = decide(fb, current_report, bound, FALLBACK_DELTA)
-    cert.fallback.update({"promoted": bool(fb_promote), "reason": fb_reason, "primary_alpha": float(alpha),
-                          "primary_reason": reason, "primary_lower_bound": lb})
-    if fb_promote:
-        return Certificate(True, f"{fb_reason} (the fallback alpha {fallback_alpha:g}; the chosen alpha {alpha:g} "
-                                 f"was refused: {reason})", fb_lb, float(fallback_alpha), fb, delta, cert.fallback)
-    cert.reason = f"{reason}; the fallback alpha {fallback_alpha:g}: {fb_reason}"
-    return cert
+    steps = sorted({float(a) for a in alphas})
+    if not steps:
+        raise ValueError("the ladder needs at least one step")
+    record: List[Dict[str, Any]] = []
+    passed = None
+    for a in steps:
+        report = evaluate(a)
+        promote, reason, lb = decide(report, current_report, bound, DELTA)
+        record.append({"alpha": a, "promoted": bool(promote), "reason": reason,
+                       "lower_bound": None if lb is None else float(lb["lower_bound"])})
+        if not promote:
+            refused = (a, report, reason, lb)
+            break
+        passed = (a, report, reason, lb)
+    else:
+        refused = None
+    if passed is None:
+        a, report, reason, lb = refused
+        if len(steps) > 1:
+            reason = f"{reason} (alpha {a:g}, the first step of the ladder {', '.join(f'{x:g}' for x in steps)})"
+        return Certificate(False, reason, lb, a, report, DELTA, record)
+    a, report, reason, lb = passed
+    if refused is not None:
+        reason = (f"{reason} (alpha {a:g}, the largest step of the ladder certified; alpha {refused[0]:g} was "
+                  f"refused: {refused[2]})")
+    return Certificate(True, reason, lb, a, report, DELTA, record)
 
 
 def _evaluate(logs, policy, n_bootstrap, seed, fit_q=True):
@@ -275,14 +283,10 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
     # (benchmarks/alpha_selection.py compares both with the simulated truth)
     fit_q = bound in ("paired", "bootstrap")
     cur_select = _evaluate(select, current.policy, 20, seed, fit_q=fit_q) if bound == "paired" else None
-    fallback_lb = {}
     for alpha in alphas:
         rep = _evaluate(select, candidate(current, learned, alpha), 20, seed, fit_q=fit_q)
         if bound == "paired":
-            lb = predicted_certificate(paired_improvement_bound(rep, cur_select, DELTA - FALLBACK_DELTA, "SeqDR"),
-                                       select, certify)
-            fallback_lb[alpha] = predicted_certificate(
-                paired_improvement_bound(rep, cur_select, FALLBACK_DELTA, "SeqDR"), select, certify)
+            lb = predicted_certificate(paired_improvement_bound(rep, cur_select, DELTA, "SeqDR"), select, certify)
         else:
             lb = (rep.lower_bounds.get(bound) or {}).get("lower_bound", float("-inf"))
         # the gate's estimator (SeqDR), else PDWIS: the first of the two in the report's order was
@@ -300,24 +304,20 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
     usable = [c for c in choices if c["supported"]] or [min(choices, key=lambda c: c["alpha"])]
     best = max(usable, key=lambda c: c["select_lower_bound"])
     alpha = best["alpha"]
-    # A fallback, chosen on `select` before `certify` is looked at: a smaller step whose overlap
-    # is safer, certified only if the chosen one is refused. A bold step that looked well
-    # supported on `select` was refused on `certify` in two `make rounds` runs (round 2: one
-    # heavy-weight conversation `select` never saw made it unreliable), and the round was lost.
-    # The two certificates share DELTA (a union bound), so the promoted policy is still worse
-    # than the current one with probability at most DELTA.
-    fallback = None
+    # The ladder, fixed on `select` before `certify` is looked at: the smaller well-supported
+    # steps whose predicted bound is positive, then the chosen one, certified in ascending order
+    # (``certify_ladder``). A bold step that looked well supported on `select` was refused on
+    # `certify` in `make rounds` (round 2: one heavy-weight conversation `select` never saw made it
+    # unreliable) and in a set-up (alpha 0.75, one conversation 50% of the weight), and the round
+    # was lost; the ladder deploys the largest step below it that `certify` supports.
+    steps = [alpha]
     if bound == "paired":
-        smaller = [c for c in usable if c["alpha"] < alpha and c["supported"] and fallback_lb[c["alpha"]] > 0]
-        if smaller:
-            fallback = max(smaller, key=lambda c: fallback_lb[c["alpha"]])
+        steps = [c["alpha"] for c in usable if c["alpha"] < alpha and c["supported"] and c["select_lower_bound"] > 0]
+        steps.append(alpha)
     cur = _evaluate(certify, current.policy, n_bootstrap, seed)
-    cert = certify_with_fallback(lambda a: _evaluate(certify, candidate(current, learned, a), n_bootstrap, seed),
-                                 cur, alpha, None if fallback is None else fallback["alpha"], bound)
+    cert = certify_ladder(lambda a: _evaluate(certify, candidate(current, learned, a), n_bootstrap, seed),
+                          cur, steps, bound)
     promote, reason, lb, alpha, cand, delta = cert.promote, cert.reason, cert.bound, cert.alpha, cert.report, cert.delta
-    fallback_note = cert.fallback
-    if fallback_note is not None:
-        fallback_note["select_lower_bound"] = float(fallback_lb[fallback["alpha"]])
     cand_policy = candidate(current, learned, alpha)
     X = np.stack(certify["features"].to_numpy()).astype(np.float32)
     cand_pd = from_logs.per_decision(certify, True, cand_policy, None, n_bootstrap, seed)
@@ -327,7 +327,7 @@ def run(logs: pd.DataFrame, registry: PolicyRegistry, out: str = "results/improv
     report = {"candidate": cand_policy.name, "current_version": current.version, "alpha": alpha,
               "propensities": loggers_note,
               "with_history": with_history, "alpha_selection": choices, "bound": bound, "delta": delta,
-              "fallback": fallback_note,
+              "chosen_alpha": float(best["alpha"]), "ladder": cert.ladder,
               "logs": {"files": [str(f) for f in log_files], "conversations": int(n_arm),
                        "conversations_given": int(n_conv), "decisions": int(len(logs)),
                        "sha256": logs_digest(logs),

@@ -281,12 +281,14 @@ def test_paired_improvement_bound_detects_a_better_policy_and_never_the_same_one
     assert not promote and "same conversations" in reason
 
 
-def test_a_fallback_is_certified_only_when_the_chosen_step_is_refused_and_the_error_stays_at_delta():
-    """``improve.certify_with_fallback``: the chosen candidate is certified at DELTA - FALLBACK_DELTA
-    and, only when it is refused (unreliable or its bound at or below 0), the fallback chosen with
-    it at FALLBACK_DELTA. Under the null (neither is better), over 4,000 replications, one of the two
-    is promoted in at most DELTA of them; the chosen one alone at its 4%."""
-    from policy_learning.improve import DELTA, FALLBACK_DELTA, certify_with_fallback
+def test_the_ladder_promotes_the_largest_certified_step_and_its_error_stays_at_delta():
+    """``improve.certify_ladder``: the steps fixed on `select` are certified in ascending order, each
+    at DELTA, the first refusal stops the ladder, and the largest step certified is promoted
+    (fixed-sequence testing). Seen in a set-up: alpha 0.75 was unreliable (one conversation 50%
+    of the weight) and, with one fallback, the round deployed nothing. Under the null (no step
+    better), over 4,000 replications, a step is promoted in at most DELTA of them; with the first
+    step truly better and the others not, a step that is not better is promoted at most DELTA."""
+    from policy_learning.improve import DELTA, certify_ladder
 
     rng = np.random.default_rng(11)
     ep, step, reward, action, pscore = simulate(600, rng)
@@ -308,27 +310,33 @@ def test_a_fallback_is_certified_only_when_the_chosen_step_is_refused_and_the_er
         return evaluate
 
     better = 0.5 + 0.2 + rng.normal(0, 0.3, n)
-    # the chosen step unreliable: the fallback is certified at 99% and promoted
-    cert = certify_with_fallback(evaluator({0.75: mk(better, reliable=False), 0.25: mk(better)}), current, 0.75, 0.25)
-    assert cert.promote and cert.alpha == 0.25 and calls == [0.75, 0.25]
-    assert cert.delta == pytest.approx(DELTA - FALLBACK_DELTA) and cert.bound["delta"] == pytest.approx(FALLBACK_DELTA)
-    assert cert.fallback["tested"] and "fallback" in cert.reason and "unreliable" in cert.reason
-    # the chosen step certified: the fallback is never evaluated
+    # the bold step unreliable: the largest step below it is promoted, at the whole DELTA
+    cert = certify_ladder(evaluator({0.1: mk(better), 0.25: mk(better), 0.75: mk(better, reliable=False)}),
+                          current, [0.75, 0.25, 0.1])
+    assert cert.promote and cert.alpha == 0.25 and calls == [0.1, 0.25, 0.75]
+    assert cert.delta == DELTA and cert.bound["delta"] == pytest.approx(DELTA) and cert.report.reliable
+    assert "largest step" in cert.reason and "unreliable" in cert.reason
+    assert [s["promoted"] for s in cert.ladder] == [True, True, False]
+    # every step certified: the last one; one step alone is the plain gate at DELTA
     calls.clear()
-    cert = certify_with_fallback(evaluator({0.75: mk(better), 0.25: mk(better)}), current, 0.75, 0.25)
-    assert cert.promote and cert.alpha == 0.75 and calls == [0.75] and not cert.fallback["tested"]
-    assert cert.bound["delta"] == pytest.approx(DELTA - FALLBACK_DELTA)
-    # no fallback: the whole DELTA on the chosen one; refused stays refused
-    cert = certify_with_fallback(evaluator({0.5: mk(np.full(n, 0.5))}), current, 0.5)
-    assert not cert.promote and cert.fallback is None and cert.bound["delta"] == pytest.approx(DELTA)
-    # the error rate under the null
-    reps, promoted, primary = 4000, 0, 0
+    cert = certify_ladder(evaluator({0.25: mk(better), 0.75: mk(better)}), current, [0.25, 0.75])
+    assert cert.promote and cert.alpha == 0.75 and calls == [0.25, 0.75] and "largest" not in cert.reason
+    cert = certify_ladder(evaluator({0.5: mk(np.full(n, 0.5))}), current, [0.5])
+    assert not cert.promote and cert.alpha == 0.5 and len(cert.ladder) == 1
+    # the first step refused: nothing is promoted and no later step is looked at
+    calls.clear()
+    cert = certify_ladder(evaluator({0.1: mk(np.full(n, 0.5)), 0.5: mk(better)}), current, [0.1, 0.5])
+    assert not cert.promote and calls == [0.1] and cert.alpha == 0.1 and "first step" in cert.reason
+    with pytest.raises(ValueError, match="at least one step"):
+        certify_ladder(evaluator({}), current, [])
+    # the error rates
+    reps, null_all, null_after_good = 4000, 0, 0
     for _ in range(reps):
-        chosen = mk(0.5 + rng.normal(0, 0.3, n), reliable=bool(rng.random() < 0.5))
-        fallback = mk(0.5 + rng.normal(0, 0.3, n))
-        cert = certify_with_fallback(lambda a: chosen if a == 1.0 else fallback, current, 1.0, 0.5)
-        promoted += cert.promote
-        primary += cert.promote and cert.alpha == 1.0
+        null = {a: mk(0.5 + rng.normal(0, 0.3, n), reliable=bool(rng.random() < 0.8)) for a in (0.1, 0.25, 0.5)}
+        null_all += certify_ladder(lambda a: null[a], current, [0.1, 0.25, 0.5]).promote
+        good = {0.1: mk(0.5 + 0.2 + rng.normal(0, 0.3, n)), **{a: null[a] for a in (0.25, 0.5)}}
+        cert = certify_ladder(lambda a: good[a], current, [0.1, 0.25, 0.5])
+        null_after_good += cert.promote and cert.alpha > 0.1
     se = np.sqrt(DELTA * (1 - DELTA) / reps)
-    assert promoted / reps <= DELTA + 3 * se
-    assert primary / reps <= 0.5 * (DELTA - FALLBACK_DELTA) + 3 * se
+    assert null_all / reps <= DELTA + 3 * se
+    assert null_after_good / reps <= DELTA + 3 * se
