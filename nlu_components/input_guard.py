@@ -154,8 +154,12 @@ class InputGuard(GraphComponent):
         masked_letters = [c for c in masked if c.isalpha()]
         if sum(not c.isascii() for c in masked_letters) > 0.03 * max(len(masked_letters), 1):
             return True
-        known = sum(known_word(w, self.vocabulary) for w in ws) / len(ws)
-        return known < self.config["min_known_share"]
+        # a catalogue name or genre said exactly counts as a known word, and so does a "please" in
+        # another language: "quiero jazz" and "algo de reggaeton por favor" ask for music
+        from nlu_components.music_mentions import POLITE_WORDS
+
+        known = sum(known_word(w, self.vocabulary) or w in POLITE_WORDS for w in ws) + len(spans)
+        return known / (len(ws) + len(spans)) < self.config["min_known_share"]
 
     @staticmethod
     def apply_asr_confidence(m: Message) -> None:

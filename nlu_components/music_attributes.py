@@ -314,8 +314,14 @@ class MusicAttributeExtractor(GraphComponent, EntityExtractorMixin):
         intent_name = (message.get(INTENT) or {}).get("name")
         others: List[Dict[str, Any]] = []
         spans: List[Dict[str, Any]] = []  # candidate attribute spans: DIET first, then gazetteer
+        from music_domain.mentions import tokenize
+        from nlu_components.music_mentions import POLITE_WORDS
+
         for ent in message.get(ENTITIES, []):
             if ent.get("entity") in ATTRIBUTE_ENTITIES + ("option",):
+                words = [t.text for t in tokenize(text[ent.get("start", 0):ent.get("end", 0)])]
+                if words and all(w in POLITE_WORDS for w in words):
+                    continue  # "rock bitte": a please, not the subgenre british by resemblance
                 spans.append({**ent, "source": ent.get("extractor")})
             else:
                 others.append(ent)
@@ -370,9 +376,14 @@ class MusicAttributeExtractor(GraphComponent, EntityExtractorMixin):
         has_attribute = any(e["entity"] in ATTRIBUTE_ENTITIES for e in found)
         if not has_attribute and not critiqued and intent == "request_music" and text.strip() and len(text) <= 2000:
             found.extend(self._describe(message))
-        # one value per entity type: the first in the message
+        # one value per entity type: the first in the message that names a value exactly, else the
+        # first guessed ("quiero jazz": DIET's span "quiero", the subgenre spanish by resemblance,
+        # came before the genre word "jazz")
+        exact = {e["entity"] for e in found if float(e.get("confidence_normalisation", 1.0)) >= 0.99}
         unique, seen = [], set()
         for e in found:
+            if e["entity"] in exact and float(e.get("confidence_normalisation", 1.0)) < 0.99:
+                continue
             if e["entity"] in seen:
                 continue
             seen.add(e["entity"])

@@ -120,6 +120,15 @@ def _only_request_words(words: Sequence[str]) -> bool:
     return bool(words) and all(w in REQUEST_WORDS for w in words)
 
 
+# "Please" and "thanks" in the languages listeners mix into English ("reggaeton por favor", "rock
+# bitte"): the tagger read "por favor" as the song "Por Favor" and the attribute extractor "bitte"
+# as the subgenre british by resemblance. Lower case, apostrophes dropped, as ``tokenize`` gives them.
+POLITE_WORDS = frozenset("""
+por favor porfa porfavor porfis gracias bitte danke sil vous plait plaît svp merci per favore grazie
+obrigado obrigada alsjeblieft dank tack kiitos proszę
+""".split())
+
+
 # The words of asking for music. An unresolved mention made only of these is the request itself
 # ("play me some", "something like"), never an artist or a title the catalogue lacks; a title made
 # of them that the catalogue has still resolves (that check comes first).
@@ -131,7 +140,7 @@ want wanna need like love similar to by from of for with and or kind sort stuff
 music song songs track tracks tune tunes album albums artist artists band bands sound sounds
 listen listening hear hearing let let's lets s
 hey hi hello yo oh ok okay so well um uh hmm also too now
-""".split())
+""".split()) | POLITE_WORDS
 # A reply that starts with one of these is a yes, whatever artist it names ("yes, love Radiohead").
 YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "absolutely", "definitely"})
 

@@ -33,6 +33,22 @@ def test_understandable(storage, text):
     assert not guard(storage).not_understandable(text)
 
 
+@pytest.mark.parametrize("text, genre", [("quiero jazz", "jazz"), ("algo de reggaeton por favor 🔥", "reggaeton")])
+def test_a_genre_said_exactly_in_mixed_language_is_understood(storage, text, genre):
+    """`make shell`: "algo de reggaeton por favor 🔥" got "Sorry, I didn't quite get that". A genre
+    named exactly counts as a known word, and so does a "please" in another language; a sentence
+    mostly in another language with one such word stays not understood."""
+    start = text.index(genre)
+    entity = {"entity": "subgenre", "value": genre, "start": start, "end": start + len(genre),
+              "confidence_normalisation": 1.0}
+    assert not guard(storage).not_understandable(text, [entity])
+    if genre == "reggaeton":
+        assert guard(storage).not_understandable(text)  # without the entity, the words alone
+    foreign = "je veux du rock"
+    rock = {"entity": "genre", "value": "rock", "start": 12, "end": 16, "confidence_normalisation": 1.0}
+    assert guard(storage).not_understandable(foreign, [rock])
+
+
 def test_catalogue_names_in_exact_entities_count_as_known(storage):
     text = "play Sertanejo"
     assert guard(storage).not_understandable("Sertanejo Zouglou")  # unknown words alone

@@ -249,6 +249,20 @@ def test_words_that_are_also_band_names_keep_their_ordinary_reading_unless_said_
         assert kinds(r, attribute), (text, r["entities"])
 
 
+@pytest.mark.parametrize("text, entity, value", [
+    ("reggaeton por favor", "subgenre", "reggaeton"),  # "Por Favor" (Gamadinho) was a work seed
+    ("rock bitte", "genre", "rock"),  # "bitte" was the subgenre british by resemblance
+    ("quiero jazz", "subgenre", "jazz"),  # "quiero" was the subgenre spanish, and jazz was lost
+    ("algo de reggaeton por favor 🔥", "subgenre", "reggaeton"),  # was "Sorry, I didn't quite get that"
+])
+def test_a_genre_in_mixed_language_is_heard_and_a_please_is_no_song_or_genre(parse, text, entity, value):
+    r = parse(text)
+    assert r["intent"]["name"] == "request_music", (text, r["intent"])
+    assert [e["value"] for e in kinds(r, entity)] == [value], (text, r["entities"])
+    assert not kinds(r, "work") and not kinds(r, "artist"), (text, r["entities"])
+    assert [e["value"] for e in kinds(r, "subgenre")] in ([], [value]), (text, r["entities"])
+
+
 @pytest.mark.parametrize("text", [
     "", " ", "x" * 200, "like " + "a" * 200, "like " + "Radiohead " * 25,
     "something like Édith Piaf et Stromae s'il vous plaît", "algo como Bad Bunny por favor 🎶",
