@@ -127,16 +127,26 @@ def song_key(artist, title) -> Optional[str]:
     return f"{a}|{t}" if a and t else None
 
 
+# what a title's " - ..." tail or bracket says when it names a version of the song, not another
+# piece ("Part 2", "Pt. 1", "No. 3", an aria's name stay apart)
+_VERSION = re.compile(r"\b(?:live|en vivo|ao vivo|acoustic|unplugged|piano|solo|orchestral|instrumental|"
+                      r"remix|mix|version|ver|edit|demo|remaster(?:ed)?|mono|stereo|single|radio|extended|"
+                      r"original|session|sessions|reprise|from|soundtrack|theme)\b", re.IGNORECASE)
+
+
 def work_key(artist, title) -> Optional[str]:
     """The song as a listener hears it, whatever the recording: normalised artist and the title
-    without what follows " - " or stands in brackets, so "Give Me Light - Piano Solo", "Give Me
-    Light" and "Hotel California - Live" are one work each. Looser than ``song_key`` (which keeps
-    arrangements and live recordings apart, for their own dates): it is what a listener who
-    turned one version down or critiqued it must not be offered again as the next sample."""
+    without a " - " tail or a bracket that names a version (live, acoustic, piano solo, a mix, a
+    remaster, "from" a soundtrack), so "Give Me Light - Piano Solo" and "Give Me Light", or
+    "Hotel California - Live 1976" and "Hotel California", are one work each, while "DNA" and
+    "DNA (Part 2)" are two. Looser than ``song_key`` (which keeps arrangements and live
+    recordings apart, for their own dates): it is what a listener who turned one version down or
+    critiqued it must not be offered again as the next sample."""
     if not isinstance(title, str) or not isinstance(artist, str):
         return None  # a missing name (None, NaN) is no work
-    base = re.split(r"\s*(?:^|\s)-\s+", title, maxsplit=1)[0]
-    base = re.sub(r"\s*[\(\[][^\)\]]*[\)\]]", " ", base)
+    head, sep, tail = title.partition(" - ")
+    base = head if sep and _VERSION.search(tail) else title
+    base = re.sub(r"\s*[\(\[]([^\)\]]*)[\)\]]", lambda m: " " if _VERSION.search(m.group(1)) else m.group(0), base)
     a, t = name_key(artist), name_key(base)
     return f"{a}|{t}" if a and t else None
 

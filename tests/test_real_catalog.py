@@ -215,10 +215,13 @@ def test_another_version_of_a_song_is_the_same_work_for_a_listener():
     assert work_key("Hillsong", "Give Me Light - Piano Solo") == work_key("Hillsong", "Give Me Light")
     assert work_key("Eagles", "Hotel California - Live 1976") == work_key("Eagles", "Hotel California (Live)")
     assert song_key("Eagles", "Hotel California - Live 1976") is None  # its own date
-    assert work_key("The Rolling Stones", "(I Can't Get No) Satisfaction") == work_key("the rolling stones",
-                                                                                     "Satisfaction")
+    assert work_key("Apparat", "Goodbye - Theme from Dark") == work_key("apparat", "Goodbye")
+    assert work_key("Hillsong", "Goodness of God (Live)") == work_key("Hillsong", "Goodness of God - Radio Edit")
+    # another piece is another work: a part, a movement, an aria
+    assert work_key("BTS", "DNA (Part 2)") != work_key("BTS", "DNA")
+    assert work_key("Verdi", "Attila - Act 1: Aria") != work_key("Verdi", "Attila - Act 2: Duet")
     assert work_key("A Cover Band", "Hotel California") != work_key("Eagles", "Hotel California")
     assert work_key("Eagles", "Hotel California") != work_key("Eagles", "New Kid in Town")
-    for title in ("", "- Intro", "(Interlude)", None):
+    for title in ("", "(Live)", None, float("nan")):
         assert work_key("Eagles", title) is None
     assert work_key("", "Hotel California") is None
