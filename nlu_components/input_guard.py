@@ -102,6 +102,29 @@ def words(text: str) -> List[str]:
     return WORD.findall(text.lower())
 
 
+# "No" and "without" in the languages listeners mix into English: with one of these, a genre named
+# in a foreign sentence may be what the listener does not want
+FOREIGN_NEGATION = frozenset("nada ningun ninguna nunca sin pas sans jamais aucun nicht kein keine keinen "
+                             "ohne nie niente senza nessun nao sem".split())
+
+
+def spans_of_values(entities) -> List[tuple]:
+    """The spans of entities whose value was named exactly (normalised with confidence >= 0.99)."""
+    return [(e.get("start", 0), e.get("end", 0)) for e in entities
+            if e.get("entity") != "sentiment" and float(e.get("confidence_normalisation", 0.0)) >= 0.99]
+
+
+def _merged(spans) -> List[tuple]:
+    """Overlapping spans as one (a genre and its subgenre on the same word are one word)."""
+    out: List[list] = []
+    for a, b in sorted(spans):
+        if out and a < out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [tuple(x) for x in out]
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class InputGuard(GraphComponent):
     @staticmethod
@@ -154,12 +177,20 @@ class InputGuard(GraphComponent):
         masked_letters = [c for c in masked if c.isalpha()]
         if sum(not c.isascii() for c in masked_letters) > 0.03 * max(len(masked_letters), 1):
             return True
-        # a catalogue name or genre said exactly counts as a known word, and so does a "please" in
-        # another language: "quiero jazz" and "algo de reggaeton por favor" ask for music
+        # A catalogue name or genre said exactly counts as one known word (however many entities
+        # share its words), and a "please" in another language as none: "quiero jazz" and "algo de
+        # reggaeton por favor" ask for music. Another language's "no" ("nada de reggaeton", "pas
+        # de rock") would be heard as the genre asked for: such a message stays not understood.
         from nlu_components.music_mentions import POLITE_WORDS
 
-        known = sum(known_word(w, self.vocabulary) or w in POLITE_WORDS for w in ws) + len(spans)
-        return known / (len(ws) + len(spans)) < self.config["min_known_share"]
+        content = [w for w in ws if w not in POLITE_WORDS]
+        if spans and FOREIGN_NEGATION.intersection(content):
+            return True  # "sin reggaeton": "sin" is an English word too, so before the share
+        known = sum(known_word(w, self.vocabulary) for w in content)
+        if not content or known / len(content) >= self.config["min_known_share"]:
+            return not content and not spans
+        named = _merged(spans_of_values(entities))
+        return (known + len(named)) / (len(content) + len(named)) < self.config["min_known_share"]
 
     @staticmethod
     def apply_asr_confidence(m: Message) -> None:

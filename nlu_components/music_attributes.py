@@ -379,10 +379,13 @@ class MusicAttributeExtractor(GraphComponent, EntityExtractorMixin):
         # one value per entity type: the first in the message that names a value exactly, else the
         # first guessed ("quiero jazz": DIET's span "quiero", the subgenre spanish by resemblance,
         # came before the genre word "jazz")
-        exact = {e["entity"] for e in found if float(e.get("confidence_normalisation", 1.0)) >= 0.99}
+        def named_exactly(e) -> bool:
+            return e.get("source") == "era_pattern" or float(e.get("confidence_normalisation", 0.0)) >= 0.99
+
+        exact = {e["entity"] for e in found if named_exactly(e)}
         unique, seen = [], set()
         for e in found:
-            if e["entity"] in exact and float(e.get("confidence_normalisation", 1.0)) < 0.99:
+            if e["entity"] in exact and not named_exactly(e):
                 continue
             if e["entity"] in seen:
                 continue

@@ -115,6 +115,18 @@ def _a_purpose(text: str, mention: Dict[str, Any]) -> bool:
         and bool(_PURPOSE_CUE.search(text[:int(mention.get("start", 0))]))
 
 
+def _a_please(text: str, mention: Dict[str, Any]) -> bool:
+    """A title made only of "please" / "thanks" in another language ("Por Favor", "Porfa",
+    "Merci") said beside other words than the words of asking is a please: "reggaeton por favor"
+    asks for reggaeton, while "play porfa" asks for Feid's song."""
+    words = _words(mention["text"])
+    if not words or not all(w in POLITE_WORDS for w in words):
+        return False
+    a, b = int(mention.get("start", 0)), int(mention.get("end", 0))
+    rest = _words(text[:a] + " " + text[b:])
+    return any(w not in REQUEST_WORDS and w not in POLITE_WORDS for w in rest)
+
+
 def _only_request_words(words: Sequence[str]) -> bool:
     """Are the (tokenized) words only the words of asking for music?"""
     return bool(words) and all(w in REQUEST_WORDS for w in words)
@@ -124,8 +136,8 @@ def _only_request_words(words: Sequence[str]) -> bool:
 # bitte"): the tagger read "por favor" as the song "Por Favor" and the attribute extractor "bitte"
 # as the subgenre british by resemblance. Lower case, apostrophes dropped, as ``tokenize`` gives them.
 POLITE_WORDS = frozenset("""
-por favor porfa porfavor porfis gracias bitte danke sil vous plait plaît svp merci per favore grazie
-obrigado obrigada alsjeblieft dank tack kiitos proszę
+por favor porfa porfavor porfis gracias bitte danke svp merci favore grazie obrigado obrigada
+alsjeblieft kiitos
 """.split())
 
 
@@ -140,7 +152,7 @@ want wanna need like love similar to by from of for with and or kind sort stuff
 music song songs track tracks tune tunes album albums artist artists band bands sound sounds
 listen listening hear hearing let let's lets s
 hey hi hello yo oh ok okay so well um uh hmm also too now
-""".split()) | POLITE_WORDS
+""".split())
 # A reply that starts with one of these is a yes, whatever artist it names ("yes, love Radiohead").
 YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "absolutely", "definitely"})
 
@@ -302,6 +314,8 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                     continue  # "something to wake me up" asks for music that does, not for "Wake Me Up"
                 if r.resolved and by is None and _only_request_words(_words(x["text"])):
                     continue  # "put on hotel california": "Put On" (Jeezy) is the asking, not a song asked for
+                if r.resolved and by is None and _a_please(text, x):
+                    continue  # "reggaeton por favor" asks for reggaeton, not for the song "Por Favor"
                 if r.resolved:
                     if x.get("title_over_artist") or by is not None:
                         songs.append((x["start"], x["end"], r.artist))
