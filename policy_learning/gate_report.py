@@ -28,7 +28,8 @@ def write_markdown(report: dict, cand, current, cand_pd, current_pd, path) -> No
                                                         if "clip" in lb else "")]
     ladder = report.get("ladder") or []
     if len(ladder) > 1 or (ladder and report.get("chosen_alpha") not in (None, ladder[-1]["alpha"])):
-        lines += ["", f"Ladder (fixed on the selection split; chosen alpha {report.get('chosen_alpha', 0):g}): "
+        planned = ", ".join(f"{a:g}" for a in report.get("ladder_planned") or [s["alpha"] for s in ladder])
+        lines += ["", f"Ladder {planned} (fixed on the selection split; chosen alpha {report.get('chosen_alpha', 0):g}): "
                   "each step certified at 95% in ascending order, the first refusal stops it, the largest "
                   "step certified is promoted (fixed-sequence testing)", "",
                   "| alpha | certified | paired lower bound | why |", "|---|---|---|---|"]
