@@ -184,12 +184,12 @@ class InputGuard(GraphComponent):
         from nlu_components.music_mentions import POLITE_WORDS
 
         content = [w for w in ws if w not in POLITE_WORDS]
-        if spans and FOREIGN_NEGATION.intersection(content):
+        named = _merged(spans_of_values(entities))
+        if named and FOREIGN_NEGATION.intersection(content):
             return True  # "sin reggaeton": "sin" is an English word too, so before the share
         known = sum(known_word(w, self.vocabulary) for w in content)
         if not content or known / len(content) >= self.config["min_known_share"]:
             return not content and not spans
-        named = _merged(spans_of_values(entities))
         return (known + len(named)) / (len(content) + len(named)) < self.config["min_known_share"]
 
     @staticmethod

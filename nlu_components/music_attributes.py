@@ -29,6 +29,8 @@ from rasa.shared.nlu.training_data.message import Message
 
 from music_domain.attributes import ATTRIBUTES, Vocabulary, display_genre
 from music_domain.catalog import load_catalog
+from music_domain.mentions import tokenize
+from nlu_components.music_mentions import POLITE_WORDS
 
 EXTRACTOR = "MusicAttributeExtractor"
 ATTRIBUTE_ENTITIES = tuple(a for a in ATTRIBUTES if a != "subgenre")  # DIET entities; subgenre comes from genre
@@ -314,9 +316,6 @@ class MusicAttributeExtractor(GraphComponent, EntityExtractorMixin):
         intent_name = (message.get(INTENT) or {}).get("name")
         others: List[Dict[str, Any]] = []
         spans: List[Dict[str, Any]] = []  # candidate attribute spans: DIET first, then gazetteer
-        from music_domain.mentions import tokenize
-        from nlu_components.music_mentions import POLITE_WORDS
-
         for ent in message.get(ENTITIES, []):
             if ent.get("entity") in ATTRIBUTE_ENTITIES + ("option",):
                 words = [t.text for t in tokenize(text[ent.get("start", 0):ent.get("end", 0)])]
