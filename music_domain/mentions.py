@@ -564,10 +564,12 @@ class MentionResolver:
             return None
         return self._artists.get(resolve_key(name))
 
-    def exact_work(self, name: str) -> Resolution:
+    def exact_work(self, name: str, by: Optional[str] = None) -> Resolution:
         """The catalogue track whose normalised title is ``name``'s, with no plural or fuzzy reading
-        (a dictionary lookup, cheap enough for every message); unresolved when there is none."""
+        (a dictionary lookup, cheap enough for every message); with ``by`` (a catalogue artist)
+        only that artist's tracks count; unresolved when there is none."""
         hits = self._tracks.get(resolve_key(_clean_title(name))) if name and len(name) <= MAX_MENTION else None
+        hits = [h for h in (hits or []) if by is None or h[1] == by]
         if not hits:
             return Resolution("work", name or "", None, None, None, 0.0)
         return Resolution("work", name, *self._best(hits), 100.0)
@@ -613,6 +615,8 @@ class MentionResolver:
         if self._popularity is not None:
             top = max(hits, key=lambda h: self._popularity[h[2]])
             hits = [h for h in hits if h[1] == top[1]]
+            # no plain title: the best-known take ("Happy - From Despicable Me 2", not "- Live at ...")
+            return min(hits, key=lambda h: (_clean_title(h[0]) != h[0].strip(), -self._popularity[h[2]], len(h[0])))
         return _plainest(hits)
 
 

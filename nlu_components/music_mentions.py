@@ -93,6 +93,13 @@ def _first_artist_fills_the_slot(kept: List[Dict[str, Any]], new: List[Dict[str,
 
 
 MAX_BARE_TITLE_WORDS = 10  # a longer message says more than a title
+# the words before a one-word title that make it a description: "something happy by pharrell"
+_SOME = frozenset({"something", "anything", "some", "more", "any", "other", "another"})
+# a refusal anywhere before "X by ARTIST": the song or the artist is not asked for
+_REFUSED = re.compile(r"\b(?:not|no|never|nothing|none|hate|without|except|stop|skip)\b|n't\b|\bdont\b", re.I)
+# the intents a song named by its artist is asked for under, whatever the intent model's confidence;
+# under any other, only when it was unsure ("play hello by adele": asking what is playing, 0.32)
+ASKS_FOR_A_SONG = ("request_music", "out_of_scope", "surprise_me", "choose_option")
 # "something to ..." / "music to ...": what the music is for, not what it is called
 _PURPOSE_CUE = re.compile(r"\b(?:something|anything|music|songs?|tunes?|tracks?|stuff)\s+to\s*$", re.I)
 
@@ -267,6 +274,11 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         mention_spans = [(x["start"], x["end"]) for x in mentions]
         work_spans = [(x["start"], x["end"]) for x in mentions if x["type"] != "Artist"]
         intent = (message.get(INTENT) or {}).get("name")
+        song = self._song_by_artist(text)
+        unsure = float((message.get(INTENT) or {}).get("confidence") or 0.0) < self.config["unsure_intent"]
+        if song is not None and (song[0] is not None or unsure):
+            self._name_the_song_by(message, song, entities, text)
+            return
         resolved_artists = {}
         for x in mentions:
             if x["type"] == "Artist":
@@ -375,6 +387,85 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
             relabel_intent(message, "request_music",
                            max((e["confidence"] for e in new if e["entity"] == "artist"), default=0.0)
                            if intent == "out_of_scope" else 0.0)
+
+    def _song_by_artist(self, text: str):
+        """``(track, title start, title end, artist, artist start, artist end)`` when the message
+        names a song as "TITLE by ARTIST" ("play help by the beatles", "hello by adele", "something
+        like creep by radiohead"): ARTIST, right after a "by", is a catalogue artist (exact, else
+        fuzzy as ``MentionResolver.artist``), and the words right before the "by" are one of that
+        artist's titles (exact or a typo of it, only among that artist's tracks). The tagger needs
+        context to see a title made of everyday words, the intent model read "play help by the
+        beatles" as asking what is playing, and "creep" and "happy" became a genre and a mood.
+        Not when the title is only words of asking ("play something by the beatles" asks for the
+        band, though "Something" is their song), nor a one-word title after "something" / "some"
+        ("something happy by pharrell" asks for happy music by him). The last "by" is tried first
+        ("stand by me by ben e king")."""
+        from music_domain.mentions import MAX_MENTION, tokenize
+
+        tokens = tokenize(text)
+        if len(tokens) < 3 or len(tokens) > MAX_BARE_TITLE_WORDS + 8:
+            return None
+        for k in range(len(tokens) - 2, 0, -1):
+            if tokens[k].text != "by":
+                continue
+            artist = None
+            for fuzzy in (False, True):
+                for j in range(min(len(tokens), k + 7), k + 1, -1):
+                    name = text[tokens[k + 1].start:tokens[j - 1].end]
+                    if len(name) > MAX_MENTION:
+                        continue
+                    found = self.resolver.artist(name).value if fuzzy else self.resolver.exact_artist(name)
+                    if found is not None:
+                        artist = (found, tokens[k + 1].start, tokens[j - 1].end)
+                        break
+                if artist is not None:
+                    break
+            if artist is None:
+                continue
+            if _REFUSED.search(text[:tokens[k].start]):
+                return None  # "not creep by radiohead", "I don't want anything by adele"
+            # the longest title said exactly, else a typo of the words after the words of asking
+            starts = [i for i in range(max(0, k - MAX_BARE_TITLE_WORDS), k)
+                      if not _only_request_words([t.text for t in tokens[i:k]])
+                      and not (i == k - 1 and i > 0 and tokens[i - 1].text in _SOME)]
+            lead = next((i for i in starts if tokens[i].text not in REQUEST_WORDS), None)
+            for i, look in [(i, self.resolver.exact_work) for i in starts] + \
+                    ([(lead, self.resolver.work)] if lead is not None else []):
+                r = look(text[tokens[i].start:tokens[k - 1].end], by=artist[0])
+                if r.resolved:
+                    return (r, tokens[i].start, tokens[k - 1].end) + artist
+            return (None, None, None) + artist  # a title the catalogue lacks, or a description
+        return None
+
+    def _name_the_song_by(self, message: Message, song, entities, text: str) -> None:
+        """The message names the song ``song`` by its artist (``_song_by_artist``): what was read on
+        the title's and the artist's words goes, the artist fills the slot and the track is the
+        seed (a likeness, ``like``, after "like"). A request, unless the intent model was sure of
+        something else ("is this creep by radiohead?") or the song is refused ("not creep by
+        radiohead"), whose intent stays."""
+        from nlu_components.input_guard import relabel_intent
+
+        r, start, end, artist, a_start, a_end = song
+        named = (a_start if r is None else start, a_end)  # no title: what was read on the rest stays
+        kept = [e for e in entities
+                if not (e.get("entity") in GUESSABLE + ("era", "artist", "work", "unknown_mention")
+                        and e.get("start", 0) < named[1] and named[0] < e.get("end", 0))]
+        work = None if r is None else {"start": start, "end": end, "confidence": 1.0, "extractor": EXTRACTOR,
+                                       "raw_value": text[start:end], **self._work_entity(r)}
+        if work is not None and _asked_like(text, work):
+            work["like"] = True
+        slot_taken = any(e.get("entity") == "artist" and not e.get("role") for e in kept)
+        by = {"entity": "artist", "value": artist, "start": a_start, "end": a_end, "confidence": 1.0,
+              "extractor": EXTRACTOR, "raw_value": text[a_start:a_end], "mention_type": "artist",
+              "confidence_normalisation": 1.0}
+        if slot_taken and work is not None:  # another artist named first keeps the slot; this one is the song's
+            by = {**by, "role": "seed", "track_id": work["track_id"]}
+        message.set(ENTITIES, kept + ([] if slot_taken and work is None else [by]) + ([work] if work else []),
+                    add_to_output=True)
+        intent = message.get(INTENT) or {}
+        unsure = float(intent.get("confidence") or 0.0) < self.config["unsure_intent"]
+        if intent.get("name") in ASKS_FOR_A_SONG or unsure:
+            relabel_intent(message, "request_music", self.config["min_confidence_ordinary"])
 
     def _bare_artist(self, text: str, entities, intent: Dict[str, Any]) -> Optional[str]:
         """The catalogue artist a message names and says nothing else ("rush", "Kansas!"), when

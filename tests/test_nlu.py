@@ -207,6 +207,41 @@ def test_the_words_of_asking_are_no_song_title(parse):
     assert [e["artist"] for e in kinds(r, "work")] == ["Eagles"], r["entities"]
 
 
+@pytest.mark.parametrize("text, title, artist", [
+    ("play help by the beatles", "Help!", "The Beatles"),  # `make shell`: a fallback, nothing heard
+    ("play creep by radiohead", "Creep", "Radiohead"),  # "creep" was the subgenre goth
+    ("play one by metallica", "One", "Metallica"),
+    ("i want to hear happy by pharrell williams", "Happy", "Pharrell Williams"),  # "happy" was a mood
+    ("put on smells like teen sprit by nirvana", "Smells Like Teen Spirit", "Nirvana"),  # a typo
+    ("play stand by me by ben e king", "Stand By Me", "Ben E. King"),
+])
+def test_a_song_named_by_its_artist_is_that_song(parse, text, title, artist):
+    r = parse(text)
+    assert r["intent"]["name"] == "request_music", (text, r["intent"])
+    works = kinds(r, "work")
+    assert [(e["value"].split(" - ")[0].lower(), e["artist"]) for e in works] == [(title.lower(), artist)], r["entities"]
+    assert [e["value"] for e in kinds(r, "artist") if not e.get("role")] == [artist], r["entities"]
+    assert not kinds(r, "genre") and not kinds(r, "subgenre") and not kinds(r, "mood"), r["entities"]
+
+
+@pytest.mark.parametrize("text, artist, attribute", [
+    ("play hello by adele", "Adele", None),  # the catalogue lacks the song: the artist, not a fallback
+    ("play something by the beatles", "The Beatles", None),  # "Something" is their song, not asked for
+    ("something happy by pharrell williams", "Pharrell Williams", "mood"),  # happy music, not "Happy"
+    ("play sad songs by adele", "Adele", "mood"),
+])
+def test_music_by_an_artist_without_a_catalogue_title_is_a_request_for_the_artist(parse, text, artist, attribute):
+    r = parse(text)
+    assert r["intent"]["name"] == "request_music", (text, r["intent"])
+    assert [e["value"] for e in kinds(r, "artist")] == [artist] and not kinds(r, "work"), r["entities"]
+    assert attribute is None or kinds(r, attribute), r["entities"]
+
+
+def test_a_refused_song_by_its_artist_is_never_asked_for(parse):
+    r = parse("not creep by radiohead")
+    assert not kinds(r, "work"), r["entities"]
+
+
 @pytest.mark.parametrize("text", ["yesterday", "play some music", "sad songs", "play some rock"])
 def test_everyday_words_said_alone_are_no_song_title(parse, text):
     assert not kinds(parse(text), "work")
