@@ -95,6 +95,26 @@ def _first_artist_fills_the_slot(kept: List[Dict[str, Any]], new: List[Dict[str,
 MAX_BARE_TITLE_WORDS = 10  # a longer message says more than a title
 # the words before a one-word title that make it a description: "something happy by pharrell"
 _SOME = frozenset({"something", "anything", "some", "more", "any", "other", "another"})
+# Words that point back at what was named or played ("something older by her", "more like them"):
+# catalogue artists too (Her, Them, It, This, You), but such a word names nobody in a sentence.
+# Said alone, capitalised mid-sentence ("I love Her"), or as a title with other words, it may.
+PRONOUNS = frozenset("""
+i me my you your he him his she her hers it its we us our they them their theirs this that these those
+""".split())
+
+
+def _a_pronoun(text: str, start: int, end: int) -> bool:
+    """Are the words of ``text[start:end]`` only pronouns, in lower case or at the message's
+    start, with other words beside them (a sentence, not a name said alone)?"""
+    words = _words(text[start:end])
+    if not words or not all(w in PRONOUNS for w in words):
+        return False
+    said = text[start:end].strip()
+    if said[:1].isupper() and text[:start].strip():
+        return False  # "songs like Her": capitalised inside a sentence, the band
+    return bool(_words(text[:start] + " " + text[end:]))
+
+
 # a refusal anywhere before "X by ARTIST": the song or the artist is not asked for
 _REFUSED = re.compile(r"\b(?:not|no|never|nothing|none|hate|without|except|stop|skip)\b|n't\b|\bdont\b", re.I)
 # the intents a song named by its artist is asked for under, whatever the intent model's confidence;
@@ -269,6 +289,10 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         mentions = [{**x, "type": "WoA", "title_over_artist": True}
                     if x["type"] == "Artist" and _asked_as_a_song(text, x) and self.resolver.title_over_artist(x["text"])
                     else x for x in self.mentions(text, states)]
+        # "something older by her" points back at what was played: no artist "Her"
+        mentions = [x for x in mentions if not _a_pronoun(text, x["start"], x["end"])]
+        entities = [e for e in entities if not (e.get("entity") == "artist"
+                                                and _a_pronoun(text, e.get("start", 0), e.get("end", 0)))]
         songs = []  # (start, end, the song's artist) of titles that are surely songs, not the artist
         artist_spans = [(x["start"], x["end"]) for x in mentions if x["type"] == "Artist"]
         mention_spans = [(x["start"], x["end"]) for x in mentions]
@@ -414,6 +438,8 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                     name = text[tokens[k + 1].start:tokens[j - 1].end]
                     if len(name) > MAX_MENTION:
                         continue
+                    if _a_pronoun(text, tokens[k + 1].start, tokens[j - 1].end):
+                        continue  # "something older by her"
                     found = self.resolver.artist(name).value if fuzzy else self.resolver.exact_artist(name)
                     if found is not None:
                         artist = (found, tokens[k + 1].start, tokens[j - 1].end)

@@ -237,6 +237,14 @@ def test_music_by_an_artist_without_a_catalogue_title_is_a_request_for_the_artis
     assert attribute is None or kinds(r, attribute), r["entities"]
 
 
+@pytest.mark.parametrize("text", ["something older by her", "more songs like this by them", "play something by it"])
+def test_a_pronoun_is_no_artist(parse, text):
+    """`make shell`: after a Taylor Swift sample, "something older by her" played "Her" by the
+    band Her."""
+    r = parse(text)
+    assert not kinds(r, "artist") and not kinds(r, "work") and not kinds(r, "unknown_mention"), r["entities"]
+
+
 def test_a_refused_song_by_its_artist_is_never_asked_for(parse):
     r = parse("not creep by radiohead")
     assert not kinds(r, "work"), r["entities"]
