@@ -464,6 +464,15 @@ class MusicDialogueEngine:
                 theirs = best_known_track(self.assets.catalog, artist)
             if theirs is not None and theirs not in state.directions.seeds:
                 state.directions.seeds.insert(0, int(theirs))
+        artist = state.slots.get("artist")
+        if artist and done and elicited.get("artist") != artist:
+            # "something like boards of canada" ... "less electronic": a critique none of the artist's
+            # tracks honours is the latest word, so the artist leaves the slot (their tracks were
+            # still among the candidates, and the next sample was theirs again)
+            ok = critique_rules.mask(self.arrays, state.directions)
+            own = self.retriever.artist_rows(artist)
+            if ok is not None and len(own) and not ok[own].any():
+                state.slots["artist"] = None
         for track_id in (meaning.seeds if meaning.intent == "request_music" else ()):
             # only a request names a song to go by: "i like it" after a sample is a yes, not the
             # song "I Like It"

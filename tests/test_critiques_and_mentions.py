@@ -843,3 +843,38 @@ def test_a_question_during_a_sample_or_offer_is_no_reaction(assets, intent):
     assert state.station == offered and not set(offered) & set(state.rejected)
     engine.apply_user(state, UserMeaning("affirm", {}, 0.5))  # the yes that follows still takes it
     assert state.liked_sample == row
+
+
+def test_a_critique_none_of_the_artists_tracks_honours_lets_the_artist_go(assets):
+    """`make shell`: "something like boards of canada" played Boards of Canada; "less electronic"
+    (no electronic) then played another of theirs, since the artist's own tracks stay among the
+    candidates. The critique is the latest word: the artist leaves the slot, and the next sample
+    honours it. A critique some of their tracks honour keeps the artist."""
+    engine = MusicDialogueEngine(assets, use_history=False)
+    cols = assets.arrays.columns
+    artists, genres = cols["artist_name"], cols["genre"]
+    counts = {}
+    for a, g in zip(artists[:5000], genres[:5000]):
+        counts.setdefault(a, set()).add(g)
+    one_genre = [a for a, gs in counts.items() if len(gs) == 1 and (artists == a).sum() >= 5]
+    artist = max(one_genre, key=lambda a: (artists == a).sum())
+    genre = genres[artists == artist][0]
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"artist": artist}, 0.5))
+    row = engine.pick_sample(state)
+    assert artists[row] == artist
+    state.record_prompt("play_sample")
+    engine.apply_user(state, UserMeaning("request_music", {}, -0.2, critiques=[f"exclude_genre:{genre}"]))
+    assert state.slots.get("artist") is None
+    nxt = engine.pick_sample(state)
+    assert artists[nxt] != artist and genres[nxt] != genre
+
+    several = [a for a, gs in counts.items() if len(gs) >= 2 and (artists == a).sum() >= 5]
+    artist = max(several, key=lambda a: (artists == a).sum())
+    genre = genres[artists == artist][0]
+    state = DialogueState()
+    engine.apply_user(state, UserMeaning("request_music", {"artist": artist}, 0.5))
+    state.record_prompt("play_sample")
+    engine.pick_sample(state)
+    engine.apply_user(state, UserMeaning("request_music", {}, -0.2, critiques=[f"exclude_genre:{genre}"]))
+    assert state.slots.get("artist") == artist
