@@ -180,13 +180,26 @@ class ActionRelaxConstraint(Action):
         return [SlotSet("pending_relax", None)] + render(dispatcher, state, shown, tracker.get_latest_input_channel())
 
 
+def _played_since_the_station(tracker: Tracker) -> bool:
+    """Was a sample played or another station offered after the station last started? (`make
+    shell`: "something newer" once the station played gave a new sample, and "ok start a station"
+    was answered "Your station is already playing".)"""
+    events = list(tracker.events or [])
+    started = max((i for i, e in enumerate(events) if e.get("event") == "slot" and e.get("name") == "outcome"
+                   and e.get("value") == "accepted"), default=None)
+    return started is not None and any(
+        e.get("event") == "action" and e.get("name") in ("action_play_sample", "action_offer_station")
+        for e in events[started + 1:])
+
+
 class ActionStartStation(Action):
     def name(self) -> Text:
         return "action_start_station"
 
     def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         asks_anew = any(e.get("entity") in ATTRIBUTES + ("work",) for e in tracker.latest_message.get("entities") or [])
-        if tracker.get_slot("outcome") == "accepted" and tracker.get_slot("station") and not asks_anew:
+        if tracker.get_slot("outcome") == "accepted" and tracker.get_slot("station") and not asks_anew \
+                and not _played_since_the_station(tracker):
             # "start it" once more after the station started: `make shell` said "Great, starting
             # your station ..." a second time; a new request ("start a jazz station") starts anew
             dispatcher.utter_message(response="utter_station_playing")

@@ -211,6 +211,13 @@ def test_start_it_before_anything_was_played_asks_or_starts_what_was_asked_for(a
 
     said, slots = again("start it", [])
     assert [m["response"] for m in said] == ["utter_station_playing"] and slots == {}
+    # `make shell`: "something newer" once the station played gave a new sample; "ok start a
+    # station" then starts one from it, not "already playing"
+    newer = assets.catalog["track_id"].iat[11]
+    started += [{"event": "action", "name": "action_play_sample"},
+                {"event": "slot", "name": "last_sample", "value": newer}]
+    said, slots = again("ok start a station", [])
+    assert said[0]["response"] == "utter_station_started" and slots["station"][0] == newer, (said, slots)
     said, slots = again("start a jazz station", [{"entity": "genre", "value": "soul and jazz"}])
     assert said[0]["response"] == "utter_station_started" and slots["outcome"] == "accepted"
 
