@@ -82,10 +82,13 @@ PATTERNS: Dict[str, Tuple[str, ...]] = {
     "newer": (
         r"too (?:old|dated|oldschool|old school|old-fashioned|retro)", rf"{_A}(?:newer|more recent|more modern|fresher|more current)",
         r"something (?:recent|new|modern|current)", r"less old", r"not (?:so|as) old", r"from this decade",
+        r"(?:no|not|nothing|less|without) (?:too |so )?(?:old[ -]?school|oldies|throwbacks?)",
     ),
     "older": (
         r"too (?:new|modern|recent|current)", rf"{_A}(?:older|more classic|more old school|more vintage|more retro)",
         r"something (?:old|older|classic|vintage)", r"less (?:modern|recent|new)", r"not (?:so|as) (?:new|modern)",
+        # "old school hip hop", "some oldies", "throwbacks": older than the genre's typical track
+        r"old[ -]?school", r"(?<![\w'])oldies", r"(?<![\w'])throwbacks?(?![\w'])",
     ),
     "happier": (
         r"too (?:sad|depressing|dark|gloomy|melancholic|melancholy|down|moody|somber|sombre|bleak)",

@@ -32,6 +32,8 @@ def kinds(text, vocabulary):
     ("no more country", ["exclude_genre:country"]), ("not country", ["exclude_genre:country"]),
     ("anything but rap please", ["exclude_genre:hip hop"]), ("enough jazz", ["exclude_genre:jazz"]),
     ("too old and too slow", ["newer", "faster"]),
+    ("i want some old school hip hop", ["older"]), ("play some oldies", ["older"]), ("throwbacks please", ["older"]),
+    ("nothing old school", ["newer"]), ("too old school", ["newer"]),
     ("no lyrics please", ["instrumental"]), ("something without vocals", ["instrumental"]),
     ("instrumental only", ["instrumental"]), ("too many words, no singing", ["instrumental"]),
     ("something i can sing along to", ["vocal"]), ("too instrumental", ["vocal"]),
