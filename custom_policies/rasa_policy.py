@@ -205,13 +205,17 @@ class PromptSelectionPolicy(Policy):
         if intent not in DIALOGUE_INTENTS:
             # Not a dialogue move this policy handles; leave it to the rules (low confidence).
             return self._prediction(self._default_predictions(domain))
+        parse = tracker.latest_message.parse_data if tracker.latest_message else {}
+        if _a_yes_to_the_station_playing(tracker, intent, parse):
+            # `make shell`: "more like this" started the station, and a "yes" after it was
+            # offered a station again; the start action says it is playing (no prompt, none logged)
+            return self._prediction(self._one_hot(domain, START_STATION_ACTION))
         from music_domain.tracker_replay import state_from_events
         from music_domain.dialogue_state import state_features
         from music_domain.empathy import state_closeness
 
         state = state_from_events((e.as_dict() for e in tracker.applied_events()), tracker.sender_id, self.engine)
         self.engine.refresh_candidates(state)
-        parse = tracker.latest_message.parse_data if tracker.latest_message else {}
         asr = parse.get("asr_confidence")
         empathy = state_closeness(state, asr)
         # The tone for whatever is said next (response variations conditioned on the band).
@@ -269,6 +273,18 @@ def _custom_action_failed(tracker: DialogueStateTracker, domain: Domain) -> bool
         return False
     name = event.action_name or ""
     return name in domain.user_actions and not name.startswith("utter_")
+
+
+START_STATION_ACTION = "action_start_station"
+# what makes a yes after the station started ask for something anew ("yes, but newer", "yes, jazz")
+_ASKS_ANEW = tuple(ATTRIBUTES) + ("work", "artist", "critique", "unknown_mention")
+
+
+def _a_yes_to_the_station_playing(tracker: DialogueStateTracker, intent: Optional[str], parse: Dict[str, Any]) -> bool:
+    """A plain yes right after the station started: nothing to ask or play."""
+    return intent == "affirm" and tracker.get_slot("outcome") == "accepted" \
+        and _previous_action(tracker) == START_STATION_ACTION \
+        and not any(e.get("entity") in _ASKS_ANEW for e in parse.get("entities") or [])
 
 
 def _previous_action(tracker: DialogueStateTracker) -> Optional[str]:

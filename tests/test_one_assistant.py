@@ -230,3 +230,41 @@ def test_the_action_server_retrieves_with_the_policys_history_setting(slot, expe
 
     tracker = Tracker("someone", {"history_in_use": slot}, {}, [], False, None, None, "action_listen")
     assert acts.tracker_engine(tracker).use_history is expected
+
+
+@pytest.mark.parametrize("entities, asks_anew", [([], False), ([{"entity": "critique", "value": "newer"}], True),
+                                                 ([{"entity": "genre", "value": "rock"}], True)])
+def test_a_yes_after_the_station_started_is_no_new_prompt(assets, tmp_path, entities, asks_anew):
+    """`make shell`: "more like this one" started the station; "yes" after it was offered a station
+    again. A plain yes goes to the start action (which says the station is playing); a yes that
+    asks for something anew gets a prompt."""
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from custom_policies.rasa_policy import PromptSelectionPolicy
+    from prompt_policies import RuleBasedPromptPolicy
+
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    pol = PromptSelectionPolicy.create(PromptSelectionPolicy.get_default_config(), LocalModelStorage(tmp_path),
+                                       Resource("p"), ExecutionContext(GraphSchema({}), "t"))
+    pol._prompt_policy, pol._rng = RuleBasedPromptPolicy(), None
+    track = str(assets.catalog["track_id"].iat[3])
+
+    def user(intent, ents=()):
+        return {"event": "user", "text": intent,
+                "parse_data": {"intent": {"name": intent, "confidence": 0.99}, "entities": list(ents), "text": intent}}
+    events = [{"event": "action", "name": "action_listen"}, user("request_music", [{"entity": "genre", "value": "rock"}]),
+              {"event": "action", "name": "action_play_sample"}, {"event": "slot", "name": "last_sample", "value": track},
+              {"event": "action", "name": "action_listen"}, user("accept"),
+              {"event": "action", "name": "action_start_station"}, {"event": "slot", "name": "outcome", "value": "accepted"},
+              {"event": "slot", "name": "station", "value": [track]},
+              {"event": "action", "name": "action_listen"}, user("affirm", entities)]
+    for i, e in enumerate(events):
+        e["timestamp"] = float(i)
+    tracker = DialogueStateTracker.from_dict("yes-after", events, domain.slots)
+    prediction = pol.predict_action_probabilities(tracker, domain)
+    name = domain.action_names_or_texts[int(np.argmax(prediction.probabilities))]
+    assert (name != "action_start_station") == asks_anew, name
