@@ -82,7 +82,8 @@ PATTERNS: Dict[str, Tuple[str, ...]] = {
     "newer": (
         r"too (?:old|dated|oldschool|old school|old-fashioned|retro)", rf"{_A}(?:newer|more recent|more modern|fresher|more current)",
         r"something (?:recent|new|modern|current)", r"less old", r"not (?:so|as) old", r"from this decade",
-        r"(?:no|not|nothing|less|without) (?:too |so )?(?:old[ -]?school|oldies|throwbacks?)",
+        r"(?:no|not|nothing|less|without|no more|enough(?: of)?|anything but|stop(?: the)?|skip(?: the)?|hate|"
+        r"(?:do|did)n'?t (?:want|like|need)(?: any)?(?: more)?) (?:too |so |the |these |those )?(?:old[ -]?school|oldies|throwbacks?)",
     ),
     "older": (
         r"too (?:new|modern|recent|current)", rf"{_A}(?:older|more classic|more old school|more vintage|more retro)",

@@ -110,16 +110,21 @@ def _a_pronoun(text: str, start: int, end: int) -> bool:
     if not words or not all(w in PRONOUNS for w in words):
         return False
     said = text[start:end].strip()
-    if said[:1].isupper() and text[:start].strip():
-        return False  # "songs like Her": capitalised inside a sentence, the band
+    if said[:1].isupper() and text[:start].strip() and not text.isupper() and words != ["i"]:
+        return False  # "songs like Her": capitalised inside a sentence, the band ("SOMETHING BY HER" is shouted)
     return bool(_words(text[:start] + " " + text[end:]))
 
 
-# a refusal anywhere before "X by ARTIST": the song or the artist is not asked for
-_REFUSED = re.compile(r"\b(?:not|no|never|nothing|none|hate|without|except|stop|skip)\b|n't\b|\bdont\b", re.I)
-# the intents a song named by its artist is asked for under, whatever the intent model's confidence;
+# a refusal of "X by ARTIST" said right before it ("not creep by radiohead", "i don't want creep by
+# radiohead", "i didnt ask for ...", "enough of ...", "i hate songs by adele"); "no, play help by the
+# beatles" asks for it, and a title's own words ("No Woman No Cry") refuse nothing
+_REFUSED = re.compile(r"(?<![\w'’])(?:not|no|never|nothing|none|hate|without|except|stop|skip|enough(?: of)?|"
+                      r"no more|anything but|sick of|tired of|(?:do|did|ca|wo|does|is|are|have)n['’]?t|dont|cant)"
+                      r"\s+(?:[\w'’]+\s+){0,2}$", re.I)
+# the intents a song named by its artist is asked for under, whatever the intent model's confidence
+# ("love it, now play help by the beatles": accept); a yes only when it does not start with one;
 # under any other, only when it was unsure ("play hello by adele": asking what is playing, 0.32)
-ASKS_FOR_A_SONG = ("request_music", "out_of_scope", "surprise_me", "choose_option")
+ASKS_FOR_A_SONG = ("request_music", "out_of_scope", "surprise_me", "choose_option", "accept")
 # "something to ..." / "music to ...": what the music is for, not what it is called
 _PURPOSE_CUE = re.compile(r"\b(?:something|anything|music|songs?|tunes?|tracks?|stuff)\s+to\s*$", re.I)
 
@@ -429,27 +434,13 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         tokens = tokenize(text)
         if len(tokens) < 3 or len(tokens) > MAX_BARE_TITLE_WORDS + 8:
             return None
+        artist_only = None  # the last "by ARTIST" with no title of theirs before it
         for k in range(len(tokens) - 2, 0, -1):
             if tokens[k].text != "by":
                 continue
-            artist = None
-            for fuzzy in (False, True):
-                for j in range(min(len(tokens), k + 7), k + 1, -1):
-                    name = text[tokens[k + 1].start:tokens[j - 1].end]
-                    if len(name) > MAX_MENTION:
-                        continue
-                    if _a_pronoun(text, tokens[k + 1].start, tokens[j - 1].end):
-                        continue  # "something older by her"
-                    found = self.resolver.artist(name).value if fuzzy else self.resolver.exact_artist(name)
-                    if found is not None:
-                        artist = (found, tokens[k + 1].start, tokens[j - 1].end)
-                        break
-                if artist is not None:
-                    break
+            artist = self._artist_after_by(text, tokens, k, MAX_MENTION)
             if artist is None:
                 continue
-            if _REFUSED.search(text[:tokens[k].start]):
-                return None  # "not creep by radiohead", "I don't want anything by adele"
             # the longest title said exactly, else a typo of the words after the words of asking
             starts = [i for i in range(max(0, k - MAX_BARE_TITLE_WORDS), k)
                       if not _only_request_words([t.text for t in tokens[i:k]])
@@ -459,8 +450,33 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                     ([(lead, self.resolver.work)] if lead is not None else []):
                 r = look(text[tokens[i].start:tokens[k - 1].end], by=artist[0])
                 if r.resolved:
+                    if _REFUSED.search(text[:tokens[i].start]):
+                        return None  # "not creep by radiohead"
                     return (r, tokens[i].start, tokens[k - 1].end) + artist
-            return (None, None, None) + artist  # a title the catalogue lacks, or a description
+            if artist_only is None and not _REFUSED.search(text[:tokens[k].start]) \
+                    and not only_ordinary_words(text[artist[1]:artist[2]]):
+                # a title the catalogue lacks, or a description ("play hello by adele"); not
+                # "songs i know by heart" (the band Heart) nor "i hate songs by adele"
+                artist_only = (None, None, None) + artist
+        return artist_only
+
+    def _artist_after_by(self, text: str, tokens, k: int, max_chars: int):
+        """``(catalogue artist, start, end)`` named right after the "by" at token ``k``: the longest
+        run of words that is an artist's name exactly, else a typo of one that is not made of
+        ordinary words ("radiohaed"; not "by yourself" -> Yousef). Not a pronoun ("by her"), nor
+        words of asking or "the" alone ("by the radio" is not the band The The)."""
+        for fuzzy in (False, True):
+            for j in range(min(len(tokens), k + 7), k + 1, -1):
+                a, b = tokens[k + 1].start, tokens[j - 1].end
+                name = text[a:b]
+                words = [t.text for t in tokens[k + 1:j]]
+                if len(name) > max_chars or _a_pronoun(text, a, b) or all(w in REQUEST_WORDS for w in words):
+                    continue
+                if fuzzy and only_ordinary_words(name):
+                    continue
+                found = self.resolver.artist(name).value if fuzzy else self.resolver.exact_artist(name)
+                if found is not None:
+                    return found, a, b
         return None
 
     def _name_the_song_by(self, message: Message, song, entities, text: str) -> None:
@@ -480,7 +496,15 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                                        "raw_value": text[start:end], **self._work_entity(r)}
         if work is not None and _asked_like(text, work):
             work["like"] = True
-        slot_taken = any(e.get("entity") == "artist" and not e.get("role") for e in kept)
+        slot_taken = any(e.get("entity") == "artist" and not e.get("role") and e.get("start", 0) < named[0]
+                         for e in kept)
+        if not slot_taken:
+            # an artist named after the song ("... and something like aphex twin") is a further
+            # artist: its best-known track a seed, as the tagger's second artist is
+            kept = [e if e.get("entity") != "artist" or e.get("role") else
+                    ({**e, "role": "seed", "track_id": seed} if (seed := self._artist_seed(e.get("value"))) else None)
+                    for e in kept]
+            kept = [e for e in kept if e is not None]
         by = {"entity": "artist", "value": artist, "start": a_start, "end": a_end, "confidence": 1.0,
               "extractor": EXTRACTOR, "raw_value": text[a_start:a_end], "mention_type": "artist",
               "confidence_normalisation": 1.0}
@@ -490,7 +514,8 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                     add_to_output=True)
         intent = message.get(INTENT) or {}
         unsure = float(intent.get("confidence") or 0.0) < self.config["unsure_intent"]
-        if intent.get("name") in ASKS_FOR_A_SONG or unsure:
+        said_yes = (text.lower().split() or [""])[0].strip(",.!") in YES_WORDS
+        if intent.get("name") in ASKS_FOR_A_SONG or intent.get("name") == "affirm" and not said_yes or unsure:
             relabel_intent(message, "request_music", self.config["min_confidence_ordinary"])
 
     def _bare_artist(self, text: str, entities, intent: Dict[str, Any]) -> Optional[str]:
