@@ -189,6 +189,11 @@ hey hi hello yo oh ok okay so well um uh hmm also too now
 YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "absolutely", "definitely"})
 
 
+def _starts_with_yes(text: str) -> bool:
+    """Does the message start with a yes ("yes, love Radiohead")?"""
+    return (text.lower().split() or [""])[0].strip(",.!") in YES_WORDS
+
+
 @lru_cache(maxsize=1)
 def ordinary_words() -> frozenset:
     """Words people use as plain words: the input guard's common words, VADER's lexicon, and words
@@ -397,7 +402,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         message.set(ENTITIES, entities + new, add_to_output=True)
         named = [e for e in entities + new if e.get("entity") in ("artist", "work", "unknown_mention")]
         artist_named = any(e.get("entity") == "artist" for e in entities + new)
-        said_yes = (text.lower().split() or [""])[0].strip(",.!") in YES_WORDS
+        said_yes = _starts_with_yes(text)
         if intent in ("accept", "surprise_me", "choose_option") and named or intent == "affirm" and artist_named and not said_yes \
                 or intent == "out_of_scope" and artist_named \
                 or intent == "deny" and any(_asked_like(text, e) for e in named) \
@@ -483,8 +488,8 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         """The message names the song ``song`` by its artist (``_song_by_artist``): what was read on
         the title's and the artist's words goes, the artist fills the slot and the track is the
         seed (a likeness, ``like``, after "like"). A request, unless the intent model was sure of
-        something else ("is this creep by radiohead?") or the song is refused ("not creep by
-        radiohead"), whose intent stays."""
+        something else ("is this creep by radiohead?"), whose intent stays (a refused song,
+        "not creep by radiohead", never comes here: ``_song_by_artist``)."""
         from nlu_components.input_guard import relabel_intent
 
         r, start, end, artist, a_start, a_end = song
@@ -514,7 +519,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                     add_to_output=True)
         intent = message.get(INTENT) or {}
         unsure = float(intent.get("confidence") or 0.0) < self.config["unsure_intent"]
-        said_yes = (text.lower().split() or [""])[0].strip(",.!") in YES_WORDS
+        said_yes = _starts_with_yes(text)
         if intent.get("name") in ASKS_FOR_A_SONG or intent.get("name") == "affirm" and not said_yes or unsure:
             relabel_intent(message, "request_music", self.config["min_confidence_ordinary"])
 
