@@ -849,10 +849,10 @@ def test_a_question_during_a_sample_or_offer_is_no_reaction(assets, intent):
 
 
 def test_a_critique_none_of_the_artists_tracks_honours_lets_the_artist_go(assets):
-    """`make shell`: "something like boards of canada" played Boards of Canada; "less electronic"
-    (no electronic) then played another of theirs, since the artist's own tracks stay among the
-    candidates. The critique is the latest word: the artist leaves the slot, and the next sample
-    honours it. A critique some of their tracks honour keeps the artist."""
+    """An artist all of whose tracks are of one genre, then "no more <that genre>": the critique is
+    the latest word, so the artist leaves the slot (it lingered, though none of their tracks could
+    be played), and the next sample honours it. A critique some of their tracks honour keeps the
+    artist ("like boards of canada" ... "less electronic": their "Dayvan Cowboy" is ambient)."""
     engine = MusicDialogueEngine(assets, use_history=False)
     cols = assets.arrays.columns
     artists, genres = cols["artist_name"], cols["genre"]
