@@ -35,7 +35,8 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from music_domain.mentions import NER_DATA_DIR, MAX_TEXT, MentionResolver, MentionTagger, infer_vein, read_bio
+from music_domain.mentions import (NER_DATA_DIR, MAX_MENTION, MAX_TEXT, MentionResolver, MentionTagger, infer_vein,
+                                   read_bio, tokenize)
 from nlu_components.persistence import load_object, save_object
 
 EXTRACTOR = "MusicMentionExtractor"
@@ -131,8 +132,6 @@ _PURPOSE_CUE = re.compile(r"\b(?:something|anything|music|songs?|tunes?|tracks?|
 
 def _words(text: str) -> List[str]:
     """The tagger's tokens of ``text`` (lower case, apostrophes dropped)."""
-    from music_domain.mentions import tokenize
-
     return [t.text for t in tokenize(text)]
 
 
@@ -434,8 +433,6 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         band, though "Something" is their song), nor a one-word title after "something" / "some"
         ("something happy by pharrell" asks for happy music by him). The last "by" is tried first
         ("stand by me by ben e king")."""
-        from music_domain.mentions import MAX_MENTION, tokenize
-
         tokens = tokenize(text)
         if len(tokens) < 3 or len(tokens) > MAX_BARE_TITLE_WORDS + 8:
             return None
@@ -443,7 +440,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         for k in range(len(tokens) - 2, 0, -1):
             if tokens[k].text != "by":
                 continue
-            artist = self._artist_after_by(text, tokens, k, MAX_MENTION)
+            artist = self._artist_after_by(text, tokens, k)
             if artist is None:
                 continue
             # the longest title said exactly, else a typo of the words after the words of asking
@@ -465,7 +462,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                 artist_only = (None, None, None) + artist
         return artist_only
 
-    def _artist_after_by(self, text: str, tokens, k: int, max_chars: int):
+    def _artist_after_by(self, text: str, tokens, k: int):
         """``(catalogue artist, start, end)`` named right after the "by" at token ``k``: the longest
         run of words that is an artist's name exactly, else a typo of one that is not made of
         ordinary words ("radiohaed"; not "by yourself" -> Yousef). Not a pronoun ("by her"), nor
@@ -475,7 +472,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
                 a, b = tokens[k + 1].start, tokens[j - 1].end
                 name = text[a:b]
                 words = [t.text for t in tokens[k + 1:j]]
-                if len(name) > max_chars or _a_pronoun(text, a, b) or all(w in REQUEST_WORDS for w in words):
+                if len(name) > MAX_MENTION or _a_pronoun(text, a, b) or all(w in REQUEST_WORDS for w in words):
                     continue
                 if fuzzy and only_ordinary_words(name):
                     continue
@@ -506,10 +503,15 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         if not slot_taken:
             # an artist named after the song ("... and something like aphex twin") is a further
             # artist: its best-known track a seed, as the tagger's second artist is
-            kept = [e if e.get("entity") != "artist" or e.get("role") else
-                    ({**e, "role": "seed", "track_id": seed} if (seed := self._artist_seed(e.get("value"))) else None)
-                    for e in kept]
-            kept = [e for e in kept if e is not None]
+            further = []
+            for e in kept:
+                if e.get("entity") == "artist" and not e.get("role"):
+                    seed = self._artist_seed(e.get("value"))
+                    if seed is None:
+                        continue
+                    e = {**e, "role": "seed", "track_id": seed}
+                further.append(e)
+            kept = further
         by = {"entity": "artist", "value": artist, "start": a_start, "end": a_end, "confidence": 1.0,
               "extractor": EXTRACTOR, "raw_value": text[a_start:a_end], "mention_type": "artist",
               "confidence_normalisation": 1.0}
@@ -530,8 +532,6 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         (a fallback), though each names a catalogue band exactly. Not when the words are
         ordinary ones ("yes", "love", "heart": catalogue artists too), a vocabulary attribute
         ("metal") or a critique ("faster!!" is no request for the band Faster)."""
-        from music_domain.mentions import tokenize
-
         # the name itself, not a plural or possessive of it: "classics" is no request for "Classic"
         name = " ".join(t.text for t in tokenize(text))
         if self.resolver.title_over_artist(name) is not None:
@@ -579,7 +579,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         word at all; a longer one not only everyday words ("play some music"). The longest title
         wins ("play let it be": "let" is also a word of asking). Not when the message names a catalogue
         artist exactly."""
-        from music_domain.mentions import common_words, tokenize
+        from music_domain.mentions import common_words
 
         tokens = tokenize(text)
         if not tokens or len(tokens) > MAX_BARE_TITLE_WORDS or any(e.get("entity") == "work" for e in entities):
@@ -654,7 +654,7 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         """A song title made only of everyday English words ("Please", "Help", "Yesterday")
         and named without its artist, or a further artist named so ("Her"), counts only when
         the tagger is confident."""
-        from music_domain.mentions import common_words, tokenize
+        from music_domain.mentions import common_words
 
         words = [t.text.lower() for t in tokenize(mention["text"])]
         if words and all(w in common_words() for w in words):
@@ -693,8 +693,6 @@ class MusicMentionExtractor(GraphComponent, EntityExtractorMixin):
         not read as an artist in context."""
         if entity.get("entity") != "artist":
             return False
-        from music_domain.mentions import tokenize
-
         raw = str(entity.get("raw_value") or text[entity.get("start", 0):entity.get("end", 0)])
         words = [t.text for t in tokenize(raw)]
         if greeting:
